@@ -1,0 +1,54 @@
+"""MQTT client setup shared by the services and tools (paho-mqtt 2, MQTT 5)."""
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from yizhan.common.settings import CommonSettings
+
+# A service's queued messages survive a week of downtime at the broker.
+SESSION_EXPIRY_SECONDS = 7 * 24 * 3600
+KEEPALIVE_SECONDS = 30
+# paho's default reconnect backoff, capped so a restarted broker is found again quickly.
+RECONNECT_MIN_SECONDS = 1
+RECONNECT_MAX_SECONDS = 10
+
+TOPIC_PREFIX = "yz/v1/st"
+
+
+def device_topic(station_id: str, device_id: str, channel: str) -> str:
+    """The topic of one device channel: telemetry, event, status or down."""
+    return f"{TOPIC_PREFIX}/{station_id}/dev/{device_id}/{channel}"
+
+
+def make_client(
+    client_id: str,
+    settings: CommonSettings,
+    *,
+    persistent_session: bool,
+    manual_ack: bool = False,
+) -> mqtt.Client:
+    """A paho client with our credentials and reconnect policy; the caller connects it.
+
+    A persistent session keeps the service's subscriptions and queued QoS 1 messages at the
+    broker while it is down, so nothing published meanwhile is lost.
+    """
+    client = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        protocol=mqtt.MQTTv5,
+        manual_ack=manual_ack,
+    )
+    if settings.mqtt_username:
+        password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
+        client.username_pw_set(settings.mqtt_username, password)
+    client.reconnect_delay_set(RECONNECT_MIN_SECONDS, RECONNECT_MAX_SECONDS)
+    return client
+
+
+def connect_properties(persistent_session: bool) -> Properties:
+    """CONNECT properties: a session expiry for persistent sessions."""
+    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    properties.SessionExpiryInterval = SESSION_EXPIRY_SECONDS if persistent_session else 0
+    return properties

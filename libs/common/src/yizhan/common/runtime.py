@@ -1,0 +1,64 @@
+"""Running a service: HTTP (uvicorn), gRPC and background tasks in one event loop, stopped
+cleanly on SIGINT/SIGTERM."""
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: `serve_until_stopped` owns the signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+Component = Callable[[], contextlib.AbstractAsyncContextManager[None]]
+
+
+async def serve_until_stopped(
+    *, app: FastAPI, host: str, port: int, components: list[Component]
+) -> None:
+    """Start `components` in order (gRPC server, ingest, ...), serve HTTP until a signal,
+    then stop HTTP first and the components in reverse order."""
+    loop = asyncio.get_running_loop()
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, lifespan="off")
+    server = _Server(config)
+
+    def request_stop() -> None:
+        log.info("stop requested")
+        server.should_exit = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, request_stop)
+    async with contextlib.AsyncExitStack() as stack:
+        for component in components:
+            await stack.enter_async_context(component())
+        log.info("HTTP listening", extra={"address": f"{host}:{port}"})
+        await server.serve()
+        if not server.started:
+            raise RuntimeError(f"HTTP server could not start on {host}:{port}")
+    log.info("stopped")
+
+
+@contextlib.asynccontextmanager
+async def background_task(
+    name: str, run: Callable[[], Coroutine[Any, Any, None]]
+) -> AsyncIterator[None]:
+    """Run a coroutine for the life of the service; cancel it on stop."""
+    task = asyncio.create_task(run(), name=name)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

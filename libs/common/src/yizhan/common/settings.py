@@ -1,0 +1,42 @@
+"""Settings every service shares; each service adds its own on top (see its settings.py)."""
+
+from typing import Literal, Self
+
+from pydantic import SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Development defaults: fine on a laptop, refused anywhere else (see _refuse_dev_secrets).
+DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789"  # noqa: S105
+DEV_SERVICE_TOKEN = "dev-only-service-token-change-me"  # noqa: S105
+
+
+class CommonSettings(BaseSettings):
+    """Environment variables prefixed `YZ_` that all three services read."""
+
+    model_config = SettingsConfigDict(env_prefix="YZ_", extra="ignore")
+
+    env: Literal["dev", "test", "prod"] = "dev"
+    log_level: str = "INFO"
+    bind_host: str = "127.0.0.1"
+
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    jwt_ttl_minutes: int = 12 * 60
+    service_token: SecretStr = SecretStr(DEV_SERVICE_TOKEN)
+
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = 1883
+    mqtt_username: str | None = None
+    mqtt_password: SecretStr | None = None
+
+    stations_grpc: str = "127.0.0.1:50101"
+    telemetry_grpc: str = "127.0.0.1:50102"
+    bookings_grpc: str = "127.0.0.1:50103"
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets(self) -> Self:
+        if self.env == "prod":
+            if self.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
+                raise ValueError("YZ_JWT_SECRET must be set to a real secret when YZ_ENV=prod")
+            if self.service_token.get_secret_value() == DEV_SERVICE_TOKEN:
+                raise ValueError("YZ_SERVICE_TOKEN must be set to a real secret when YZ_ENV=prod")
+        return self

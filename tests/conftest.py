@@ -1,0 +1,52 @@
+"""Session-wide real parts: one PostgreSQL cluster and one Mosquitto broker for all tests."""
+
+import itertools
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from yizhan.devstack.broker import MosquittoBroker
+from yizhan.devstack.postgres import PostgresCluster
+from yizhan.devstack.processes import free_port
+
+_database_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def workdir() -> Iterator[Path]:
+    """A scratch folder for this test session's servers."""
+    with tempfile.TemporaryDirectory(prefix="yz-test-") as folder:
+        yield Path(folder)
+
+
+@pytest.fixture(scope="session")
+def postgres(workdir: Path) -> Iterator[PostgresCluster]:
+    """A real PostgreSQL cluster, started once per test session."""
+    cluster = PostgresCluster(workdir / "postgres", free_port())
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def broker(workdir: Path) -> Iterator[MosquittoBroker]:
+    """A real Mosquitto broker, started once per test session."""
+    mosquitto = MosquittoBroker(workdir / "mosquitto", free_port())
+    mosquitto.start(log_path=workdir / "mosquitto.log")
+    yield mosquitto
+    mosquitto.stop()
+
+
+@pytest.fixture
+def new_database(postgres: PostgresCluster) -> Callable[[str], str]:
+    """Make an empty database named after its purpose; returns its SQLAlchemy URL."""
+
+    def make(purpose: str) -> str:
+        name = f"t{os.getpid()}_{next(_database_numbers)}_{purpose}"[:63]
+        postgres.create_database(name)
+        return postgres.url(name)
+
+    return make

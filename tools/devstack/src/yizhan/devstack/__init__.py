@@ -1,0 +1,1 @@
+"""Local development stack: what `make run` and the tests start."""
