@@ -40,7 +40,7 @@ def broker(workdir: Path) -> Iterator[MosquittoBroker]:
     mosquitto.stop()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def new_database(postgres: PostgresCluster) -> Callable[[str], str]:
     """Make an empty database named after its purpose; returns its SQLAlchemy URL."""
 

@@ -1,9 +1,11 @@
 """gRPC plumbing every service shares: the server with health, reflection and the service
 credential, and client channels that present that credential."""
 
+from __future__ import annotations
+
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -15,6 +17,9 @@ SERVICE_TOKEN_HEADER = "x-yz-service-token"  # noqa: S105 (a header name)
 # Health and reflection stay open: probes and grpcurl carry no service credential.
 _OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 GRACE_SECONDS = 5.0
+
+# The servicer context type of our unary handlers (a string: grpc does not subscript at run time).
+ServicerContext: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
 
 
 class ServiceTokenInterceptor(grpc.aio.ServerInterceptor):

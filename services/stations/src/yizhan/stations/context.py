@@ -1,0 +1,24 @@
+"""What request handlers need, built once by app.py and kept on app.state.deps."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from yizhan.stations.login_limiter import LoginLimiter
+from yizhan.stations.settings import Settings
+
+if TYPE_CHECKING:
+    from yizhan.api.telemetry.v1.telemetry_pb2_grpc import TelemetryQueryAsyncStub
+
+
+@dataclass
+class Deps:
+    """The stations service's dependencies."""
+
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+    telemetry: "TelemetryQueryAsyncStub"
+    login_limiter: LoginLimiter
+    token_ttl: timedelta

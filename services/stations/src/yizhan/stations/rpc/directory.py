@@ -1,0 +1,103 @@
+"""gRPC StationDirectory: how telemetry and bookings ask about stations and devices."""
+
+import grpc
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from yizhan.api.stations.v1 import stations_pb2, stations_pb2_grpc
+from yizhan.common.pbtime import from_pb, to_pb
+from yizhan.common.rpc import ServicerContext
+from yizhan.stations import repository
+from yizhan.stations.models import Station
+from yizhan.stations.opening_hours import open_intervals
+
+# Longest range GetOpeningHours expands, so one call cannot ask for years of intervals.
+MAX_OPENING_HOURS_DAYS = 400
+
+
+def station_message(station: Station, device_count: int = 0) -> stations_pb2.Station:
+    """The gRPC view of a station."""
+    return stations_pb2.Station(
+        id=station.id,
+        name_zh=station.name_zh,
+        name_en=station.name_en,
+        district=station.district,
+        timezone=station.timezone,
+        status=station.status,
+        address=station.address,
+        device_count=device_count,
+    )
+
+
+class StationDirectoryServicer(stations_pb2_grpc.StationDirectoryServicer):
+    """Answers from the stations database."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def GetStation(
+        self, request: stations_pb2.GetStationRequest, context: ServicerContext
+    ) -> stations_pb2.Station:
+        async with self._sessions() as session:
+            station = await repository.get_station(session, request.id)
+            if station is None:
+                await context.abort(grpc.StatusCode.NOT_FOUND, f"no station {request.id}")
+            counts = await repository.device_counts(session, [station.id])
+        return station_message(station, counts.get(station.id, 0))
+
+    async def ListStations(
+        self, request: stations_pb2.ListStationsRequest, context: ServicerContext
+    ) -> stations_pb2.ListStationsResponse:
+        async with self._sessions() as session:
+            stations = await repository.list_stations(
+                session,
+                districts=list(request.districts) or None,
+                ids=list(request.ids) or None,
+            )
+            counts = await repository.device_counts(session, [s.id for s in stations])
+        return stations_pb2.ListStationsResponse(
+            stations=[station_message(s, counts.get(s.id, 0)) for s in stations]
+        )
+
+    async def ResolveDevice(
+        self,
+        request: stations_pb2.ResolveDeviceRequest,
+        context: ServicerContext,
+    ) -> stations_pb2.Device:
+        async with self._sessions() as session:
+            device = await repository.get_device(session, request.device_id)
+            if device is None:
+                await context.abort(grpc.StatusCode.NOT_FOUND, f"no device {request.device_id}")
+            station = await repository.get_station(session, device.station_id)
+        return stations_pb2.Device(
+            id=device.id,
+            station_id=device.station_id,
+            kind=device.kind,
+            status=device.status,
+            district=station.district if station else "",
+        )
+
+    async def GetOpeningHours(
+        self,
+        request: stations_pb2.GetOpeningHoursRequest,
+        context: ServicerContext,
+    ) -> stations_pb2.GetOpeningHoursResponse:
+        start, end = from_pb(getattr(request, "from")), from_pb(request.to)
+        if (end - start).days > MAX_OPENING_HOURS_DAYS:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "range too long")
+        async with self._sessions() as session:
+            station = await repository.get_station(session, request.station_id)
+        if station is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no station {request.station_id}")
+        # A suspended or closed station takes no bookings: it has no open intervals.
+        weekly_open = station.status == "active"
+        intervals = (
+            open_intervals(station.opening_hours, station.timezone, start, end)
+            if weekly_open
+            else []
+        )
+        return stations_pb2.GetOpeningHoursResponse(
+            timezone=station.timezone,
+            intervals=[
+                stations_pb2.OpenInterval(start=to_pb(a), end=to_pb(b)) for a, b in intervals
+            ],
+        )

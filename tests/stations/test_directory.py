@@ -1,0 +1,74 @@
+"""The gRPC StationDirectory as telemetry and bookings use it, over a real channel."""
+
+from datetime import UTC, datetime
+
+import grpc
+import httpx
+import pytest
+
+from tests.services import RunningService
+from yizhan.api.stations.v1 import stations_pb2, stations_pb2_grpc
+from yizhan.common.pbtime import from_pb, to_pb
+from yizhan.common.rpc import sync_channel
+from yizhan.common.settings import DEV_SERVICE_TOKEN
+
+pytestmark = pytest.mark.integration
+Stub = stations_pb2_grpc.StationDirectoryStub
+
+
+@pytest.fixture(scope="module")
+def directory(stations: RunningService, admin: httpx.Client) -> Stub:
+    admin.post(
+        "/api/v1/stations",
+        json={
+            "id": "T-GRPC-1",
+            "name": {"zh": "南坪驿站", "en": "Nanping"},
+            "district": "南岸区",
+            "opening_hours": {"mon": [["08:00", "12:00"], ["14:00", "20:00"]]},
+        },
+    )
+    admin.post("/api/v1/stations/T-GRPC-1/devices", json={"id": "T-GRPC-1-kiosk", "kind": "kiosk"})
+    return Stub(sync_channel(stations.grpc_address, DEV_SERVICE_TOKEN))
+
+
+def test_resolve_device_names_its_station(
+    directory: Stub,
+) -> None:
+    device = directory.ResolveDevice(stations_pb2.ResolveDeviceRequest(device_id="T-GRPC-1-kiosk"))
+    assert (device.station_id, device.kind, device.district) == ("T-GRPC-1", "kiosk", "南岸区")
+    with pytest.raises(grpc.RpcError) as missing:
+        directory.ResolveDevice(stations_pb2.ResolveDeviceRequest(device_id="nobody"))
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_list_by_district(directory: Stub) -> None:
+    reply = directory.ListStations(stations_pb2.ListStationsRequest(districts=["南岸区"]))
+    assert "T-GRPC-1" in {s.id for s in reply.stations}
+    assert all(s.district == "南岸区" for s in reply.stations)
+
+
+def test_opening_hours_in_station_time(directory: Stub) -> None:
+    # Monday 2026-11-23 in Shanghai: open 08-12 and 14-20 local, i.e. 00-04 and 06-12 UTC.
+    request = stations_pb2.GetOpeningHoursRequest(
+        station_id="T-GRPC-1", to=to_pb(datetime(2026, 11, 23, 16, tzinfo=UTC))
+    )
+    getattr(request, "from").CopyFrom(to_pb(datetime(2026, 11, 22, 16, tzinfo=UTC)))
+    reply = directory.GetOpeningHours(request)
+    assert reply.timezone == "Asia/Shanghai"
+    spans = [(from_pb(i.start).hour, from_pb(i.end).hour) for i in reply.intervals]
+    assert spans == [(0, 4), (6, 12)]
+
+
+def test_calls_without_service_credential_are_refused(stations: RunningService) -> None:
+    stub = stations_pb2_grpc.StationDirectoryStub(grpc.insecure_channel(stations.grpc_address))
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.ListStations(stations_pb2.ListStationsRequest())
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_grpc_health_is_serving(stations: RunningService) -> None:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    stub = health_pb2_grpc.HealthStub(grpc.insecure_channel(stations.grpc_address))
+    reply = stub.Check(health_pb2.HealthCheckRequest(service=""))
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING
