@@ -65,7 +65,11 @@ class PostgresCluster:
         return f"host={self.host} port={self.port} user={SUPERUSER} dbname={database}"
 
     def _run(self, argv: list[str]) -> None:
-        subprocess.run(as_user(OS_USER, argv), check=True, stdout=subprocess.DEVNULL)
+        # A session of its own: a Ctrl-C in the terminal must not reach the server directly;
+        # whoever started it stops it after the services that use it.
+        subprocess.run(
+            as_user(OS_USER, argv), check=True, stdout=subprocess.DEVNULL, start_new_session=True
+        )
 
     def init(self) -> None:
         """Create the cluster unless its folder already holds one."""

@@ -1,0 +1,262 @@
+"""The demo network: stations named after the places in the seed articles, their devices,
+livestream points and forum sessions, created through the public APIs (as an operator would)."""
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+TZ = ZoneInfo("Asia/Shanghai")
+DEVICE_KINDS = ("charger", "water", "counter", "kiosk")
+DAILY_07_22 = {
+    day: [["07:00", "22:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+}
+DAILY_08_18 = {
+    day: [["08:00", "18:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+}
+
+
+@dataclass(frozen=True)
+class DemoStation:
+    """One station of the demo network."""
+
+    id: str
+    zh: str
+    en: str
+    district: str
+    host_type: str
+    opening_hours: dict[str, list[list[str]]] | None
+    address: str
+    # How busy it is relative to the others (scales the simulator's rates).
+    traffic: float
+
+
+STATIONS = (
+    DemoStation(
+        "CQ-NC-0001",
+        "金佛山西坡工会驿站",
+        "Jinfo Mountain West Slope",
+        "南川区",
+        "scenic_area",
+        DAILY_08_18,
+        "重庆市南川区金佛山西坡",
+        1.4,
+    ),
+    DemoStation(
+        "CQ-NC-0002",
+        "古城镇集镇工会驿站",
+        "Gucheng Town Market",
+        "南川区",
+        "community_centre",
+        DAILY_07_22,
+        "重庆市南川区古城镇集镇",
+        0.8,
+    ),
+    DemoStation(
+        "CQ-NC-0003",
+        "德隆镇银杏村工会驿站",
+        "Delong Ginkgo Village",
+        "南川区",
+        "scenic_area",
+        DAILY_08_18,
+        "重庆市南川区德隆镇银杏村",
+        1.2,
+    ),
+    DemoStation(
+        "CQ-NC-0004",
+        "东城街道灌坝社区工会驿站",
+        "Guanba Community, Dongcheng",
+        "南川区",
+        "community_centre",
+        DAILY_07_22,
+        "重庆市南川区东城街道灌坝社区",
+        1.0,
+    ),
+    DemoStation(
+        "CQ-NC-0005",
+        "万达广场骑手之家",
+        "Wanda Plaza Riders' Home",
+        "南川区",
+        "other",
+        None,
+        "重庆市南川区万达广场",
+        1.6,
+    ),
+    DemoStation(
+        "CQ-YZ-0001",
+        "解放碑银行网点工会驿站",
+        "Jiefangbei Bank Branch",
+        "渝中区",
+        "bank_branch",
+        DAILY_07_22,
+        "重庆市渝中区解放碑",
+        1.5,
+    ),
+    DemoStation(
+        "CQ-YZ-0002",
+        "较场口加油站工会驿站",
+        "Jiaochangkou Petrol Station",
+        "渝中区",
+        "petrol_station",
+        None,
+        "重庆市渝中区较场口",
+        1.1,
+    ),
+    DemoStation(
+        "CQ-YZ-0003",
+        "市劳动人民文化宫驿站",
+        "Workers' Cultural Palace",
+        "渝中区",
+        "community_centre",
+        DAILY_07_22,
+        "重庆市渝中区劳动人民文化宫",
+        0.9,
+    ),
+    DemoStation(
+        "CQ-YZ-0004",
+        "大坪换电站骑手之家",
+        "Daping Battery-Swap Riders' Home",
+        "渝中区",
+        "battery_swap",
+        None,
+        "重庆市渝中区大坪",
+        1.3,
+    ),
+    DemoStation(
+        "JX-GX-0001",
+        "广场社区工会驿站",
+        "Guangchang Community",
+        "赣县区",
+        "community_centre",
+        DAILY_07_22,
+        "江西省赣州市赣县区广场社区",
+        0.9,
+    ),
+    DemoStation(
+        "JX-GX-0002",
+        "友好食堂骑手驿站",
+        "Friendly Canteen Riders' Station",
+        "赣县区",
+        "other",
+        DAILY_07_22,
+        "江西省赣州市赣县区友好食堂",
+        1.2,
+    ),
+    DemoStation(
+        "JX-GX-0003",
+        "快递站点工会驿站",
+        "Courier Depot Station",
+        "赣县区",
+        "other",
+        DAILY_07_22,
+        "江西省赣州市赣县区快递站点",
+        0.7,
+    ),
+    DemoStation(
+        "JX-GX-0004",
+        "群团综合服务中心驿站",
+        "Mass Organisations Service Centre",
+        "赣县区",
+        "community_centre",
+        DAILY_08_18,
+        "江西省赣州市赣县区群团综合服务中心",
+        0.6,
+    ),
+)
+
+FORUM_TOPICS = (
+    ("渝议事：商圈取餐停车难", "Forum: nowhere to park when collecting orders", 30),
+    ("骑手权益与劳动保障座谈", "Riders' rights and social insurance", 20),
+    ("免费体检 · 新就业形态劳动者", "Free health check for new-form workers", 40),
+)
+
+
+def device_ids(station_id: str) -> list[tuple[str, str]]:
+    """(device id, kind) of a demo station's devices."""
+    return [
+        (f"{station_id}-{kind}-1" if kind != "kiosk" else f"{station_id}-kiosk", kind)
+        for kind in DEVICE_KINDS
+    ]
+
+
+def _ok(reply: httpx.Response, *accepted: int) -> httpx.Response:
+    if reply.status_code not in accepted:
+        raise RuntimeError(
+            f"{reply.request.method} {reply.request.url}: {reply.status_code} {reply.text}"
+        )
+    return reply
+
+
+def seed(stations_url: str, bookings_url: str, token: str, today: date | None = None) -> None:
+    """Create what is missing of the demo network; safe to run on every start."""
+    headers = {"Authorization": f"Bearer {token}"}
+    today = today or datetime.now(TZ).date()
+    with httpx.Client(headers=headers, timeout=30) as client:
+        for station in STATIONS:
+            _seed_station(client, stations_url, station)
+            _seed_bookables(client, bookings_url, station, today)
+    log.info("demo network ready", extra={"stations": len(STATIONS)})
+
+
+def _seed_station(client: httpx.Client, stations_url: str, station: DemoStation) -> None:
+    existing = client.get(f"{stations_url}/api/v1/stations/{station.id}")
+    if existing.status_code == 404:
+        body: dict[str, Any] = {
+            "id": station.id,
+            "name": {"zh": station.zh, "en": station.en},
+            "district": station.district,
+            "host_type": station.host_type,
+            "opening_hours": station.opening_hours,
+            "address": station.address,
+            "amenities": ["water", "charging", "rest", "microwave"],
+        }
+        _ok(client.post(f"{stations_url}/api/v1/stations", json=body), 201)
+    else:
+        _ok(existing, 200)
+    devices = _ok(client.get(f"{stations_url}/api/v1/stations/{station.id}/devices"), 200)
+    have = {d["id"] for d in devices.json()["items"]}
+    for device_id, kind in device_ids(station.id):
+        if device_id not in have:
+            url = f"{stations_url}/api/v1/stations/{station.id}/devices"
+            _ok(
+                client.post(url, json={"id": device_id, "kind": kind, "model": f"demo-{kind}"}), 201
+            )
+
+
+def _seed_bookables(
+    client: httpx.Client, bookings_url: str, station: DemoStation, today: date
+) -> None:
+    points = _ok(
+        client.get(f"{bookings_url}/api/v1/livestream-points", params={"station_id": station.id}),
+        200,
+    ).json()["items"]
+    if not points:
+        body = {
+            "station_id": station.id,
+            "name": "公益直播点 · Livestream corner",
+            "slot_minutes": 30,
+        }
+        _ok(client.post(f"{bookings_url}/api/v1/livestream-points", json=body), 201)
+    sessions = _ok(
+        client.get(f"{bookings_url}/api/v1/forum-sessions", params={"station_id": station.id}), 200
+    ).json()["items"]
+    upcoming = [s for s in sessions if datetime.fromisoformat(s["start"]) > datetime.now(TZ)]
+    if upcoming:
+        return
+    for offset, (topic_zh, topic_en, seats) in enumerate(FORUM_TOPICS):
+        day = today + timedelta(days=1 + offset * 2)
+        start = datetime.combine(day, time(15, 0), TZ)
+        body = {
+            "station_id": station.id,
+            "topic": f"{topic_zh} · {topic_en}",
+            "host": "区总工会 · District union",
+            "start": start.isoformat(),
+            "end": (start + timedelta(minutes=90)).isoformat(),
+            "seats": seats,
+        }
+        _ok(client.post(f"{bookings_url}/api/v1/forum-sessions", json=body), 201)

@@ -1,0 +1,272 @@
+"""`make run`: PostgreSQL, Mosquitto, migrations, the three services, demo data and the
+kiosk simulator, in the foreground; Ctrl-C stops everything it started."""
+
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from yizhan.devstack import demo
+from yizhan.devstack.broker import MosquittoBroker
+from yizhan.devstack.postgres import PostgresCluster
+
+log = logging.getLogger(__name__)
+
+SERVICES = ("stations", "telemetry", "bookings")
+READY_TIMEOUT_SECONDS = 120
+STOP_TIMEOUT_SECONDS = 20
+ADMIN_USERNAME = "admin"
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Where everything lives and listens; every value can be overridden by environment."""
+
+    data_dir: Path
+    pg_port: int
+    mqtt_port: int
+    http_ports: dict[str, int]
+    grpc_ports: dict[str, int]
+    demo: bool
+    simulator: bool
+    backfill_days: int
+
+    @classmethod
+    def from_env(cls, root: Path) -> "StackConfig":
+        """Defaults of CONTRACT §1, overridden by YZ_* variables."""
+        env = os.environ
+        return cls(
+            data_dir=Path(env.get("YZ_DATA_DIR", root / ".data")).resolve(),
+            pg_port=int(env.get("YZ_PG_PORT", "54329")),
+            mqtt_port=int(env.get("YZ_MQTT_PORT", "1883")),
+            http_ports={
+                name: int(env.get(f"YZ_{name.upper()}_HTTP_PORT", str(8101 + i)))
+                for i, name in enumerate(SERVICES)
+            },
+            grpc_ports={
+                name: int(env.get(f"YZ_{name.upper()}_GRPC_PORT", str(50101 + i)))
+                for i, name in enumerate(SERVICES)
+            },
+            demo=env.get("YZ_DEMO", "on").lower() != "off",
+            simulator=env.get("YZ_SIMULATOR", "on").lower() != "off",
+            backfill_days=int(env.get("YZ_DEMO_BACKFILL_DAYS", "7")),
+        )
+
+    def url(self, service: str) -> str:
+        """Base URL of a service's HTTP API."""
+        return f"http://127.0.0.1:{self.http_ports[service]}"
+
+
+class Stack:
+    """The processes of one `make run`, started in order and stopped in reverse."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.postgres = PostgresCluster(config.data_dir / "postgres", config.pg_port)
+        self.broker = MosquittoBroker(config.data_dir / "mosquitto", config.mqtt_port)
+        self.logs = config.data_dir / "logs"
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._stopping = threading.Event()
+
+    def service_env(self) -> dict[str, str]:
+        """Environment shared by the services and tools of this stack."""
+        env = dict(os.environ)
+        env.setdefault("YZ_ENV", "dev")
+        env["YZ_MQTT_PORT"] = str(self.config.mqtt_port)
+        for name in SERVICES:
+            env[f"YZ_{name.upper()}_DATABASE_URL"] = self.postgres.url(f"yz_{name}")
+            env[f"YZ_{name.upper()}_HTTP_PORT"] = str(self.config.http_ports[name])
+            env[f"YZ_{name.upper()}_GRPC_PORT"] = str(self.config.grpc_ports[name])
+            env[f"YZ_{name.upper()}_GRPC"] = f"127.0.0.1:{self.config.grpc_ports[name]}"
+        return env
+
+    def start(self) -> None:
+        """Bring everything up; raises when a part fails to start."""
+        started = time.monotonic()
+        self.logs.mkdir(parents=True, exist_ok=True)
+        _say(f"PostgreSQL on 127.0.0.1:{self.config.pg_port} (data in {self.postgres.data_dir})")
+        self.postgres.start()
+        _say(f"Mosquitto on 127.0.0.1:{self.config.mqtt_port}")
+        self.broker.start(log_path=self.logs / "mosquitto.log")
+        env = self.service_env()
+        for name in SERVICES:
+            self.postgres.create_database(f"yz_{name}")
+            _run([f"yz-{name}", "migrate"], env, self.logs / f"{name}.log")
+        admin_password = self._ensure_admin(env)
+        for name in SERVICES:
+            self._spawn(name, [f"yz-{name}", "serve"], env)
+        self._wait_ready()
+        _say(f"all services ready in {time.monotonic() - started:.1f}s")
+        if self.config.demo:
+            token = _login(self.config.url("stations"), ADMIN_USERNAME, admin_password)
+            demo.seed(self.config.url("stations"), self.config.url("bookings"), token)
+            _say(f"demo network: {len(demo.STATIONS)} stations in 3 districts")
+            if self.config.simulator:
+                self._start_simulator(env)
+        self._print_banner(admin_password)
+
+    def _ensure_admin(self, env: dict[str, str]) -> str:
+        """The admin's password: YZ_ADMIN_PASSWORD, or one generated on the first run and
+        kept in .data/admin-password (readable only by you) for later runs."""
+        saved = self.config.data_dir / "admin-password"
+        password = os.environ.get("YZ_ADMIN_PASSWORD")
+        if not password and saved.exists():
+            return saved.read_text().strip()
+        if not password:
+            password = secrets.token_urlsafe(12)
+            saved.write_text(password + "\n")
+            saved.chmod(0o600)
+        admin_env = {**env, "YZ_RUN_ADMIN_PASSWORD": password}
+        _run(
+            [
+                "yz-stations",
+                "create-operator",
+                "--username",
+                ADMIN_USERNAME,
+                "--role",
+                "admin",
+                "--password-env",
+                "YZ_RUN_ADMIN_PASSWORD",
+            ],
+            admin_env,
+            self.logs / "stations.log",
+        )
+        return password
+
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        log_file = (self.logs / f"{name}.log").open("ab")
+        # A session of its own: Ctrl-C reaches only us, and we stop the children in order.
+        self.processes[name] = subprocess.Popen(
+            argv, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def _start_simulator(self, env: dict[str, str]) -> None:
+        argv = ["yz-dev", "simulate", "--backfill-days", str(self.config.backfill_days)]
+        marker = self.config.data_dir / "demo-backfilled"
+        if marker.exists():
+            argv = ["yz-dev", "simulate", "--backfill-days", "0"]
+        else:
+            marker.write_text("history published once by the simulator\n")
+        self._spawn("simulator", argv, env)
+        _say(f"kiosk simulator: {len(demo.STATIONS) * len(demo.DEVICE_KINDS)} devices publishing")
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        pending = set(SERVICES)
+        last: dict[str, str] = {}
+        while pending and time.monotonic() < deadline:
+            for name in sorted(pending):
+                process = self.processes[name]
+                if process.poll() is not None:
+                    raise RuntimeError(
+                        f"{name} exited ({process.returncode}); see {self.logs}/{name}.log"
+                    )
+                try:
+                    reply = httpx.get(f"{self.config.url(name)}/readyz", timeout=2)
+                    if reply.status_code == 200:
+                        pending.discard(name)
+                        _say(f"{name} ready at {self.config.url(name)}")
+                    else:
+                        last[name] = reply.text
+                except httpx.HTTPError as exc:
+                    last[name] = str(exc)
+            time.sleep(0.3)
+        if pending:
+            details = "; ".join(f"{n}: {last.get(n, '?')}" for n in sorted(pending))
+            raise RuntimeError(f"not ready after {READY_TIMEOUT_SECONDS}s: {details}")
+
+    def _print_banner(self, admin_password: str) -> None:
+        c = self.config
+        lines = [
+            "",
+            "Yizhan is running. Ctrl-C stops everything.",
+            f"  worker booking form   {c.url('bookings')}/",
+            f"  operator console      {c.url('stations')}/console/   (user admin)",
+            f"  admin password        {admin_password}",
+            f"  stations API          {c.url('stations')}/docs",
+            f"  telemetry API         {c.url('telemetry')}/docs",
+            f"  bookings API          {c.url('bookings')}/docs",
+            f"  MQTT broker           127.0.0.1:{c.mqtt_port}",
+            f"  logs                  {self.logs}/",
+            "",
+        ]
+        print("\n".join(lines), flush=True)
+
+    def wait(self) -> int:
+        """Block until Ctrl-C/SIGTERM (0) or until a service dies (1)."""
+        while not self._stopping.wait(1.0):
+            for name, process in self.processes.items():
+                if process.poll() is not None:
+                    _say(f"{name} exited with {process.returncode}; see {self.logs}/{name}.log")
+                    return 1
+        return 0
+
+    def request_stop(self) -> None:
+        """Called from the signal handler."""
+        self._stopping.set()
+
+    def stop(self) -> None:
+        """Stop in reverse order: simulator, services, broker, database."""
+        for name in reversed(list(self.processes)):
+            process = self.processes[name]
+            if process.poll() is None:
+                process.terminate()
+        for name, process in self.processes.items():
+            try:
+                process.wait(STOP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                _say(f"{name} did not stop in {STOP_TIMEOUT_SECONDS}s; killing it")
+                process.kill()
+                process.wait()
+        self.processes.clear()
+        self.broker.stop()
+        self.postgres.stop()
+        _say("stopped; nothing of the stack is running")
+
+
+def _run(argv: list[str], env: dict[str, str], log_path: Path) -> None:
+    with log_path.open("ab") as log_file:
+        result = subprocess.run(argv, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[:2])} failed; see {log_path}")
+
+
+def _login(stations_url: str, username: str, password: str) -> str:
+    reply = httpx.post(
+        f"{stations_url}/api/v1/auth/token", data={"username": username, "password": password}
+    )
+    reply.raise_for_status()
+    token: str = reply.json()["access_token"]
+    return token
+
+
+def _say(message: str) -> None:
+    print(f"[yz] {message}", flush=True)
+
+
+def run(root: Path) -> int:
+    """Run the stack in the foreground until Ctrl-C; returns the exit status."""
+    stack = Stack(StackConfig.from_env(root))
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stack.request_stop())
+    try:
+        stack.start()
+        return stack.wait()
+    except Exception as exc:  # any start failure: say why, then clean up what did start
+        _say(f"error: {exc}")
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(run(Path.cwd()))
