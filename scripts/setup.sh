@@ -22,13 +22,9 @@ if ((${#missing[@]})); then
     exit 1
   fi
 fi
-# Debian starts its own broker on 1883 when it installs mosquitto: the project runs its own.
+# Debian may start its own broker on 1883 when it installs mosquitto; the project runs its own.
 if command -v systemctl >/dev/null && systemctl is-active --quiet mosquitto 2>/dev/null; then
   systemctl stop mosquitto || true
-fi
-if pgrep -x mosquitto -u mosquitto >/dev/null 2>&1 && [[ -f /etc/mosquitto/mosquitto.conf ]] \
-  && pgrep -af "mosquitto -c /etc/mosquitto/mosquitto.conf" >/dev/null; then
-  pkill -f "mosquitto -c /etc/mosquitto/mosquitto.conf" || true
 fi
 
 if ! command -v uv >/dev/null || [[ $(uv --version | awk '{print $2}') != "$UV_VERSION" ]]; then
@@ -36,4 +32,5 @@ if ! command -v uv >/dev/null || [[ $(uv --version | awk '{print $2}') != "$UV_V
   python3 -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
 fi
 
-uv sync --frozen --all-packages --quiet
+python3 -m uv --version >/dev/null 2>&1 && UV="python3 -m uv" || UV=uv
+$UV sync --frozen --all-packages --quiet
