@@ -52,6 +52,10 @@ Global___UsageFigures: _TypeAlias = UsageFigures  # noqa: Y015
 
 @_typing.final
 class GetUsageRequest(_message.Message):
+    """INVALID_ARGUMENT for a bad scope, bucket, time zone or range; UNAVAILABLE when a district
+    scope needs stations and stations does not answer.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     SCOPE_FIELD_NUMBER: _builtins.int
@@ -62,11 +66,13 @@ class GetUsageRequest(_message.Message):
     scope: _builtins.str
     """network | district:<name> | station:<id>"""
     bucket: _builtins.str
-    """hour | day | week | month"""
+    """hour | day | week | month; empty: day"""
     tz: _builtins.str
-    """IANA name"""
+    """IANA name; empty: Asia/Shanghai"""
     @_builtins.property
-    def to(self) -> _timestamp_pb2.Timestamp: ...
+    def to(self) -> _timestamp_pb2.Timestamp:
+        """exclusive"""
+
     def __init__(
         self,
         *,
@@ -90,7 +96,9 @@ class UsageBucket(_message.Message):
     START_FIELD_NUMBER: _builtins.int
     FIGURES_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def start(self) -> _timestamp_pb2.Timestamp: ...
+    def start(self) -> _timestamp_pb2.Timestamp:
+        """The bucket's start: a calendar boundary in the requested time zone."""
+
     @_builtins.property
     def figures(self) -> Global___UsageFigures: ...
     def __init__(
@@ -158,6 +166,8 @@ Global___SummarizeStationsRequest: _TypeAlias = SummarizeStationsRequest  # noqa
 
 @_typing.final
 class StationSummary(_message.Message):
+    """One per requested station id, in the request's order (zeros for unknown ids)."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     STATION_ID_FIELD_NUMBER: _builtins.int
@@ -167,10 +177,15 @@ class StationSummary(_message.Message):
     OPEN_ALARMS_FIELD_NUMBER: _builtins.int
     station_id: _builtins.str
     devices_online: _builtins.int
+    """now"""
     devices_seen: _builtins.int
+    """devices of the station that ever reported"""
     open_alarms: _builtins.int
+    """now"""
     @_builtins.property
-    def figures(self) -> Global___UsageFigures: ...
+    def figures(self) -> Global___UsageFigures:
+        """over [from, to)"""
+
     def __init__(
         self,
         *,
@@ -295,7 +310,9 @@ class GetDeviceStatesResponse(_message.Message):
 
     DEVICES_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def devices(self) -> _containers.RepeatedCompositeFieldContainer[Global___DeviceState]: ...
+    def devices(self) -> _containers.RepeatedCompositeFieldContainer[Global___DeviceState]:
+        """The station's devices that have reported at least once, by id."""
+
     def __init__(
         self,
         *,

@@ -1,0 +1,23 @@
+"""Command line: `yz-bookings serve | migrate`."""
+
+from pathlib import Path
+
+from yizhan.bookings.app import serve
+from yizhan.bookings.settings import Settings
+from yizhan.common.service import ServiceCli
+
+CLI = ServiceCli(
+    name="bookings",
+    load_settings=Settings,
+    serve=serve,
+    migrations_dir=Path(__file__).parent / "migrations",
+)
+
+
+def main() -> None:
+    """Entry point of the `yz-bookings` console script."""
+    CLI.main()
+
+
+if __name__ == "__main__":
+    main()

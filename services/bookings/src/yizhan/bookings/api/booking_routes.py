@@ -1,0 +1,143 @@
+"""Bookings: made and managed by workers (CONTRACT §4), listed to operators."""
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from yizhan.bookings import repository
+from yizhan.bookings.api.deps import DepsDep, SessionDep, station_in_scope
+from yizhan.bookings.booking_service import Booker
+from yizhan.bookings.errors import InvalidInput
+from yizhan.bookings.idempotency import MAX_KEY_LENGTH
+from yizhan.bookings.models import Booking
+from yizhan.bookings.phones import mask_phone
+from yizhan.bookings.schemas import BookingCreated, BookingIn, BookingOut, BookingPage
+from yizhan.common.auth import CurrentOperator
+
+router = APIRouter(prefix="/api/v1/bookings", tags=["bookings"])
+
+IdempotencyKeyHeader = Annotated[
+    str, Header(alias="Idempotency-Key", min_length=1, max_length=MAX_KEY_LENGTH)
+]
+ManageToken = Annotated[str, Query(min_length=1, max_length=100)]
+
+
+async def booking_out(session: AsyncSession, booking: Booking) -> BookingOut:
+    """A booking with its title (point name or session topic) and a masked phone."""
+    title = ""
+    if booking.livestream_point_id is not None:
+        point = await repository.get_point(session, booking.livestream_point_id)
+        title = point.name if point else ""
+    elif booking.forum_session_id is not None:
+        forum = await repository.get_forum_session(session, booking.forum_session_id)
+        title = forum.topic if forum else ""
+    return _out(booking, title)
+
+
+def _out(booking: Booking, title: str) -> BookingOut:
+    return BookingOut(
+        code=booking.code,
+        kind=booking.kind,
+        status=booking.status,
+        station_id=booking.station_id,
+        livestream_point_id=booking.livestream_point_id,
+        forum_session_id=booking.forum_session_id,
+        title=title,
+        start=booking.starts_at,
+        end=booking.ends_at,
+        name=booking.name,
+        phone=mask_phone(booking.phone),
+        created_at=booking.created_at,
+        cancelled_at=booking.cancelled_at,
+        checked_in_at=booking.checked_in_at,
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=BookingCreated)
+async def create_booking(
+    body: BookingIn,
+    idempotency_key: IdempotencyKeyHeader,
+    response: Response,
+    deps: DepsDep,
+) -> BookingCreated:
+    """Book a livestream slot or a forum seat with a one-time code; a retry with the same
+    Idempotency-Key gets the same booking."""
+    made = await deps.bookings.create(
+        body.choice(), Booker(body.phone, body.name, body.otp), idempotency_key
+    )
+    if made.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return BookingCreated(
+        code=made.booking.code, status=made.booking.status, manage_token=made.manage_token
+    )
+
+
+@router.get("/{code}", response_model=BookingOut)
+async def get_booking(
+    code: str, token: ManageToken, deps: DepsDep, session: SessionDep
+) -> BookingOut:
+    """A booking, for the holder of its manage token."""
+    return await booking_out(session, await deps.bookings.get(code, token))
+
+
+@router.delete("/{code}", response_model=BookingOut)
+async def cancel_booking(
+    code: str, token: ManageToken, deps: DepsDep, session: SessionDep
+) -> BookingOut:
+    """Cancel a booking: frees its slot or seat, and promotes the first on the waitlist."""
+    return await booking_out(session, await deps.bookings.cancel(code, token))
+
+
+def _encode_cursor(booking: Booking) -> str:
+    raw = f"{booking.starts_at.isoformat()}|{booking.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        start, booking_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(start), int(booking_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidInput("cursor", field="query.after") from exc
+
+
+@router.get("", response_model=BookingPage)
+async def list_bookings(
+    station_id: Annotated[str, Query(max_length=64)],
+    operator: CurrentOperator,
+    deps: DepsDep,
+    session: SessionDep,
+    starts_from: Annotated[datetime | None, Query(alias="from")] = None,
+    starts_before: Annotated[datetime | None, Query(alias="to")] = None,
+    after: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=repository.MAX_PAGE_SIZE)] = 100,
+) -> BookingPage:
+    """A station's bookings by start time, for operators of its district."""
+    await station_in_scope(deps, operator, station_id)
+    bookings = await repository.list_station_bookings(
+        session,
+        station_id,
+        starts_from=starts_from,
+        starts_before=starts_before,
+        after=_decode_cursor(after) if after else None,
+        limit=limit,
+    )
+    points = await repository.names_of_points(
+        session, sorted({b.livestream_point_id for b in bookings if b.livestream_point_id})
+    )
+    topics = await repository.topics_of_sessions(
+        session, sorted({b.forum_session_id for b in bookings if b.forum_session_id})
+    )
+    items = []
+    for booking in bookings:
+        if booking.livestream_point_id is not None:
+            title = points.get(booking.livestream_point_id, "")
+        else:
+            title = topics.get(booking.forum_session_id or 0, "")
+        items.append(_out(booking, title))
+    next_cursor = _encode_cursor(bookings[-1]) if len(bookings) == limit else None
+    return BookingPage(items=items, next=next_cursor)

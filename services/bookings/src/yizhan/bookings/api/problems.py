@@ -1,0 +1,34 @@
+"""BookingError -> RFC 9457 problem JSON, with field errors like FastAPI's own 422s."""
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from yizhan.bookings import texts
+from yizhan.bookings.errors import BookingError, InvalidInput, RateLimited
+from yizhan.common.http import problem
+
+_TITLES = {
+    404: "Not found",
+    409: "Conflict",
+    422: "Invalid input",
+    429: "Too many requests",
+    503: "Service unavailable",
+}
+
+
+def field_path(field: str) -> str:
+    """`otp` -> `body.otp`, the way FastAPI names body fields; located names pass through."""
+    return field if "." in field else f"body.{field}"
+
+
+async def booking_error_handler(request: Request, exc: Exception) -> Response:
+    """Render a BookingError; its `code` is the message key, stable for clients."""
+    assert isinstance(exc, BookingError)
+    detail = texts.message(exc.key, "en")
+    extra: dict[str, object] = {"code": exc.key}
+    if isinstance(exc, InvalidInput) and exc.field:
+        extra["errors"] = [{"field": field_path(exc.field), "message": detail}]
+    response = problem(exc.status, _TITLES.get(exc.status, "Error"), detail, **extra)
+    if isinstance(exc, RateLimited) and exc.retry_after:
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response

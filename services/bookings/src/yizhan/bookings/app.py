@@ -1,0 +1,163 @@
+"""Composition root of the bookings service: database, stations client, SMS sender, the
+BookingDesk gRPC server, the worker and operator HTTP API, the web form, housekeeping."""
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+
+import grpc
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from yizhan.api.bookings.v1 import bookings_pb2_grpc
+from yizhan.api.stations.v1 import stations_pb2_grpc
+from yizhan.bookings import housekeeping
+from yizhan.bookings.api import booking_routes, catalog_routes, otp_routes
+from yizhan.bookings.api.problems import booking_error_handler
+from yizhan.bookings.availability import Availability
+from yizhan.bookings.booking_service import BookingService
+from yizhan.bookings.checkin import CheckInDesk
+from yizhan.bookings.codes import derive_key, manage_token_key
+from yizhan.bookings.context import Deps
+from yizhan.bookings.errors import BookingError
+from yizhan.bookings.otp import HASH_CONTEXT, OtpPolicy, OtpService
+from yizhan.bookings.ratelimit import SlidingWindowLimiter
+from yizhan.bookings.rpc.booking_desk import BookingDeskServicer
+from yizhan.bookings.rpc.stations_client import StationsClient
+from yizhan.bookings.settings import Settings
+from yizhan.bookings.sms import SmsSender, build_sender
+from yizhan.bookings.web import routes as web_routes
+from yizhan.common import rpc
+from yizhan.common.db import create_engine, session_factory
+from yizhan.common.http import create_http_app
+from yizhan.common.runtime import background_task, serve_until_stopped
+
+BOOKING_DESK = "yizhan.api.bookings.v1.BookingDesk"
+
+
+def utc_now() -> datetime:
+    """The service's clock."""
+    return datetime.now(UTC)
+
+
+def build_deps(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    stations: StationsClient,
+    sender: SmsSender,
+    clock: Callable[[], datetime] = utc_now,
+) -> Deps:
+    """Wire the domain services from settings and the outside world's clients."""
+    secret = settings.common.jwt_secret.get_secret_value()
+    availability = Availability(
+        sessions=sessions,
+        stations=stations,
+        clock=clock,
+        horizon=timedelta(days=settings.booking_horizon_days),
+    )
+    otp = OtpService(
+        sessions=sessions,
+        sender=sender,
+        policy=OtpPolicy(
+            ttl=timedelta(seconds=settings.otp_ttl_seconds),
+            max_attempts=settings.otp_max_attempts,
+            resend_interval=timedelta(seconds=settings.otp_resend_interval_seconds),
+            sends_per_hour=settings.otp_sends_per_phone_per_hour,
+        ),
+        key=derive_key(secret, HASH_CONTEXT),
+        clock=clock,
+        dev_outbox={} if settings.exposes_dev_tools else None,
+    )
+    bookings = BookingService(
+        sessions=sessions,
+        availability=availability,
+        otp=otp,
+        sender=sender,
+        token_key=manage_token_key(secret),
+        clock=clock,
+        max_active_per_phone=settings.max_active_bookings_per_phone,
+    )
+    return Deps(
+        settings=settings,
+        sessions=sessions,
+        stations=stations,
+        availability=availability,
+        otp=otp,
+        bookings=bookings,
+        otp_client_limiter=SlidingWindowLimiter(settings.otp_sends_per_client_per_hour, 3600),
+        clock=clock,
+    )
+
+
+def build_http_app(deps: Deps) -> FastAPI:
+    """The HTTP app: worker and operator API, the web form, health."""
+
+    async def database() -> None:
+        async with deps.sessions() as session:
+            await session.execute(text("SELECT 1"))
+
+    async def stations() -> None:
+        await rpc.check_peer(deps.settings.common.stations_grpc)
+
+    app = create_http_app(
+        title="Yizhan bookings",
+        description="Livestream slots and forum seats for workers; check-in at the kiosk.",
+        readiness={"database": database, "stations": stations},
+    )
+    app.state.deps = deps
+    app.state.jwt_secret = deps.settings.common.jwt_secret.get_secret_value()
+    app.state.templates = web_routes.build_templates()
+    app.add_exception_handler(BookingError, booking_error_handler)
+    app.include_router(otp_routes.router)
+    if deps.settings.exposes_dev_tools:
+        app.include_router(otp_routes.dev_router)
+    app.include_router(catalog_routes.router)
+    app.include_router(booking_routes.router)
+    app.include_router(web_routes.router)
+    return app
+
+
+async def serve(settings: Settings) -> None:
+    """Run the bookings service until SIGINT/SIGTERM."""
+    engine = create_engine(settings.database_url)
+    sessions = session_factory(engine)
+    token = settings.common.service_token.get_secret_value()
+    stations_channel = rpc.aio_channel(settings.common.stations_grpc, token)
+    stations = StationsClient(stations_pb2_grpc.StationDirectoryStub(stations_channel))
+    deps = build_deps(settings, sessions, stations, build_sender(settings))
+
+    @contextlib.asynccontextmanager
+    async def grpc_server() -> AsyncIterator[None]:
+        def register(server: grpc.aio.Server) -> None:
+            bookings_pb2_grpc.add_BookingDeskServicer_to_server(
+                BookingDeskServicer(CheckInDesk(sessions, deps.clock)), server
+            )
+
+        server, health = await rpc.start_server(
+            host=settings.common.bind_host,
+            port=settings.grpc_port,
+            service_token=token,
+            register=register,
+            service_names=[BOOKING_DESK],
+        )
+        try:
+            yield
+        finally:
+            await rpc.stop_server(server, health)
+
+    def housekeeper() -> contextlib.AbstractAsyncContextManager[None]:
+        return background_task(
+            "housekeeping", lambda: housekeeping.run_forever(sessions, deps.clock)
+        )
+
+    try:
+        await serve_until_stopped(
+            app=build_http_app(deps),
+            host=settings.common.bind_host,
+            port=settings.http_port,
+            components=[grpc_server, housekeeper],
+        )
+    finally:
+        await stations_channel.close()
+        await engine.dispose()

@@ -1,0 +1,363 @@
+"""Taking, reading and cancelling bookings: the transactions that locking.py describes."""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from yizhan.bookings import idempotency, repository, texts
+from yizhan.bookings.availability import Availability
+from yizhan.bookings.codes import manage_token, new_booking_code, normalize_code, token_matches
+from yizhan.bookings.errors import Conflict, InvalidInput, NotFound, OtpRejected, RateLimited
+from yizhan.bookings.locking import (
+    lock_booking,
+    lock_forum_session,
+    lock_phone,
+    violated_constraint,
+)
+from yizhan.bookings.metrics import (
+    BOOKING_CONFLICTS,
+    BOOKING_REPLAYS,
+    BOOKINGS_CANCELLED,
+    BOOKINGS_CREATED,
+    SMS_FAILURES,
+    WAITLIST_PROMOTIONS,
+)
+from yizhan.bookings.models import (
+    CANCELLED,
+    CODE_UNIQUE_CONSTRAINT,
+    CONFIRMED,
+    FORUM,
+    LIVESTREAM,
+    NO_OVERLAP_CONSTRAINT,
+    ONE_SEAT_PER_PHONE_INDEX,
+    WAITLISTED,
+    Booking,
+    ForumSession,
+    LivestreamPoint,
+)
+from yizhan.bookings.otp import OtpService
+from yizhan.bookings.phones import mask_phone
+from yizhan.bookings.sms import SmsError, SmsSender
+
+log = logging.getLogger(__name__)
+
+# A fresh code is drawn when one is already used; with 32^8 codes a second try is already rare.
+CODE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class LivestreamChoice:
+    """One slot of a livestream point."""
+
+    point_id: int
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class ForumChoice:
+    """A seat in a forum session."""
+
+    session_id: int
+
+
+Choice = LivestreamChoice | ForumChoice
+
+
+@dataclass(frozen=True)
+class Booker:
+    """Who books, and the one-time code that proves the phone is theirs."""
+
+    phone: str
+    name: str
+    otp: str
+
+
+@dataclass(frozen=True)
+class NewBooking:
+    """The answer to a booking request; `replayed` when an earlier request made it."""
+
+    booking: Booking
+    manage_token: str
+    replayed: bool
+
+
+class _KeyTaken(Exception):
+    """Another request committed a booking under the same Idempotency-Key meanwhile."""
+
+
+def _request_fields(choice: Choice, booker: Booker) -> dict[str, object]:
+    """What makes two requests "the same": what is booked and by whom. The one-time code is
+    left out: it proves the phone, and a retry may come with a newer code (see _replay)."""
+    fields: dict[str, object] = {"phone": booker.phone, "name": booker.name}
+    if isinstance(choice, LivestreamChoice):
+        fields.update(
+            livestream_point_id=choice.point_id,
+            start=choice.start.timestamp(),
+            end=choice.end.timestamp(),
+        )
+    else:
+        fields["forum_session_id"] = choice.session_id
+    return fields
+
+
+class BookingService:
+    """Creates, reads and cancels bookings."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        availability: Availability,
+        otp: OtpService,
+        sender: SmsSender,
+        token_key: bytes,
+        clock: Callable[[], datetime],
+        max_active_per_phone: int,
+    ) -> None:
+        self._sessions = sessions
+        self._availability = availability
+        self._otp = otp
+        self._sender = sender
+        self._token_key = token_key
+        self._clock = clock
+        self._max_active_per_phone = max_active_per_phone
+
+    def manage_token(self, booking: Booking) -> str:
+        """The token of a booking's view-and-cancel link."""
+        return manage_token(self._token_key, booking.code)
+
+    async def create(self, choice: Choice, booker: Booker, idempotency_key: str) -> NewBooking:
+        """Book a slot or a seat, or replay the booking an earlier request with the same
+        Idempotency-Key made."""
+        try:
+            return await self._create(choice, booker, idempotency_key)
+        except OtpRejected as exc:
+            # Counted in its own transaction: the booking's own was rolled back.
+            await self._otp.record_failure(exc.otp_id)
+            raise
+
+    async def _create(self, choice: Choice, booker: Booker, idempotency_key: str) -> NewBooking:
+        digest = idempotency.fingerprint(_request_fields(choice, booker))
+        replay = await self._replay(idempotency_key, digest, booker)
+        if replay is not None:
+            return replay
+        # What needs other services is checked first, while no lock is held.
+        point: LivestreamPoint | None = None
+        if isinstance(choice, LivestreamChoice):
+            async with self._sessions() as session:
+                point = await repository.get_point(session, choice.point_id)
+            if point is None:
+                raise InvalidInput("point_unknown", field="livestream_point_id")
+            await self._availability.check_bookable(point, choice.start, choice.end)
+        kind = LIVESTREAM if point is not None else FORUM
+        now = self._clock()
+        try:
+            async with self._sessions.begin() as session:
+                if not await idempotency.claim(session, idempotency_key, digest, now):
+                    raise _KeyTaken
+                await lock_phone(session, booker.phone)
+                await self._otp.consume(session, booker.phone, booker.otp, now)
+                await self._check_quota(session, booker.phone, now)
+                if isinstance(choice, LivestreamChoice):
+                    assert point is not None
+                    booking = await self._take_slot(session, point, choice, booker, now)
+                else:
+                    booking = await self._take_seat(session, choice, booker, now)
+                await idempotency.attach(session, idempotency_key, booking.id)
+        except _KeyTaken:
+            replay = await self._replay(idempotency_key, digest, booker)
+            if replay is None:
+                raise RuntimeError("idempotency key claimed but not stored") from None
+            return replay
+        except Conflict as exc:
+            BOOKING_CONFLICTS.labels(kind, exc.key).inc()
+            raise
+        BOOKINGS_CREATED.labels(kind, booking.status).inc()
+        log.info(
+            "booking made",
+            extra={"code": booking.code, "kind": kind, "status": booking.status},
+        )
+        return NewBooking(booking, self.manage_token(booking), replayed=False)
+
+    async def _replay(self, key: str, digest: str, booker: Booker) -> NewBooking | None:
+        """The booking made earlier with `key`, None when there is none. The retry must come
+        from the phone's holder: its code must be one sent to that phone (the first request's
+        own code, already used, or a newer one)."""
+        async with self._sessions() as session:
+            stored = await idempotency.find(session, key)
+            if stored is None:
+                return None
+            if stored.fingerprint != digest:
+                raise InvalidInput("idempotency_key_reused", field="header.Idempotency-Key")
+            booking = (
+                await repository.get_booking(session, stored.booking_id)
+                if stored.booking_id is not None
+                else None
+            )
+        if booking is None:
+            raise RuntimeError(f"idempotency key {key!r} has no booking")
+        await self._otp.prove_phone(booker.phone, booker.otp)
+        BOOKING_REPLAYS.inc()
+        return NewBooking(booking, self.manage_token(booking), replayed=True)
+
+    async def _check_quota(self, session: AsyncSession, phone: str, now: datetime) -> None:
+        held = await repository.active_bookings_of_phone(session, phone, now)
+        if held >= self._max_active_per_phone:
+            raise RateLimited("quota")
+
+    async def _take_slot(
+        self,
+        session: AsyncSession,
+        point: LivestreamPoint,
+        choice: LivestreamChoice,
+        booker: Booker,
+        now: datetime,
+    ) -> Booking:
+        def make(code: str) -> Booking:
+            return Booking(
+                code=code,
+                kind=LIVESTREAM,
+                station_id=point.station_id,
+                livestream_point_id=point.id,
+                starts_at=choice.start,
+                ends_at=choice.end,
+                phone=booker.phone,
+                name=booker.name,
+                status=CONFIRMED,
+                created_at=now,
+            )
+
+        # Rule 1 of locking.py: the EXCLUDE constraint decides whether the slot is free.
+        return await _insert(session, make)
+
+    async def _take_seat(
+        self, session: AsyncSession, choice: ForumChoice, booker: Booker, now: datetime
+    ) -> Booking:
+        # Rule 2 of locking.py: count and take seats under the session's row lock.
+        forum = await lock_forum_session(session, choice.session_id)
+        if forum is None:
+            raise InvalidInput("session_unknown", field="forum_session_id")
+        if now >= forum.registration_closes_at:
+            raise InvalidInput("registration_closed", field="forum_session_id")
+        taken = await repository.confirmed_seats(session, forum.id)
+        status = CONFIRMED if taken < forum.seats else WAITLISTED
+
+        def make(code: str) -> Booking:
+            return Booking(
+                code=code,
+                kind=FORUM,
+                station_id=forum.station_id,
+                forum_session_id=forum.id,
+                starts_at=forum.starts_at,
+                ends_at=forum.ends_at,
+                phone=booker.phone,
+                name=booker.name,
+                status=status,
+                created_at=now,
+            )
+
+        return await _insert(session, make)
+
+    async def get(self, code: str, token: str) -> Booking:
+        """The booking a manage link points to; NotFound unless code and token match."""
+        normalized = self._authorized_code(code, token)
+        async with self._sessions() as session:
+            booking = await repository.get_booking_by_code(session, normalized)
+        if booking is None:
+            raise NotFound("booking_not_found")
+        return booking
+
+    def _authorized_code(self, code: str, token: str) -> str:
+        normalized = normalize_code(code)
+        if normalized is None or not token_matches(self._token_key, normalized, token):
+            # A wrong token looks like an unknown code: links cannot be guessed from codes.
+            raise NotFound("booking_not_found")
+        return normalized
+
+    async def cancel(self, code: str, token: str) -> Booking:
+        """Cancel a booking (again is fine); a freed forum seat goes to the first waitlisted."""
+        normalized = self._authorized_code(code, token)
+        promoted: list[Booking] = []
+        forum: ForumSession | None = None
+        async with self._sessions.begin() as session:
+            found = await repository.get_booking_by_code(session, normalized)
+            if found is None:
+                raise NotFound("booking_not_found")
+            # Lock order of locking.py: the forum session before its bookings.
+            if found.forum_session_id is not None:
+                forum = await lock_forum_session(session, found.forum_session_id)
+            booking = await lock_booking(session, found.id)
+            assert booking is not None
+            if booking.status == CANCELLED:
+                return booking
+            now = self._clock()
+            if booking.checked_in_at is not None or now >= booking.starts_at:
+                raise Conflict("booking_started")
+            freed_seat = booking.status == CONFIRMED
+            booking.status = CANCELLED
+            booking.cancelled_at = now
+            await session.flush()
+            if forum is not None and freed_seat:
+                promoted = await _promote_waitlisted(session, forum, now)
+        BOOKINGS_CANCELLED.labels(booking.kind).inc()
+        for lucky in promoted:
+            await self._tell_promoted(lucky, forum)
+        return booking
+
+    async def _tell_promoted(self, booking: Booking, forum: ForumSession | None) -> None:
+        topic = forum.topic if forum is not None else ""
+        text = texts.SMS_PROMOTED.format(topic=topic, code=booking.code)
+        try:
+            await self._sender.send(booking.phone, text)
+        except SmsError as exc:
+            # The promotion stands; the worker also sees it on their booking page.
+            SMS_FAILURES.inc()
+            log.warning(
+                "promotion SMS not sent",
+                extra={"phone": mask_phone(booking.phone), "error": str(exc)},
+            )
+
+
+async def _promote_waitlisted(
+    session: AsyncSession, forum: ForumSession, now: datetime
+) -> list[Booking]:
+    """Give free seats to the waitlist, first come first served; the caller holds the lock."""
+    promoted: list[Booking] = []
+    if now >= forum.starts_at:
+        return promoted
+    while await repository.confirmed_seats(session, forum.id) < forum.seats:
+        first = await repository.first_waitlisted(session, forum.id)
+        if first is None:
+            break
+        first.status = CONFIRMED
+        first.promoted_at = now
+        await session.flush()
+        promoted.append(first)
+        WAITLIST_PROMOTIONS.inc()
+    return promoted
+
+
+async def _insert(session: AsyncSession, make: Callable[[str], Booking]) -> Booking:
+    """Insert a booking under a fresh code; constraint refusals become Conflict errors."""
+    for _ in range(CODE_ATTEMPTS):
+        booking = make(new_booking_code())
+        try:
+            async with session.begin_nested():
+                session.add(booking)
+                await session.flush()
+        except IntegrityError as exc:
+            _, constraint = violated_constraint(exc)
+            if constraint == CODE_UNIQUE_CONSTRAINT:
+                continue
+            if constraint == NO_OVERLAP_CONSTRAINT:
+                raise Conflict("slot_taken") from exc
+            if constraint == ONE_SEAT_PER_PHONE_INDEX:
+                raise Conflict("already_booked") from exc
+            raise
+        return booking
+    raise RuntimeError("could not draw an unused booking code")

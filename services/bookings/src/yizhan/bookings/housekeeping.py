@@ -1,0 +1,40 @@
+"""Forgets what is no longer needed: old one-time codes and idempotency keys."""
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from yizhan.bookings.models import IdempotencyKey, OtpCode
+
+log = logging.getLogger(__name__)
+
+INTERVAL_SECONDS = 3600
+# Codes are kept a day past creation: long enough for the hourly sending limit and for support.
+OTP_RETENTION = timedelta(days=1)
+# A client retries a lost answer within minutes; a day covers phones that were off overnight.
+IDEMPOTENCY_RETENTION = timedelta(days=1)
+
+
+async def purge_once(sessions: async_sessionmaker[AsyncSession], now: datetime) -> None:
+    """Delete codes and keys older than their retention."""
+    async with sessions.begin() as session:
+        await session.execute(delete(OtpCode).where(OtpCode.created_at < now - OTP_RETENTION))
+        await session.execute(
+            delete(IdempotencyKey).where(IdempotencyKey.created_at < now - IDEMPOTENCY_RETENTION)
+        )
+
+
+async def run_forever(
+    sessions: async_sessionmaker[AsyncSession], clock: Callable[[], datetime]
+) -> None:
+    """Purge every hour for the life of the service; a failed round is logged and retried."""
+    while True:
+        try:
+            await purge_once(sessions, clock())
+        except Exception:  # the next round retries; the service goes on meanwhile
+            log.exception("housekeeping failed")
+        await asyncio.sleep(INTERVAL_SECONDS)

@@ -1,0 +1,84 @@
+"""How bookings stay correct when many workers book at once. Read this before changing
+booking_service.py, otp.py or checkin.py.
+
+The rules
+---------
+1. **Livestream slots: the database refuses overlaps.** The EXCLUDE constraint
+   `bookings_livestream_no_overlap` (btree_gist, see migration 0001) forbids two *confirmed*
+   bookings of one livestream point whose [start, end) ranges overlap. We never check "is the
+   slot free?" and then insert: we insert, and PostgreSQL either accepts the row or makes the
+   transaction wait for a concurrent writer of a conflicting row and then raises
+   `exclusion_violation` (SQLSTATE 23P01), which becomes 409 `slot_taken`. Cancelling sets the
+   status to `cancelled`, which takes the row out of the constraint and frees the slot.
+   The "available" flag of the slot listing is advice for the form, never the check.
+
+2. **Forum seats: counted and taken under the session's row lock.** A seat booking locks its
+   forum session row (`SELECT ... FOR UPDATE`), counts the confirmed bookings, and inserts the
+   new one as `confirmed` if a seat is left, else `waitlisted`, all in one transaction.
+   Cancelling a forum booking takes the same lock before it frees the seat and promotes the
+   first waitlisted booking (oldest first), so counting, taking and promoting never interleave.
+   A phone holds at most one active booking per session (unique index
+   `bookings_forum_one_per_phone`; a violation is 409 `already_booked`).
+
+3. **One phone at a time.** Creating a booking takes a transaction-scoped advisory lock on the
+   phone number before it consumes the one-time code and counts the phone's active bookings,
+   so two requests of one phone cannot both use one code or both slip under the quota.
+   Sending a code takes the same lock to count the phone's recent codes.
+
+4. **Idempotency keys are claimed first.** A booking transaction starts by inserting its
+   Idempotency-Key (`INSERT ... ON CONFLICT DO NOTHING`). A concurrent request with the same
+   key waits on that row; when the first commits it finds the key taken and answers with the
+   first request's booking; when the first rolls back (409, 422), the key is free again. A key
+   is only ever stored together with the booking it made. A retry is "the same request" when
+   it books the same thing for the same phone and name; it must still carry a code sent to
+   that phone (the used one, or a newer one), so a key alone never reveals a booking.
+
+Lock order (always this order, so that transactions cannot deadlock):
+idempotency key -> phone advisory lock -> one-time code row -> forum session row -> booking rows.
+Check-in locks only the booking row. Calls to other services (stations, SMS) happen outside
+these transactions, so no lock is held while waiting on the network.
+"""
+
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from yizhan.bookings.models import Booking, ForumSession
+
+# SQLSTATEs PostgreSQL raises when a constraint refuses a row.
+EXCLUSION_VIOLATION = "23P01"
+UNIQUE_VIOLATION = "23505"
+
+
+async def lock_phone(session: AsyncSession, phone: str) -> None:
+    """Serialize this transaction with every other one working for the same phone."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+        {"key": f"yizhan-bookings/phone/{phone}"},
+    )
+
+
+async def lock_forum_session(session: AsyncSession, session_id: int) -> ForumSession | None:
+    """The forum session, locked until the transaction ends (rule 2)."""
+    query = select(ForumSession).where(ForumSession.id == session_id).with_for_update()
+    return await session.scalar(query)
+
+
+async def lock_booking(session: AsyncSession, booking_id: int) -> Booking | None:
+    """A booking row, locked until the transaction ends (freshly read, not from the cache)."""
+    query = (
+        select(Booking)
+        .where(Booking.id == booking_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return await session.scalar(query)
+
+
+def violated_constraint(exc: IntegrityError) -> tuple[str | None, str | None]:
+    """(SQLSTATE, constraint name) of a refused row, as PostgreSQL reported them."""
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None)
+    diag = getattr(orig, "diag", None)
+    constraint = getattr(diag, "constraint_name", None) if diag is not None else None
+    return sqlstate, constraint

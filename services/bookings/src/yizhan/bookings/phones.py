@@ -1,0 +1,35 @@
+"""Mainland China mobile numbers: the one identity a worker gives us."""
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator
+
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+# Spaces and dashes people type, and the country code they may prepend.
+_SEPARATORS = re.compile(r"[\s\-()]")
+
+
+def normalize_phone(raw: str) -> str | None:
+    """The 11-digit number, or None when `raw` is not a mainland mobile number."""
+    digits = _SEPARATORS.sub("", raw)
+    for prefix in ("+86", "0086", "86"):
+        if digits.startswith(prefix) and len(digits) == len(prefix) + 11:
+            digits = digits[len(prefix) :]
+            break
+    return digits if _MOBILE.match(digits) else None
+
+
+def mask_phone(phone: str) -> str:
+    """138****8000: enough for a person to recognise their own number."""
+    return f"{phone[:3]}****{phone[-4:]}" if len(phone) == 11 else "***"
+
+
+def _validate(raw: str) -> str:
+    phone = normalize_phone(raw)
+    if phone is None:
+        raise ValueError("a mainland China mobile number: 11 digits starting with 13-19")
+    return phone
+
+
+Phone = Annotated[str, AfterValidator(_validate)]

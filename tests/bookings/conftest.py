@@ -1,0 +1,224 @@
+"""Real services for the bookings tests: a stations service (the peer bookings asks about
+stations and opening hours) and a bookings service, each with its own database, over real
+HTTP and gRPC."""
+
+import itertools
+import subprocess
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import psycopg
+import pytest
+
+from tests.services import RunningService, run_service, service_env
+from yizhan.common.db import libpq_dsn
+
+ADMIN_PASSWORD = "admin-password-for-bookings-tests"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+# Limits that would otherwise trip over a test suite sending everything from 127.0.0.1.
+BOOKINGS_TEST_ENV = {"YZ_BOOKINGS_OTP_SENDS_PER_CLIENT_PER_HOUR": "100000"}
+
+_phones = itertools.count(1)
+
+
+def new_phone() -> str:
+    """A mainland mobile number no other test of this session uses."""
+    return f"139{next(_phones):08d}"
+
+
+def create_operator(
+    stations_db: str, username: str, role: str, districts: str = "", password: str = ""
+) -> None:
+    """An operator account, made with the stations CLI."""
+    env = service_env("stations", stations_db, {"YZ_TEST_PASSWORD": password or ADMIN_PASSWORD})
+    subprocess.run(
+        [
+            "yz-stations",
+            "create-operator",
+            "--username",
+            username,
+            "--role",
+            role,
+            "--districts",
+            districts,
+            "--password-env",
+            "YZ_TEST_PASSWORD",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+
+def login(stations: RunningService, username: str, password: str = ADMIN_PASSWORD) -> str:
+    """A bearer token from stations, accepted by bookings too."""
+    reply = httpx.post(
+        f"{stations.base_url}/api/v1/auth/token",
+        data={"username": username, "password": password},
+    )
+    reply.raise_for_status()
+    token: str = reply.json()["access_token"]
+    return token
+
+
+@pytest.fixture(scope="session")
+def stations_db(new_database: Callable[[str], str]) -> str:
+    """The stations database of this folder's stations service."""
+    return new_database("bk_stations")
+
+
+@pytest.fixture(scope="session")
+def stations(stations_db: str, workdir: Path) -> Iterator[RunningService]:
+    """The real stations service, with an admin."""
+    with run_service("stations", stations_db, workdir) as service:
+        create_operator(stations_db, "admin", "admin")
+        yield service
+
+
+@pytest.fixture(scope="session")
+def bookings_db(new_database: Callable[[str], str]) -> str:
+    """The bookings database."""
+    return new_database("bk_bookings")
+
+
+@pytest.fixture(scope="session")
+def bookings(bookings_db: str, stations: RunningService, workdir: Path) -> Iterator[RunningService]:
+    """The bookings service, talking to the stations service over gRPC."""
+    env = {"YZ_STATIONS_GRPC": stations.grpc_address, **BOOKINGS_TEST_ENV}
+    with run_service("bookings", bookings_db, workdir, env=env) as service:
+        yield service
+
+
+@pytest.fixture(scope="session")
+def admin_token(stations: RunningService) -> str:
+    """An admin's bearer token."""
+    return login(stations, "admin")
+
+
+@dataclass
+class Network:
+    """Helpers to set up stations, points and sessions, and to book, over the real APIs."""
+
+    stations: RunningService
+    bookings: RunningService
+    token: str
+    db_url: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        """Authorization header of the admin."""
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def station(self, district: str = "测试区", opening_hours: Any = None) -> str:
+        """A new station (always open unless hours are given); returns its id."""
+        station_id = f"BK-{uuid.uuid4().hex[:10]}"
+        body = {"id": station_id, "name": {"zh": f"驿站{station_id}", "en": station_id}}
+        reply = httpx.post(
+            f"{self.stations.base_url}/api/v1/stations",
+            json={**body, "district": district},
+            headers=self.auth,
+        )
+        assert reply.status_code == 201, reply.text
+        if opening_hours is not None:
+            reply = httpx.patch(
+                f"{self.stations.base_url}/api/v1/stations/{station_id}",
+                json={"opening_hours": opening_hours},
+                headers=self.auth,
+            )
+            assert reply.status_code == 200, reply.text
+        return station_id
+
+    def point(self, station_id: str, slot_minutes: int = 30, name: str = "直播点") -> int:
+        """A new livestream point; returns its id."""
+        reply = httpx.post(
+            f"{self.bookings.base_url}/api/v1/livestream-points",
+            json={"station_id": station_id, "name": name, "slot_minutes": slot_minutes},
+            headers=self.auth,
+        )
+        assert reply.status_code == 201, reply.text
+        point_id: int = reply.json()["id"]
+        return point_id
+
+    def forum_session(self, station_id: str, seats: int, starts_in: timedelta) -> int:
+        """A new forum session; returns its id."""
+        start = datetime.now(SHANGHAI) + starts_in
+        body = {
+            "station_id": station_id,
+            "topic": "骑手停车难",
+            "host": "区总工会",
+            "start": start.isoformat(),
+            "end": (start + timedelta(hours=1)).isoformat(),
+            "seats": seats,
+        }
+        reply = httpx.post(
+            f"{self.bookings.base_url}/api/v1/forum-sessions", json=body, headers=self.auth
+        )
+        assert reply.status_code == 201, reply.text
+        session_id: int = reply.json()["id"]
+        return session_id
+
+    def slots(self, point_id: int, day: date) -> list[dict[str, Any]]:
+        """The point's slots on a local date."""
+        reply = httpx.get(
+            f"{self.bookings.base_url}/api/v1/livestream-points/{point_id}/slots",
+            params={"date": day.isoformat()},
+        )
+        assert reply.status_code == 200, reply.text
+        items: list[dict[str, Any]] = reply.json()["items"]
+        return items
+
+    def otp(self, phone: str) -> str:
+        """Ask for a one-time code and read it from the development endpoint."""
+        sent = httpx.post(f"{self.bookings.base_url}/api/v1/otp", json={"phone": phone})
+        assert sent.status_code == 202, sent.text
+        return self.last_otp(phone)
+
+    def last_otp(self, phone: str) -> str:
+        """The last code sent to a phone, from the development endpoint."""
+        reply = httpx.get(f"{self.bookings.base_url}/api/v1/dev/otp", params={"phone": phone})
+        assert reply.status_code == 200, reply.text
+        code: str = reply.json()["code"]
+        return code
+
+    def book(
+        self,
+        target: dict[str, Any],
+        phone: str | None = None,
+        *,
+        otp: str | None = None,
+        key: str | None = None,
+        name: str = "李师傅",
+    ) -> httpx.Response:
+        """POST /api/v1/bookings with a fresh code (unless given) and key (unless given)."""
+        phone = phone or new_phone()
+        body = {**target, "phone": phone, "name": name, "otp": otp or self.otp(phone)}
+        return httpx.post(
+            f"{self.bookings.base_url}/api/v1/bookings",
+            json=body,
+            headers={"Idempotency-Key": key or uuid.uuid4().hex},
+        )
+
+    def sql(self, statement: str, *params: Any) -> list[tuple[Any, ...]]:
+        """Run SQL on the bookings database (to move bookings in time, for instance)."""
+        with psycopg.connect(libpq_dsn(self.db_url), autocommit=True) as conn:
+            cursor = conn.execute(statement, params)
+            return cursor.fetchall() if cursor.description else []
+
+
+@pytest.fixture(scope="session")
+def network(
+    stations: RunningService, bookings: RunningService, admin_token: str, bookings_db: str
+) -> Network:
+    """The running pair of services and helpers to drive them."""
+    return Network(stations, bookings, admin_token, bookings_db)
+
+
+def tomorrow() -> date:
+    """Tomorrow in the stations' (Shanghai) local time: all its slots are in the future."""
+    return datetime.now(SHANGHAI).date() + timedelta(days=1)
