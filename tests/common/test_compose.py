@@ -50,3 +50,10 @@ def test_databases_created_by_init_match_the_urls() -> None:
     init = (ROOT / "deploy" / "postgres" / "init.sql").read_text()
     for name in ("stations", "telemetry", "bookings"):
         assert f"CREATE DATABASE yz_{name};" in init
+
+
+def test_bookings_sends_codes_through_a_real_gateway_in_prod() -> None:
+    env = _compose()["services"]["bookings"]["environment"]
+    assert env["YZ_ENV"] == "prod"
+    assert env["YZ_BOOKINGS_SMS_SENDER"] == "webhook"
+    assert env["YZ_JWT_SECRET"].startswith("${YZ_JWT_SECRET:?")
