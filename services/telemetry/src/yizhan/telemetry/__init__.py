@@ -1,0 +1,1 @@
+"""Telemetry service: MQTT ingest (ingest/), device state, usage figures (usage.py)."""

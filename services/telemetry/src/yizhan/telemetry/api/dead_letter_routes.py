@@ -1,0 +1,78 @@
+"""GET /api/v1/dead-letters: recent messages that were not stored, and why."""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from yizhan.common.auth import CurrentOperator
+from yizhan.telemetry import dead_letters
+from yizhan.telemetry.api.deps import DepsDep, SessionDep, operator_station_ids, visible_station
+from yizhan.telemetry.ingest.protocol import Reason
+
+router = APIRouter(prefix="/api/v1", tags=["dead letters"])
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+
+
+class DeadLetterOut(BaseModel):
+    """A refused message: its topic, payload (as text), reason code and detail."""
+
+    id: int
+    received_at: datetime
+    topic: str
+    station_id: str | None
+    device_id: str | None
+    reason: str
+    detail: str
+    payload: str
+
+
+class DeadLetterPage(BaseModel):
+    """Newest first; pass `next` as `before` for the following page."""
+
+    items: list[DeadLetterOut]
+    next: str | None
+
+
+@router.get("/dead-letters", response_model=DeadLetterPage)
+async def list_dead_letters(
+    operator: CurrentOperator,
+    deps: DepsDep,
+    session: SessionDep,
+    station_id: str | None = None,
+    reason: Reason | None = None,
+    before: Annotated[
+        int | None, Query(ge=1, description="the `next` of the previous page")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+) -> DeadLetterPage:
+    """Dead letters of the stations in the operator's scope, newest first."""
+    if station_id is not None:
+        station_ids: list[str] | None = [
+            (await visible_station(deps.stations, station_id, operator)).id
+        ]
+    else:
+        station_ids = await operator_station_ids(deps.stations, operator)
+    rows = await dead_letters.recent(
+        session, station_ids=station_ids, reason=reason, before_id=before, limit=limit + 1
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return DeadLetterPage(
+        items=[
+            DeadLetterOut(
+                id=row.id,
+                received_at=row.received_at,
+                topic=row.topic,
+                station_id=row.station_id,
+                device_id=row.device_id,
+                reason=row.reason,
+                detail=row.detail,
+                payload=bytes(row.payload).decode("utf-8", "replace"),
+            )
+            for row in rows
+        ],
+        next=str(rows[-1].id) if more and rows else None,
+    )

@@ -1,0 +1,59 @@
+"""GET /api/v1/stations/{id}/devices/state: which devices are online, their open alarms."""
+
+from datetime import datetime
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from yizhan.common.auth import CurrentOperator
+from yizhan.telemetry import device_state
+from yizhan.telemetry.api.deps import DepsDep, SessionDep, visible_station
+
+router = APIRouter(prefix="/api/v1/stations", tags=["devices"])
+
+
+class AlarmOut(BaseModel):
+    """An open alarm."""
+
+    code: str
+    severity: str
+    since: datetime
+
+
+class DeviceStateOut(BaseModel):
+    """A device as telemetry last heard of it."""
+
+    device_id: str
+    online: bool
+    last_seen: datetime
+    alarms: list[AlarmOut]
+
+
+class DeviceStatesOut(BaseModel):
+    """The devices of a station that have reported at least once."""
+
+    items: list[DeviceStateOut]
+
+
+@router.get("/{station_id}/devices/state", response_model=DeviceStatesOut)
+async def station_device_states(
+    station_id: str, operator: CurrentOperator, deps: DepsDep, session: SessionDep
+) -> DeviceStatesOut:
+    """Online or not, last seen, open alarms of each device of the station."""
+    await visible_station(deps.stations, station_id, operator)
+    states = await device_state.device_states(
+        session, station_id, deps.settings.offline_after_seconds
+    )
+    return DeviceStatesOut(
+        items=[
+            DeviceStateOut(
+                device_id=state.device_id,
+                online=state.online,
+                last_seen=state.last_seen,
+                alarms=[
+                    AlarmOut(code=a.code, severity=a.severity, since=a.since) for a in state.alarms
+                ],
+            )
+            for state in states
+        ]
+    )

@@ -1,0 +1,139 @@
+"""Composition root of the telemetry service: database, MQTT ingest, gRPC queries, HTTP API."""
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import grpc
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from yizhan.api.stations.v1 import stations_pb2_grpc
+from yizhan.api.telemetry.v1 import telemetry_pb2_grpc
+from yizhan.common import rpc
+from yizhan.common.db import create_engine, session_factory
+from yizhan.common.http import create_http_app, problem
+from yizhan.common.runtime import Component, serve_until_stopped
+from yizhan.telemetry.api import dead_letter_routes, device_routes, usage_routes
+from yizhan.telemetry.context import Deps
+from yizhan.telemetry.ingest.pipeline import Ingest, running
+from yizhan.telemetry.rpc.query import TelemetryQueryServicer
+from yizhan.telemetry.rpc.stations_client import StationsClient, StationsUnreachable
+from yizhan.telemetry.settings import Settings
+
+log = logging.getLogger(__name__)
+
+GRPC_SERVICE = "yizhan.api.telemetry.v1.TelemetryQuery"
+
+
+def build_http_app(deps: Deps) -> FastAPI:
+    """The HTTP app: operator API (usage, device state, dead letters), health."""
+    common = deps.settings.common
+
+    async def database() -> None:
+        async with deps.sessions() as session:
+            await session.execute(text("SELECT 1"))
+
+    async def stations() -> None:
+        await rpc.check_peer(common.stations_grpc)
+
+    readiness = {"database": database, "stations": stations}
+    ingest = deps.ingest
+    if ingest is not None:
+
+        async def mqtt() -> None:
+            if not ingest.consumer.connected:
+                raise RuntimeError("not connected to the broker")
+
+        async def bookings() -> None:
+            await rpc.check_peer(common.bookings_grpc)
+
+        readiness |= {"mqtt": mqtt, "bookings": bookings}
+
+    app = create_http_app(
+        title="Yizhan telemetry",
+        description="Kiosk MQTT ingest, device state and usage figures.",
+        readiness=readiness,
+    )
+    app.state.deps = deps
+    app.state.jwt_secret = common.jwt_secret.get_secret_value()
+
+    async def stations_down(request: Request, exc: Exception) -> Response:
+        log.warning("stations unreachable", extra={"error": str(exc)})
+        return problem(503, "Service unavailable", "the stations service does not answer")
+
+    app.add_exception_handler(StationsUnreachable, stations_down)
+    app.include_router(usage_routes.router)
+    app.include_router(device_routes.router)
+    app.include_router(dead_letter_routes.router)
+    return app
+
+
+async def log_storage(engine: AsyncEngine) -> None:
+    """Say at start whether the time series are TimescaleDB hypertables or plain tables."""
+    try:
+        async with engine.connect() as conn:
+            installed = await conn.scalar(
+                text("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')")
+            )
+            hypertables: list[str] = []
+            if installed:
+                result = await conn.execute(
+                    text("SELECT hypertable_name FROM timescaledb_information.hypertables")
+                )
+                hypertables = sorted(str(row[0]) for row in result.all())
+    except Exception as exc:  # the service starts anyway; /readyz reports the database
+        log.warning("could not inspect the database at start", extra={"error": str(exc)})
+        return
+    if hypertables:
+        log.info("storage: TimescaleDB hypertables", extra={"hypertables": hypertables})
+    else:
+        log.info("storage: plain PostgreSQL tables (no TimescaleDB)")
+
+
+async def serve(settings: Settings) -> None:
+    """Run the telemetry service until SIGINT/SIGTERM."""
+    engine = create_engine(settings.database_url)
+    sessions = session_factory(engine)
+    token = settings.common.service_token.get_secret_value()
+    stations_channel = rpc.aio_channel(settings.common.stations_grpc, token)
+    stations = StationsClient(stations_pb2_grpc.StationDirectoryStub(stations_channel))
+    ingest = Ingest(settings) if settings.ingest_enabled else None
+    deps = Deps(settings=settings, sessions=sessions, stations=stations, ingest=ingest)
+    await log_storage(engine)
+
+    @contextlib.asynccontextmanager
+    async def grpc_server() -> AsyncIterator[None]:
+        def register(server: grpc.aio.Server) -> None:
+            telemetry_pb2_grpc.add_TelemetryQueryServicer_to_server(
+                TelemetryQueryServicer(sessions, stations, settings.offline_after_seconds),
+                server,
+            )
+
+        server, health = await rpc.start_server(
+            host=settings.common.bind_host,
+            port=settings.grpc_port,
+            service_token=token,
+            register=register,
+            service_names=[GRPC_SERVICE],
+        )
+        try:
+            yield
+        finally:
+            await rpc.stop_server(server, health)
+
+    components: list[Component] = [grpc_server]
+    if ingest is not None:
+        components.append(lambda: running(ingest))
+    try:
+        await serve_until_stopped(
+            app=build_http_app(deps),
+            host=settings.common.bind_host,
+            port=settings.http_port,
+            components=components,
+        )
+    finally:
+        await stations_channel.close()
+        await engine.dispose()

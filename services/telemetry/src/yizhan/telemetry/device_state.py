@@ -1,0 +1,95 @@
+"""Live device state: online or not, last seen, open alarms (computed when asked).
+
+A device is online when it sent anything in the last `offline_after` seconds (CONTRACT §2:
+three minutes) and nothing since its last offline status or Last Will says otherwise.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+_ONLINE = (
+    "(last_seen > now() - make_interval(secs => :offline_after)"
+    " AND (offline_at IS NULL OR last_seen > offline_at))"
+)
+_STATES = f"""
+SELECT device_id, {_ONLINE}, last_seen, firmware FROM device_state
+WHERE station_id = :station ORDER BY device_id
+"""  # noqa: S608 (composed of constants; values are bound)
+_OPEN_ALARMS = """
+SELECT device_id, code, severity, message, opened_at FROM alarms
+WHERE station_id = :station AND cleared_at IS NULL ORDER BY opened_at, id
+"""
+_DEVICE_COUNTS = f"""
+SELECT station_id, COUNT(*), COUNT(*) FILTER (WHERE {_ONLINE}) FROM device_state
+WHERE station_id = ANY(:stations) GROUP BY station_id
+"""  # noqa: S608 (composed of constants; values are bound)
+_ALARM_COUNTS = """
+SELECT station_id, COUNT(*) FROM alarms
+WHERE station_id = ANY(:stations) AND cleared_at IS NULL GROUP BY station_id
+"""
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """An open alarm: a fault not cleared yet."""
+
+    code: str
+    severity: str
+    message: str | None
+    since: datetime
+
+
+@dataclass
+class DeviceState:
+    """One device as telemetry last heard of it."""
+
+    device_id: str
+    online: bool
+    last_seen: datetime
+    firmware: str | None
+    alarms: list[Alarm] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DeviceCounts:
+    """Per station: devices heard of, online now, open alarms."""
+
+    seen: int = 0
+    online: int = 0
+    open_alarms: int = 0
+
+
+async def device_states(
+    session: AsyncSession, station_id: str, offline_after: int
+) -> list[DeviceState]:
+    """The station's devices that telemetry has heard from, with their open alarms."""
+    rows = await session.execute(
+        text(_STATES), {"station": station_id, "offline_after": offline_after}
+    )
+    states = {row[0]: DeviceState(row[0], bool(row[1]), row[2], row[3]) for row in rows.all()}
+    alarms = await session.execute(text(_OPEN_ALARMS), {"station": station_id})
+    for device_id, code, severity, message, opened_at in alarms.all():
+        if device_id in states:
+            states[device_id].alarms.append(Alarm(code, severity, message, opened_at))
+    return list(states.values())
+
+
+async def device_counts(
+    session: AsyncSession, station_ids: Sequence[str], offline_after: int
+) -> dict[str, DeviceCounts]:
+    """Devices seen, online now and open alarms of each station."""
+    params = {"stations": list(station_ids), "offline_after": offline_after}
+    devices = await session.execute(text(_DEVICE_COUNTS), params)
+    alarms = await session.execute(text(_ALARM_COUNTS), params)
+    open_alarms = {station_id: int(count) for station_id, count in alarms.all()}
+    counts = {
+        station_id: DeviceCounts(int(seen), int(online), open_alarms.get(station_id, 0))
+        for station_id, seen, online in devices.all()
+    }
+    for station_id, count in open_alarms.items():
+        counts.setdefault(station_id, DeviceCounts(open_alarms=count))
+    return counts

@@ -1,0 +1,211 @@
+"""Where the usage figures are computed (the operator API, gRPC and the console all come here).
+
+- visits: the sum of `count` of `visit` events (people counted at the door)
+- charge_sessions: the number of `charge.stop` events (a stop without a start still counts)
+- energy_kwh: the sum of `energy_wh` of `charge.stop` events, / 1000
+- water_liters: the sum of `liters` of `water.dispense` events
+- dispenses: the number of `water.dispense` events
+
+Events count by when they happened (`ts`), in calendar buckets of the requested time zone.
+Sums are taken as numeric so that decimal inputs add up exactly.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Final, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from yizhan.telemetry.scope import Scope, parse_scope
+
+Bucket = Literal["hour", "day", "week", "month"]
+BUCKETS: Final[tuple[Bucket, ...]] = ("hour", "day", "week", "month")
+# Enough for a year of hours; more is a mistake or an attack on the database.
+MAX_BUCKETS: Final = 10_000
+# The longest each bucket can be (DST adds an hour), for a lower bound of the bucket count.
+_BUCKET_MAX_SPAN: Final = {
+    "hour": 3600,
+    "day": 86400 + 3600,
+    "week": 7 * 86400 + 3600,
+    "month": 31 * 86400 + 3600,
+}
+
+_FIGURES = """
+    COALESCE(SUM(count) FILTER (WHERE type = 'visit'), 0) AS visits,
+    COUNT(*) FILTER (WHERE type = 'charge.stop') AS charge_sessions,
+    COALESCE(SUM(amount::numeric) FILTER (WHERE type = 'charge.stop'), 0) AS energy_wh,
+    COALESCE(SUM(amount::numeric) FILTER (WHERE type = 'water.dispense'), 0) AS water_liters,
+    COUNT(*) FILTER (WHERE type = 'water.dispense') AS dispenses
+"""
+_USAGE_TYPES = "('visit', 'charge.stop', 'water.dispense')"
+
+# Runs with the session's TimeZone set to the requested zone, so that date_trunc and
+# `+ interval '1 day'` on timestamptz follow that zone's calendar (DST included).
+_SERIES = f"""
+WITH buckets AS (
+    SELECT generate_series(
+        date_trunc(:bucket, CAST(:start AS timestamptz)),
+        CAST(:end AS timestamptz) - interval '1 microsecond',
+        CAST(:step AS interval)
+    ) AS start
+), figures AS (
+    SELECT date_trunc(:bucket, time) AS start, {_FIGURES}
+    FROM events
+    WHERE time >= :start AND time < :end AND type IN {_USAGE_TYPES} {{stations}}
+    GROUP BY 1
+)
+SELECT b.start,
+       COALESCE(f.visits, 0), COALESCE(f.charge_sessions, 0), COALESCE(f.energy_wh, 0),
+       COALESCE(f.water_liters, 0), COALESCE(f.dispenses, 0)
+FROM buckets b LEFT JOIN figures f ON f.start = b.start
+ORDER BY b.start
+"""  # noqa: S608 (composed of constants; values are bound)
+
+_PER_STATION = f"""
+SELECT station_id, {_FIGURES}
+FROM events
+WHERE time >= :start AND time < :end AND type IN {_USAGE_TYPES} AND station_id = ANY(:stations)
+GROUP BY station_id
+"""  # noqa: S608 (composed of constants; values are bound)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Usage over some span: the five numbers of CONTRACT §3."""
+
+    visits: int = 0
+    charge_sessions: int = 0
+    energy_wh: Decimal = Decimal(0)
+    water_liters: Decimal = Decimal(0)
+    dispenses: int = 0
+
+    @property
+    def energy_kwh(self) -> float:
+        """Energy in kWh."""
+        return float(self.energy_wh / 1000)
+
+    def __add__(self, other: "Figures") -> "Figures":
+        return Figures(
+            self.visits + other.visits,
+            self.charge_sessions + other.charge_sessions,
+            self.energy_wh + other.energy_wh,
+            self.water_liters + other.water_liters,
+            self.dispenses + other.dispenses,
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        """The figures as the API shows them."""
+        return {
+            "visits": self.visits,
+            "charge_sessions": self.charge_sessions,
+            "energy_kwh": self.energy_kwh,
+            "water_liters": float(self.water_liters),
+            "dispenses": self.dispenses,
+        }
+
+
+@dataclass(frozen=True)
+class Usage:
+    """A zero-filled series of calendar buckets and its totals."""
+
+    series: list[tuple[datetime, Figures]]
+    totals: Figures
+
+
+def bucket_count_bound(start: datetime, end: datetime, bucket: Bucket) -> int:
+    """At least how many buckets [start, end) spans (to refuse absurd requests early)."""
+    return int((end - start) / timedelta(seconds=_BUCKET_MAX_SPAN[bucket]))
+
+
+async def usage_series(
+    session: AsyncSession,
+    *,
+    station_ids: Sequence[str] | None,
+    start: datetime,
+    end: datetime,
+    bucket: Bucket,
+    tz: str,
+) -> Usage:
+    """Figures per calendar bucket of `tz` over [start, end); `station_ids=None` is the
+    whole network. Every bucket that overlaps the range is present."""
+    await session.execute(text("SELECT set_config('TimeZone', :tz, true)"), {"tz": tz})
+    params: dict[str, Any] = {"bucket": bucket, "start": start, "end": end, "step": f"1 {bucket}"}
+    stations = ""
+    if station_ids is not None:
+        stations = "AND station_id = ANY(:stations)"
+        params["stations"] = list(station_ids)
+    result = await session.execute(text(_SERIES.format(stations=stations)), params)
+    series = [(row[0], _figures(row[1:])) for row in result.all()]
+    totals = sum((figures for _, figures in series), Figures())
+    return Usage(series, totals)
+
+
+async def usage_by_station(
+    session: AsyncSession, station_ids: Sequence[str], start: datetime, end: datetime
+) -> dict[str, Figures]:
+    """Figures per station over [start, end) (stations without events are absent)."""
+    result = await session.execute(
+        text(_PER_STATION), {"stations": list(station_ids), "start": start, "end": end}
+    )
+    return {row[0]: _figures(row[1:]) for row in result.all()}
+
+
+def _figures(row: Sequence[Any]) -> Figures:
+    visits, sessions, energy_wh, liters, dispenses = row
+    return Figures(int(visits), int(sessions), Decimal(energy_wh), Decimal(liters), int(dispenses))
+
+
+@dataclass(frozen=True)
+class UsageQuery:
+    """A checked usage question."""
+
+    scope: Scope
+    start: datetime
+    end: datetime
+    bucket: Bucket
+    tz: str
+
+
+FieldError = tuple[str, str]
+
+
+def check_usage_query(
+    scope: str, start: datetime | None, end: datetime | None, bucket: str, tz: str
+) -> UsageQuery | list[FieldError]:
+    """The question, or (field, message) for each bad parameter (`start`/`end` None: they
+    were already reported unparseable)."""
+    errors: list[FieldError] = []
+    parsed_scope: Scope | None = None
+    try:
+        parsed_scope = parse_scope(scope)
+    except ValueError as exc:
+        errors.append(("scope", str(exc)))
+    checked_bucket: Bucket | None = None
+    if bucket in BUCKETS:
+        checked_bucket = bucket
+    else:
+        errors.append(("bucket", f"use one of {', '.join(BUCKETS)}"))
+    if not _known_zone(tz):
+        errors.append(("tz", "not an IANA time zone name, e.g. Asia/Shanghai"))
+    if start is not None and end is not None:
+        if end <= start:
+            errors.append(("to", "must be after from"))
+        elif checked_bucket and bucket_count_bound(start, end, checked_bucket) > MAX_BUCKETS:
+            errors.append(("bucket", f"more than {MAX_BUCKETS} buckets; use a larger bucket"))
+    if errors or parsed_scope is None or checked_bucket is None or start is None or end is None:
+        return errors
+    return UsageQuery(parsed_scope, start, end, checked_bucket, tz)
+
+
+def _known_zone(name: str) -> bool:
+    if not name or len(name) > 64:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True

@@ -1,0 +1,315 @@
+"""Real parts for the telemetry tests: the stations service (which station a device belongs
+to), a stand-in BookingDesk over real gRPC, the telemetry service itself, and kiosks that
+publish through the real broker."""
+
+import json
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+import paho.mqtt.client as mqtt
+import psycopg
+import pytest
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.services import RunningService, run_service, service_env
+from yizhan.api.bookings.v1 import bookings_pb2, bookings_pb2_grpc
+from yizhan.common.db import libpq_dsn
+from yizhan.devstack.broker import MosquittoBroker
+from yizhan.devstack.processes import free_port
+
+ADMIN_PASSWORD = "admin-password-for-telemetry-tests"
+WAIT_SECONDS = 20.0
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = WAIT_SECONDS) -> Any:
+    """Poll until `condition()` is truthy; return its value or fail."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(0.05)
+
+
+def unique(prefix: str) -> str:
+    """An id no other test of this session uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def create_operator(
+    stations_db: str, username: str, role: str, districts: str = "", password: str = ""
+) -> None:
+    """An operator account, made with the stations CLI."""
+    env = service_env("stations", stations_db, {"YZ_TEST_PASSWORD": password or ADMIN_PASSWORD})
+    subprocess.run(
+        [
+            "yz-stations",
+            "create-operator",
+            "--username",
+            username,
+            "--role",
+            role,
+            "--districts",
+            districts,
+            "--password-env",
+            "YZ_TEST_PASSWORD",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+
+def login(stations: RunningService, username: str, password: str = ADMIN_PASSWORD) -> str:
+    """A bearer token from stations, accepted by telemetry too."""
+    reply = httpx.post(
+        f"{stations.base_url}/api/v1/auth/token",
+        data={"username": username, "password": password},
+    )
+    reply.raise_for_status()
+    token: str = reply.json()["access_token"]
+    return token
+
+
+@pytest.fixture(scope="session")
+def stations_db(new_database: Callable[[str], str]) -> str:
+    """The database of the stations service of these tests."""
+    return new_database("tm_stations")
+
+
+@pytest.fixture(scope="session")
+def stations(stations_db: str, workdir: Path) -> Iterator[RunningService]:
+    """The real stations service, with an admin."""
+    with run_service("stations", stations_db, workdir) as service:
+        create_operator(stations_db, "admin", "admin")
+        yield service
+
+
+@dataclass
+class Registry:
+    """Registers stations and devices through the stations API, as an operator would."""
+
+    client: httpx.Client
+
+    def station(self, station_id: str, district: str = "Nan'an") -> str:
+        """A new station."""
+        body = {"id": station_id, "name": {"zh": "驿站", "en": "Station"}, "district": district}
+        reply = self.client.post("/api/v1/stations", json=body)
+        assert reply.status_code == 201, reply.text
+        return station_id
+
+    def device(self, station_id: str, device_id: str, kind: str = "other") -> str:
+        """A new device of a station."""
+        reply = self.client.post(
+            f"/api/v1/stations/{station_id}/devices", json={"id": device_id, "kind": kind}
+        )
+        assert reply.status_code == 201, reply.text
+        return device_id
+
+
+@pytest.fixture(scope="session")
+def admin_token(stations: RunningService) -> str:
+    """The admin's bearer token."""
+    return login(stations, "admin")
+
+
+@pytest.fixture(scope="session")
+def registry(stations: RunningService, admin_token: str) -> Iterator[Registry]:
+    """The admin's client of the stations API."""
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    with httpx.Client(base_url=stations.base_url, headers=headers) as client:
+        yield Registry(client)
+
+
+class FakeBookingDesk(bookings_pb2_grpc.BookingDeskServicer):
+    """Stands in for the bookings service: codes starting with OK check in, LATE is too
+    late, anything else is not found. Remembers what it was asked."""
+
+    def __init__(self) -> None:
+        self.requests: list[bookings_pb2.CheckInRequest] = []
+
+    def CheckIn(
+        self, request: bookings_pb2.CheckInRequest, context: grpc.ServicerContext
+    ) -> bookings_pb2.CheckInResponse:
+        self.requests.append(request)
+        if request.code.startswith("OK"):
+            return bookings_pb2.CheckInResponse(
+                ok=True, message_zh="签到成功", message_en="Checked in"
+            )
+        reason = "too_late" if request.code.startswith("LATE") else "not_found"
+        return bookings_pb2.CheckInResponse(ok=False, reason=reason)
+
+
+@dataclass
+class Bookings:
+    """The stand-in bookings gRPC server."""
+
+    address: str
+    desk: FakeBookingDesk
+
+
+@pytest.fixture(scope="session")
+def bookings() -> Iterator[Bookings]:
+    """A BookingDesk over real gRPC, with the standard health service."""
+    server = grpc.server(ThreadPoolExecutor(max_workers=4))
+    desk = FakeBookingDesk()
+    bookings_pb2_grpc.add_BookingDeskServicer_to_server(desk, server)
+    health_servicer = health.HealthServicer()
+    health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    port = free_port()
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    yield Bookings(f"127.0.0.1:{port}", desk)
+    server.stop(grace=None)
+
+
+def telemetry_env(
+    broker: MosquittoBroker, stations: RunningService, bookings_address: str, client_id: str
+) -> dict[str, str]:
+    """What a telemetry process of these tests needs: the broker, its peers, a client id of
+    its own, and a short flush interval (tests wait for it)."""
+    return {
+        "YZ_MQTT_HOST": broker.host,
+        "YZ_MQTT_PORT": str(broker.port),
+        "YZ_STATIONS_GRPC": stations.grpc_address,
+        "YZ_BOOKINGS_GRPC": bookings_address,
+        "YZ_TELEMETRY_MQTT_CLIENT_ID": client_id,
+        "YZ_TELEMETRY_FLUSH_INTERVAL_SECONDS": "0.05",
+    }
+
+
+def wait_ready(service: RunningService) -> None:
+    """Wait until /readyz says everything is up."""
+
+    def ready() -> bool:
+        return httpx.get(f"{service.base_url}/readyz").status_code == 200
+
+    wait_until(ready)
+
+
+@pytest.fixture(scope="session")
+def telemetry_db(new_database: Callable[[str], str]) -> str:
+    """The database of the shared telemetry service."""
+    return new_database("telemetry")
+
+
+@pytest.fixture(scope="session")
+def telemetry(
+    telemetry_db: str,
+    workdir: Path,
+    broker: MosquittoBroker,
+    stations: RunningService,
+    bookings: Bookings,
+) -> Iterator[RunningService]:
+    """The telemetry service, ingesting from the broker."""
+    env = telemetry_env(broker, stations, bookings.address, unique("yz-telemetry-test"))
+    with run_service("telemetry", telemetry_db, workdir, env=env) as service:
+        wait_ready(service)
+        yield service
+
+
+@pytest.fixture(scope="session")
+def operator(telemetry: RunningService, admin_token: str) -> Iterator[httpx.Client]:
+    """The admin's client of the telemetry API."""
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    with httpx.Client(base_url=telemetry.base_url, headers=headers) as client:
+        yield client
+
+
+class Database:
+    """Direct reads of a telemetry database, to see what ingest stored."""
+
+    def __init__(self, database_url: str) -> None:
+        self.dsn = libpq_dsn(database_url)
+
+    def rows(
+        self, sql: str, params: Mapping[str, Any] | tuple[Any, ...] = ()
+    ) -> list[tuple[Any, ...]]:
+        """All rows of a query."""
+        with psycopg.connect(self.dsn) as conn:
+            return conn.execute(sql, params or None).fetchall()
+
+    def value(self, sql: str, params: Mapping[str, Any] | tuple[Any, ...] = ()) -> Any:
+        """The first column of the first row."""
+        rows = self.rows(sql, params)
+        return rows[0][0] if rows else None
+
+    def execute(self, sql: str, params: tuple[Any, ...]) -> None:
+        """Change something (to set up a case ingest would take minutes to produce)."""
+        with psycopg.connect(self.dsn) as conn:
+            conn.execute(sql, params)
+
+    def has_key(self, device_id: str, seq: int) -> bool:
+        """Whether (device, seq) was stored."""
+        found = self.value(
+            "SELECT count(*) FROM message_keys WHERE device_id = %s AND seq = %s", (device_id, seq)
+        )
+        return bool(found)
+
+
+@pytest.fixture(scope="session")
+def telemetry_database(telemetry_db: str) -> Database:
+    """Reads of the shared telemetry service's database."""
+    return Database(telemetry_db)
+
+
+@dataclass
+class Kiosk:
+    """An MQTT client publishing as devices do (QoS 1) and listening on `down` topics."""
+
+    client: mqtt.Client
+    received: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def publish(self, topic: str, payload: Mapping[str, Any] | bytes, retain: bool = False) -> None:
+        """Publish at QoS 1 and wait for the broker's acknowledgement."""
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        info = self.client.publish(topic, data, qos=1, retain=retain)
+        info.wait_for_publish(10)
+        assert info.is_published(), topic
+
+    def listen(self, topic: str) -> None:
+        """Subscribe to a topic (a device's `down`)."""
+        result, _ = self.client.subscribe(topic, qos=1)
+        assert result == mqtt.MQTT_ERR_SUCCESS
+        time.sleep(0.2)  # the SUBACK; messages before it would be missed
+
+    def messages(self, topic: str) -> list[dict[str, Any]]:
+        """What arrived on a topic so far."""
+        with self.lock:
+            return list(self.received.get(topic, []))
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        with self.lock:
+            self.received.setdefault(message.topic, []).append(json.loads(message.payload))
+
+
+@pytest.fixture
+def kiosk(broker: MosquittoBroker) -> Iterator[Kiosk]:
+    """A connected device-side MQTT client."""
+    client = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=unique("kiosk"),
+        protocol=mqtt.MQTTv5,
+    )
+    kiosk = Kiosk(client)
+    client.on_message = kiosk._on_message
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    wait_until(client.is_connected, 10)
+    yield kiosk
+    client.disconnect()
+    client.loop_stop()
