@@ -23,17 +23,10 @@ def device_topic(station_id: str, device_id: str, channel: str) -> str:
 
 
 def make_client(
-    client_id: str,
-    settings: CommonSettings,
-    *,
-    persistent_session: bool,
-    manual_ack: bool = False,
+    client_id: str, settings: CommonSettings, *, manual_ack: bool = False
 ) -> mqtt.Client:
-    """A paho client with our credentials and reconnect policy; the caller connects it.
-
-    A persistent session keeps the service's subscriptions and queued QoS 1 messages at the
-    broker while it is down, so nothing published meanwhile is lost.
-    """
+    """A paho client with our credentials and reconnect policy; the caller connects it
+    (with `connect_properties`)."""
     client = mqtt.Client(
         callback_api_version=CallbackAPIVersion.VERSION2,
         client_id=client_id,
@@ -47,8 +40,15 @@ def make_client(
     return client
 
 
-def connect_properties(persistent_session: bool) -> Properties:
-    """CONNECT properties: a session expiry for persistent sessions."""
+def connect_properties(persistent_session: bool, receive_maximum: int | None = None) -> Properties:
+    """CONNECT properties.
+
+    A persistent session keeps a service's subscriptions and queued QoS 1 messages at the
+    broker while it is down, so nothing published meanwhile is lost. Receive Maximum bounds
+    how many unacknowledged messages the broker sends us at once (our backpressure).
+    """
     properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     properties.SessionExpiryInterval = SESSION_EXPIRY_SECONDS if persistent_session else 0
+    if receive_maximum is not None:
+        properties.ReceiveMaximum = receive_maximum
     return properties

@@ -19,6 +19,7 @@ SUPERUSER = "yizhan"
 # The system account that owns the cluster when we run as root (PostgreSQL refuses root).
 OS_USER = "postgres"
 START_TIMEOUT_SECONDS = 60
+STOP_TIMEOUT_SECONDS = 30
 
 
 def find_bindir() -> Path:
@@ -165,3 +166,13 @@ class PostgresCluster:
         """Drop a database, disconnecting whoever still uses it."""
         with psycopg.connect(self.dsn("postgres"), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -107,7 +107,7 @@ class Simulator:
         """Connect every device (status online, Last Will offline)."""
         for station in STATIONS:
             for device_id, kind in device_ids(station.id):
-                client = make_client(f"sim-{device_id}", self._settings, persistent_session=False)
+                client = make_client(f"sim-{device_id}", self._settings)
                 device = Device(station, device_id, kind, client)
                 client.will_set(device.topic("status"), _status("offline"), qos=1, retain=True)
                 client.connect_async(

@@ -67,7 +67,7 @@ class Consumer:
         # Guards `_connection` against a reconnect between the check and the ack.
         self._ack_lock = threading.Lock()
         self._connection = 0
-        self._client = make_client(client_id, common, persistent_session=True, manual_ack=True)
+        self._client = make_client(client_id, common, manual_ack=True)
         paho_log = logging.getLogger(f"paho.{client_id}")
         paho_log.addFilter(self._quiet_when_stopping)
         self._client.enable_logger(paho_log)
@@ -84,8 +84,7 @@ class Consumer:
 
     def start(self) -> None:
         """Connect in the background (retrying until the broker answers) and consume."""
-        properties = connect_properties(persistent_session=True)
-        properties.ReceiveMaximum = self._receive_maximum
+        properties = connect_properties(True, receive_maximum=self._receive_maximum)
         self._client.connect_async(
             self._common.mqtt_host,
             self._common.mqtt_port,
