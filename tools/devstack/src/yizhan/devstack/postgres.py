@@ -55,7 +55,10 @@ class PostgresCluster:
         self.bindir = find_bindir()
         self.socket_dir = self.data_dir / "sockets"
         self.log_file = self.data_dir / "server.log"
-        self.with_timescaledb = timescaledb_available(self.bindir)
+        # YZ_PG_TIMESCALEDB=off runs plain PostgreSQL even where the extension is installed,
+        # so both storage paths can be exercised on one machine.
+        wanted = os.environ.get("YZ_PG_TIMESCALEDB", "auto").lower() != "off"
+        self.with_timescaledb = wanted and timescaledb_available(self.bindir)
 
     def url(self, database: str) -> str:
         """SQLAlchemy URL of a database of this cluster."""
