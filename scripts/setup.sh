@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 UV_VERSION=0.13.8
 # Debian packages: the broker and its clients, PostgreSQL, and the browser for browser tests.
-DEBIAN_PACKAGES=(mosquitto mosquitto-clients postgresql postgresql-contrib)
+DEBIAN_PACKAGES=(mosquitto mosquitto-clients postgresql postgresql-contrib chromium chromium-l10n fonts-noto-cjk)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
@@ -34,3 +34,20 @@ fi
 
 python3 -m uv --version >/dev/null 2>&1 && UV="python3 -m uv" || UV=uv
 $UV sync --frozen --all-packages --quiet
+
+# The console's charting library (console-assets/package-lock.json), served by stations from
+# node_modules: no CDN, stations sit on intranets. npm ci again only when the lock changed.
+if ! command -v npm >/dev/null; then
+  if command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
+    echo "setup: installing nodejs and npm with apt-get"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  else
+    echo "setup: please install npm (Debian packages nodejs and npm)" >&2
+    exit 1
+  fi
+fi
+installed_lock=console-assets/node_modules/.package-lock.json
+if [[ ! -f $installed_lock || console-assets/package-lock.json -nt $installed_lock ]]; then
+  echo "setup: installing the console's browser libraries (npm ci)"
+  (cd console-assets && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
+fi

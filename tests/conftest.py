@@ -1,4 +1,6 @@
-"""Session-wide real parts: one PostgreSQL cluster and one Mosquitto broker for all tests."""
+"""Session-wide real parts: one PostgreSQL cluster, one anonymous Mosquitto broker for most
+tests, and (started only when a test asks for it) one broker that enforces accounts with the
+dynamic security plugin."""
 
 import itertools
 import os
@@ -8,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from yizhan.devstack.broker import MosquittoBroker
+from yizhan.devstack.broker import DynsecAdmin, MosquittoBroker
 from yizhan.devstack.postgres import PostgresCluster
 from yizhan.devstack.processes import free_port
 
@@ -36,6 +38,19 @@ def broker(workdir: Path) -> Iterator[MosquittoBroker]:
     """A real Mosquitto broker, started once per test session."""
     mosquitto = MosquittoBroker(workdir / "mosquitto", free_port())
     mosquitto.start(log_path=workdir / "mosquitto.log")
+    yield mosquitto
+    mosquitto.stop()
+
+
+# The secured broker's admin account (stations drives the plugin with it).
+BROKER_ADMIN = DynsecAdmin("yz.admin", "broker-admin-password-for-tests")
+
+
+@pytest.fixture(scope="session")
+def secured_broker(workdir: Path) -> Iterator[MosquittoBroker]:
+    """A real Mosquitto that lets in only accounts of its dynamic security plugin."""
+    mosquitto = MosquittoBroker(workdir / "mosquitto-dynsec", free_port(), dynsec=BROKER_ADMIN)
+    mosquitto.start(log_path=workdir / "mosquitto-dynsec.log")
     yield mosquitto
     mosquitto.stop()
 

@@ -2,6 +2,7 @@
 stations and opening hours) and a bookings service, each with its own database, over real
 HTTP and gRPC."""
 
+import functools
 import itertools
 import subprocess
 import uuid
@@ -22,7 +23,12 @@ from yizhan.common.db import libpq_dsn
 ADMIN_PASSWORD = "admin-password-for-bookings-tests"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Limits that would otherwise trip over a test suite sending everything from 127.0.0.1.
-BOOKINGS_TEST_ENV = {"YZ_BOOKINGS_OTP_SENDS_PER_CLIENT_PER_HOUR": "100000"}
+BOOKINGS_TEST_ENV = {
+    "YZ_BOOKINGS_OTP_SENDS_PER_CLIENT_PER_HOUR": "100000",
+    # Background work at test speed: tests wait for the sweep and the outbox, not for minutes.
+    "YZ_BOOKINGS_NO_SHOW_SWEEP_SECONDS": "0.5",
+    "YZ_BOOKINGS_OUTBOX_POLL_SECONDS": "0.5",
+}
 
 _phones = itertools.count(1)
 
@@ -110,6 +116,13 @@ class Network:
     token: str
     db_url: str
 
+    @functools.cached_property
+    def client(self) -> httpx.Client:
+        """One client for the bookings service, shared by threads: building an httpx client
+        costs milliseconds (its TLS context), which hundreds of requests would feel."""
+        limits = httpx.Limits(max_connections=500, max_keepalive_connections=500)
+        return httpx.Client(base_url=self.bookings.base_url, timeout=60, limits=limits)
+
     @property
     def auth(self) -> dict[str, str]:
         """Authorization header of the admin."""
@@ -134,22 +147,26 @@ class Network:
             assert reply.status_code == 200, reply.text
         return station_id
 
-    def point(self, station_id: str, slot_minutes: int = 30, name: str = "直播点") -> int:
-        """A new livestream point; returns its id."""
+    def point(
+        self, station_id: str, slot_minutes: int = 30, name: str = "直播点", **rules: int
+    ) -> int:
+        """A new livestream point (with booking `rules` such as max_steps); returns its id."""
+        body = {"station_id": station_id, "name": name, "slot_minutes": slot_minutes, **rules}
         reply = httpx.post(
-            f"{self.bookings.base_url}/api/v1/livestream-points",
-            json={"station_id": station_id, "name": name, "slot_minutes": slot_minutes},
-            headers=self.auth,
+            f"{self.bookings.base_url}/api/v1/livestream-points", json=body, headers=self.auth
         )
         assert reply.status_code == 201, reply.text
         point_id: int = reply.json()["id"]
         return point_id
 
-    def forum_session(self, station_id: str, seats: int, starts_in: timedelta) -> int:
-        """A new forum session; returns its id."""
+    def forum_session(
+        self, station_id: str, seats: int, starts_in: timedelta, kind: str = "forum"
+    ) -> int:
+        """A new forum session (or training, health check); returns its id."""
         start = datetime.now(SHANGHAI) + starts_in
         body = {
             "station_id": station_id,
+            "kind": kind,
             "topic": "骑手停车难",
             "host": "区总工会",
             "start": start.isoformat(),
@@ -165,9 +182,8 @@ class Network:
 
     def slots(self, point_id: int, day: date) -> list[dict[str, Any]]:
         """The point's slots on a local date."""
-        reply = httpx.get(
-            f"{self.bookings.base_url}/api/v1/livestream-points/{point_id}/slots",
-            params={"date": day.isoformat()},
+        reply = self.client.get(
+            f"/api/v1/livestream-points/{point_id}/slots", params={"date": day.isoformat()}
         )
         assert reply.status_code == 200, reply.text
         items: list[dict[str, Any]] = reply.json()["items"]
@@ -175,13 +191,13 @@ class Network:
 
     def otp(self, phone: str) -> str:
         """Ask for a one-time code and read it from the development endpoint."""
-        sent = httpx.post(f"{self.bookings.base_url}/api/v1/otp", json={"phone": phone})
+        sent = self.client.post("/api/v1/otp", json={"phone": phone})
         assert sent.status_code == 202, sent.text
         return self.last_otp(phone)
 
     def last_otp(self, phone: str) -> str:
         """The last code sent to a phone, from the development endpoint."""
-        reply = httpx.get(f"{self.bookings.base_url}/api/v1/dev/otp", params={"phone": phone})
+        reply = self.client.get("/api/v1/dev/otp", params={"phone": phone})
         assert reply.status_code == 200, reply.text
         code: str = reply.json()["code"]
         return code
@@ -198,10 +214,8 @@ class Network:
         """POST /api/v1/bookings with a fresh code (unless given) and key (unless given)."""
         phone = phone or new_phone()
         body = {**target, "phone": phone, "name": name, "otp": otp or self.otp(phone)}
-        return httpx.post(
-            f"{self.bookings.base_url}/api/v1/bookings",
-            json=body,
-            headers={"Idempotency-Key": key or uuid.uuid4().hex},
+        return self.client.post(
+            "/api/v1/bookings", json=body, headers={"Idempotency-Key": key or uuid.uuid4().hex}
         )
 
     def sql(self, statement: str, *params: Any) -> list[tuple[Any, ...]]:

@@ -46,7 +46,18 @@ def test_slots_list_one_item_per_step_while_open(network: Network) -> None:
         f"{network.bookings.base_url}/api/v1/livestream-points", params={"station_id": station}
     ).json()
     assert listed == {
-        "items": [{"id": point, "station_id": station, "name": "直播点", "slot_minutes": 30}]
+        "items": [
+            {
+                "id": point,
+                "station_id": station,
+                "name": "直播点",
+                "slot_minutes": 30,
+                "min_notice_minutes": 0,
+                "max_days_ahead": 30,
+                "max_steps": 4,
+                "active": True,
+            }
+        ]
     }
 
 

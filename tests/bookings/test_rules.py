@@ -18,7 +18,7 @@ from yizhan.bookings.codes import (
 from yizhan.bookings.models import CANCELLED, CONFIRMED, WAITLISTED, Booking
 from yizhan.bookings.phones import mask_phone, normalize_phone
 from yizhan.bookings.settings import Settings
-from yizhan.bookings.texts import CHECKIN_MESSAGES, MESSAGES
+from yizhan.bookings.texts import checkin_message
 from yizhan.common.settings import CommonSettings
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -115,8 +115,17 @@ def test_every_checkin_answer_has_both_languages() -> None:
         "cancelled",
         "already_checked_in",
     ):
-        assert set(CHECKIN_MESSAGES[key]) == {"zh", "en"}
-    assert all(set(texts) == {"zh", "en"} for texts in MESSAGES.values())
+        zh, en = checkin_message(key)
+        assert zh != en
+        assert not zh.startswith("checkin.")
+        assert not en.startswith("checkin.")
+
+
+def test_a_no_show_scanned_later_is_too_late() -> None:
+    booking = _booking(status="no_show")
+    refused = refusal(booking, "S1", NOW + timedelta(minutes=20))
+    assert refused is not None
+    assert refused[0] == "too_late"
 
 
 def test_log_sender_is_refused_in_production() -> None:

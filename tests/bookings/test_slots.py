@@ -5,7 +5,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from yizhan.bookings.slots import Interval, local_day, mark_availability, merge, slot_grid
+from yizhan.bookings.quotas import week_of
+from yizhan.bookings.slots import (
+    Interval,
+    local_day,
+    mark_availability,
+    merge,
+    slot_grid,
+    span_error,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAY = date(2026, 11, 23)
@@ -110,3 +118,27 @@ def test_steps_past_the_horizon_are_not_available() -> None:
     grid = slot_grid([Interval(local(8), local(9))], window, HALF_HOUR)
     slots = mark_availability(grid, [], not_before=local(0), not_after=local(8))
     assert [s.available for s in slots] == [True, False]
+
+
+def test_a_booking_spans_consecutive_steps_up_to_the_maximum() -> None:
+    window = local_day(DAY, SHANGHAI)
+    grid = slot_grid(
+        [Interval(local(8), local(10)), Interval(local(11), local(12))], window, HALF_HOUR
+    )
+    assert span_error(grid, Interval(local(8), local(8, 30)), 2) is None
+    assert span_error(grid, Interval(local(8), local(9)), 2) is None
+    assert span_error(grid, Interval(local(8), local(9, 30)), 2) == "slot_too_long"
+    # A gap (closed 10:00-11:00) breaks the run; off-grid ends are not slots.
+    assert span_error(grid, Interval(local(9, 30), local(11, 30)), 8) == "slot_not_on_grid"
+    assert span_error(grid, Interval(local(8), local(8, 45)), 2) == "slot_not_on_grid"
+    assert span_error(grid, Interval(local(8, 10), local(8, 40)), 2) == "slot_not_on_grid"
+    assert span_error(grid, Interval(local(8), local(8)), 2) == "slot_not_on_grid"
+
+
+def test_weeks_run_monday_to_monday_in_the_local_zone() -> None:
+    # Sunday 23:30 in Shanghai is still that week, although it is Sunday 15:30 UTC.
+    sunday_night = local(23, 30, day=date(2026, 11, 29))
+    week = week_of(sunday_night, SHANGHAI)
+    assert week.start == local(0, day=date(2026, 11, 23))
+    assert week.end == local(0, day=date(2026, 11, 30))
+    assert week_of(local(0, day=date(2026, 11, 30)), SHANGHAI).start == week.end

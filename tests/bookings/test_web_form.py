@@ -2,6 +2,7 @@
 
 import html
 import re
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -16,8 +17,8 @@ def _hidden(page: str) -> dict[str, str]:
     return {name: html.unescape(value) for name, value in pairs}
 
 
-def _slot_values(page: str) -> list[str]:
-    return [html.unescape(v) for v in re.findall(r'name="slot" value="([^"]+)"', page)]
+def _choices(page: str) -> list[str]:
+    return [html.unescape(v) for v in re.findall(r'name="choice" value="([^"]+)"', page)]
 
 
 @pytest.fixture
@@ -25,31 +26,42 @@ def browser(network: Network) -> httpx.Client:
     return httpx.Client(base_url=network.bookings.base_url, follow_redirects=False, timeout=15)
 
 
-def test_book_view_and_cancel_through_the_form(network: Network, browser: httpx.Client) -> None:
-    station = network.station()
+def test_find_book_view_and_cancel_a_slot(network: Network, browser: httpx.Client) -> None:
+    station = network.station(district="南川区")
     network.point(station, name="茶叶直播点")
 
     home = browser.get("/")
     assert home.status_code == 200
     assert 'lang="zh-CN"' in home.text
-    assert f'value="{station}"' in home.text
+    assert f"/?station={station}" in home.text
+    found = browser.get("/", params={"q": station[-6:], "district": "南川区"})
+    assert f"/?station={station}" in found.text
+    assert f"/?station={station}" not in browser.get("/", params={"q": "不存在的驿站"}).text
 
     day = tomorrow().isoformat()
     listing = browser.get("/", params={"station": station, "date": day})
     assert listing.status_code == 200
     assert "茶叶直播点" in listing.text
-    slots = _slot_values(listing.text)
+    slots = [c for c in _choices(listing.text) if c.startswith("slot|")]
     assert slots
     assert '<label for="phone">' in listing.text
+    assert 'id="length"' in listing.text
 
     phone = new_phone()
-    form = {"station": station, "date": day, "slot": slots[0], "phone": phone, "name": "王大姐"}
+    form = {
+        "station": station,
+        "date": day,
+        "choice": slots[0],
+        "length": "2",
+        "phone": phone,
+        "name": "王大姐",
+    }
     confirm = browser.post("/book/code", data=form)
     assert confirm.status_code == 200, confirm.text
     assert 'autocomplete="one-time-code"' in confirm.text
     assert "/api/v1/dev/otp" in confirm.text  # the development hint
     hidden = _hidden(confirm.text)
-    assert hidden["slot"] == slots[0]
+    assert hidden["choice"] == slots[0]
     assert hidden["key"]
 
     otp = network.last_otp(phone)
@@ -59,7 +71,7 @@ def test_book_view_and_cancel_through_the_form(network: Network, browser: httpx.
     assert "验证码发送太频繁" in resend.text
     assert _hidden(resend.text)["key"] == hidden["key"]
 
-    wrong = browser.post("/book/confirm", data={**hidden, "otp": "00000" + "x"})
+    wrong = browser.post("/book/confirm", data={**hidden, "otp": "00000x"})
     assert wrong.status_code == 422
     assert "验证码是 6 位数字" in wrong.text
     assert 'href="#otp"' in wrong.text
@@ -74,22 +86,50 @@ def test_book_view_and_cancel_through_the_form(network: Network, browser: httpx.
 
     page = browser.get(location)
     assert page.status_code == 200
+    assert page.headers["cache-control"] == "no-store"
     code = location.split("/")[2].split("?")[0]
     assert code in page.text
     assert "预约成功" in page.text
     assert "已确认" in page.text
+    assert "<svg" in page.text  # the QR code, inline
+    assert 'role="img"' in page.text
 
-    # The slot is gone from the form.
-    assert slots[0] not in _slot_values(
-        browser.get("/", params={"station": station, "date": day}).text
-    )
+    # Both steps of the one-hour booking are gone from the form.
+    after = _choices(browser.get("/", params={"station": station, "date": day}).text)
+    assert slots[0] not in after
+    assert slots[1] not in after
 
     token = _hidden(page.text)["token"]
     cancelled = browser.post(f"/b/{code}/cancel", data={"token": token})
     assert cancelled.status_code == 303
-    after = browser.get(cancelled.headers["location"])
-    assert "预约已取消" in after.text
-    assert "取消这个预约" not in after.text
+    gone = browser.get(cancelled.headers["location"])
+    assert "预约已取消" in gone.text
+    assert "取消这个预约" not in gone.text
+    assert slots[0] in _choices(browser.get("/", params={"station": station, "date": day}).text)
+
+
+def test_book_a_forum_seat_and_join_the_waitlist(network: Network, browser: httpx.Client) -> None:
+    station = network.station()
+    session_id = network.forum_session(station, seats=1, starts_in=timedelta(days=2))
+    assert network.book({"forum_session_id": session_id}).status_code == 201
+
+    listing = browser.get("/", params={"station": station})
+    assert "骑手停车难" in listing.text
+    assert "已满，可以排候补" in listing.text
+    assert f"forum|{session_id}" in _choices(listing.text)
+
+    phone = new_phone()
+    form = {"station": station, "choice": f"forum|{session_id}", "phone": phone, "name": "刘"}
+    confirm = browser.post("/book/code", data=form)
+    assert confirm.status_code == 200, confirm.text
+    assert "有人取消时" in confirm.text
+    done = browser.post(
+        "/book/confirm", data={**_hidden(confirm.text), "otp": network.last_otp(phone)}
+    )
+    assert done.status_code == 303, done.text
+    page = browser.get(done.headers["location"])
+    assert "已排上候补" in page.text
+    assert "候补中" in page.text
 
 
 def test_form_errors_are_summarised_at_the_top(network: Network, browser: httpx.Client) -> None:
@@ -102,8 +142,9 @@ def test_form_errors_are_summarised_at_the_top(network: Network, browser: httpx.
     assert page.status_code == 422
     summary = page.text.index("error-summary")
     assert summary < page.text.index('id="phone"')
-    for anchor in ('href="#slot"', 'href="#phone"', 'href="#name"'):
+    for anchor in ('href="#choice"', 'href="#phone"', 'href="#name"'):
         assert anchor in page.text
+    assert 'id="choice"' in page.text
     assert 'aria-invalid="true"' in page.text
     # What was typed is kept.
     assert 'value="12345"' in page.text
@@ -115,10 +156,10 @@ def test_a_slot_taken_meanwhile_sends_the_worker_back_to_choose(
     station = network.station()
     point = network.point(station)
     day = tomorrow().isoformat()
-    slot = _slot_values(browser.get("/", params={"station": station, "date": day}).text)[0]
+    choice = _choices(browser.get("/", params={"station": station, "date": day}).text)[0]
     phone = new_phone()
-    form = {"station": station, "date": day, "slot": slot, "phone": phone, "name": "张"}
-    hidden = _hidden(browser.post("/book/code", data=form).text)
+    form = {"station": station, "date": day, "choice": choice, "length": "1"}
+    hidden = _hidden(browser.post("/book/code", data={**form, "phone": phone, "name": "张"}).text)
     otp = network.last_otp(phone)
 
     free = next(s for s in network.slots(point, tomorrow()) if s["available"])
@@ -128,7 +169,38 @@ def test_a_slot_taken_meanwhile_sends_the_worker_back_to_choose(
     page = browser.post("/book/confirm", data={**hidden, "otp": otp})
     assert page.status_code == 409
     assert "这个时段刚被别人约走了" in page.text
-    assert 'name="slot"' in page.text
+    assert 'name="choice"' in page.text
+
+
+def test_too_long_a_booking_is_an_error_on_the_length(
+    network: Network, browser: httpx.Client
+) -> None:
+    station = network.station()
+    network.point(station, max_steps=2)
+    day = tomorrow().isoformat()
+    choice = _choices(browser.get("/", params={"station": station, "date": day}).text)[0]
+    form = {"station": station, "date": day, "choice": choice, "length": "3"}
+    page = browser.post("/book/code", data={**form, "phone": new_phone(), "name": "张"})
+    assert page.status_code == 422
+    assert 'href="#length"' in page.text
+
+
+def test_english_is_one_tap_away_and_remembered(network: Network, browser: httpx.Client) -> None:
+    station = network.station()
+    network.point(station)
+    page = browser.get("/", params={"station": station})
+    switch = re.search(r'<a class="lang" href="([^"]+)"', page.text)
+    assert switch is not None
+    tapped = browser.get(html.unescape(switch.group(1)))
+    assert tapped.status_code == 303
+    assert tapped.headers["location"] == f"/?station={station}"
+    english = browser.get(tapped.headers["location"])
+    assert 'lang="en"' in english.text
+    assert "Text me a code" in english.text
+    assert "中文" in english.text
+    # Never a redirect to another site.
+    outside = browser.get("/lang/zh", params={"next": "//evil.example/"})
+    assert outside.headers["location"] == "/"
 
 
 def test_unknown_booking_page_is_404(browser: httpx.Client) -> None:

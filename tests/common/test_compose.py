@@ -57,3 +57,20 @@ def test_bookings_sends_codes_through_a_real_gateway_in_prod() -> None:
     assert env["YZ_ENV"] == "prod"
     assert env["YZ_BOOKINGS_SMS_SENDER"] == "webhook"
     assert env["YZ_JWT_SECRET"].startswith("${YZ_JWT_SECRET:?")
+
+
+def test_the_broker_enforces_accounts_that_stations_keeps() -> None:
+    conf = (ROOT / "deploy" / "mosquitto" / "mosquitto.conf").read_text()
+    lines = {line.strip() for line in conf.splitlines()}
+    assert "allow_anonymous false" in lines
+    assert "plugin /usr/lib/mosquitto_dynamic_security.so" in lines
+    services = _compose()["services"]
+    assert services["mosquitto"]["entrypoint"][-1] == "/mosquitto/init-dynsec.sh"
+    assert "mosquitto_ctrl dynsec init" in (ROOT / "deploy/mosquitto/init-dynsec.sh").read_text()
+    stations = services["stations"]["environment"]
+    assert stations["YZ_STATIONS_BROKER_SECURITY"] == "dynsec"
+    assert stations["YZ_STATIONS_BROKER_ADMIN_PASSWORD"].startswith("${YZ_BROKER_ADMIN_PASSWORD:?")
+    assert stations["YZ_STATIONS_DEVICE_KEY"].startswith("${YZ_DEVICE_KEY:?")
+    telemetry = services["telemetry"]["environment"]
+    assert telemetry["YZ_MQTT_USERNAME"] == stations["YZ_STATIONS_TELEMETRY_MQTT_USERNAME"]
+    assert telemetry["YZ_MQTT_PASSWORD"] == stations["YZ_STATIONS_TELEMETRY_MQTT_PASSWORD"]

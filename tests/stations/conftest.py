@@ -1,4 +1,5 @@
-"""A real stations service (own database) shared by the tests of this folder."""
+"""A real stations service (own database) shared by the tests of this folder: started once
+for the whole folder, so each test uses ids of its own (`T-<TEST>-...`)."""
 
 import os
 import subprocess
@@ -37,13 +38,13 @@ def create_operator(
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def stations_db(new_database: Callable[[str], str]) -> str:
     """The stations database of this module's service."""
     return new_database("stations")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def stations(stations_db: str, workdir: Path) -> Iterator[RunningService]:
     """The stations service, migrated, with an admin."""
     with run_service("stations", stations_db, workdir) as service:
@@ -62,7 +63,7 @@ def login(service: RunningService, username: str, password: str) -> str:
     return token
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def admin(stations: RunningService) -> Iterator[httpx.Client]:
     """An HTTP client logged in as admin."""
     token = login(stations, "admin", ADMIN_PASSWORD)

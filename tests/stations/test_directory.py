@@ -1,5 +1,6 @@
 """The gRPC StationDirectory as telemetry and bookings use it, over a real channel."""
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import grpc
@@ -7,6 +8,7 @@ import httpx
 import pytest
 
 from tests.services import RunningService
+from tests.stations.conftest import create_operator, login
 from yizhan.api.stations.v1 import stations_pb2, stations_pb2_grpc
 from yizhan.common.pbtime import from_pb, to_pb
 from yizhan.common.rpc import sync_channel
@@ -72,3 +74,53 @@ def test_grpc_health_is_serving(stations: RunningService) -> None:
     stub = health_pb2_grpc.HealthStub(grpc.insecure_channel(stations.grpc_address))
     reply = stub.Check(health_pb2.HealthCheckRequest(service=""))
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_opening_hours_apply_dated_exceptions(directory: Stub, admin: httpx.Client) -> None:
+    closed_monday = [{"start": "2026-11-23", "hours": [], "note": "停电"}]
+    reply = admin.patch("/api/v1/stations/T-GRPC-1", json={"opening_exceptions": closed_monday})
+    assert reply.status_code == 200, reply.text
+    request = stations_pb2.GetOpeningHoursRequest(
+        station_id="T-GRPC-1", to=to_pb(datetime(2026, 11, 23, 16, tzinfo=UTC))
+    )
+    getattr(request, "from").CopyFrom(to_pb(datetime(2026, 11, 22, 16, tzinfo=UTC)))
+    assert list(directory.GetOpeningHours(request).intervals) == []
+    admin.patch("/api/v1/stations/T-GRPC-1", json={"opening_exceptions": []})
+    assert len(directory.GetOpeningHours(request).intervals) == 2
+
+
+def test_scope_check_judges_the_account_as_it_is_now(
+    directory: Stub, stations: RunningService, stations_db: str
+) -> None:
+    Verdict = stations_pb2.CheckOperatorScopeResponse
+    with ThreadPoolExecutor(2) as pool:
+        made = [
+            pool.submit(
+                create_operator, stations_db, "scoped", "scoped-password", "district", "南岸区"
+            ),
+            pool.submit(create_operator, stations_db, "reader", "reader-password", "viewer"),
+        ]
+    for future in made:
+        future.result()
+    scoped = login(stations, "scoped", "scoped-password")
+    reader = login(stations, "reader", "reader-password")
+
+    def check(token: str, **fields: object) -> stations_pb2.CheckOperatorScopeResponse:
+        request = stations_pb2.CheckOperatorScopeRequest(token=token, **fields)  # type: ignore[arg-type]
+        reply: stations_pb2.CheckOperatorScopeResponse = directory.CheckOperatorScope(request)
+        return reply
+
+    allowed = check(scoped, station_id="T-GRPC-1", write=True)
+    assert (allowed.verdict, allowed.role, list(allowed.districts)) == (
+        Verdict.ALLOWED,
+        "district",
+        ["南岸区"],
+    )
+    assert check(scoped, district="渝中区").verdict == Verdict.FORBIDDEN
+    assert check(scoped, station_id="nowhere").verdict == Verdict.NOT_FOUND
+    assert check(reader, station_id="T-GRPC-1").verdict == Verdict.ALLOWED
+    assert check(reader, station_id="T-GRPC-1", write=True).verdict == Verdict.FORBIDDEN
+    assert check("forged").verdict == Verdict.UNAUTHENTICATED
+    # Narrowing the account takes effect at once, although the token is still valid.
+    create_operator(stations_db, "scoped", "scoped-password", "district", "渝中区")
+    assert check(scoped, station_id="T-GRPC-1").verdict == Verdict.NOT_FOUND

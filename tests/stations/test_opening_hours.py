@@ -30,3 +30,24 @@ def test_intervals_are_clipped_to_the_range() -> None:
 
 def test_closed_days_have_no_intervals() -> None:
     assert open_intervals({"sun": [["08:00", "20:00"]]}, "Asia/Shanghai", START, END) == []
+
+
+def test_an_exception_closes_a_day() -> None:
+    weekly = {"mon": [["08:00", "20:00"]], "tue": [["08:00", "20:00"]]}
+    holiday = [{"start": "2026-11-23", "end": "2026-11-23", "hours": []}]
+    spans = open_intervals(weekly, "Asia/Shanghai", START, END, holiday)
+    assert [a.astimezone(UTC).date().isoformat() for a, _ in spans] == ["2026-11-24"]
+
+
+def test_an_exception_changes_hours_even_when_always_open() -> None:
+    short = [{"start": "2026-11-24", "hours": [["10:00", "12:00"]]}]
+    spans = open_intervals(None, "Asia/Shanghai", START, END, short)
+    assert spans == [
+        (START, datetime(2026, 11, 23, 16, tzinfo=UTC)),
+        (datetime(2026, 11, 24, 2, tzinfo=UTC), datetime(2026, 11, 24, 4, tzinfo=UTC)),
+    ]
+
+
+def test_exceptions_outside_the_range_change_nothing() -> None:
+    far = [{"start": "2027-01-01", "end": "2027-12-31", "hours": []}]
+    assert open_intervals(None, "Asia/Shanghai", START, END, far) == [(START, END)]

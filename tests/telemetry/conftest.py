@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,15 +180,14 @@ def bookings() -> Iterator[Bookings]:
 def telemetry_env(
     broker: MosquittoBroker, stations: RunningService, bookings_address: str, client_id: str
 ) -> dict[str, str]:
-    """What a telemetry process of these tests needs: the broker, its peers, a client id of
-    its own, and a short flush interval (tests wait for it)."""
+    """What a telemetry process of these tests needs: the broker, its peers and a client id
+    of its own."""
     return {
         "YZ_MQTT_HOST": broker.host,
         "YZ_MQTT_PORT": str(broker.port),
         "YZ_STATIONS_GRPC": stations.grpc_address,
         "YZ_BOOKINGS_GRPC": bookings_address,
         "YZ_TELEMETRY_MQTT_CLIENT_ID": client_id,
-        "YZ_TELEMETRY_FLUSH_INTERVAL_SECONDS": "0.05",
     }
 
 
@@ -281,6 +281,13 @@ class Kiosk:
         info.wait_for_publish(10)
         assert info.is_published(), topic
 
+    def publish_all(self, messages: list[tuple[str, bytes]]) -> None:
+        """Publish many at QoS 1 without waiting for each, then wait for all of them."""
+        infos = [self.client.publish(topic, payload, qos=1) for topic, payload in messages]
+        for info in infos:
+            info.wait_for_publish(30)
+            assert info.is_published()
+
     def listen(self, topic: str) -> None:
         """Subscribe to a topic (a device's `down`)."""
         result, _ = self.client.subscribe(topic, qos=1)
@@ -297,14 +304,17 @@ class Kiosk:
             self.received.setdefault(message.topic, []).append(json.loads(message.payload))
 
 
-@pytest.fixture
-def kiosk(broker: MosquittoBroker) -> Iterator[Kiosk]:
-    """A connected device-side MQTT client."""
+@contextmanager
+def connected_kiosk(broker: MosquittoBroker) -> Iterator[Kiosk]:
+    """A device-side MQTT client, connected for the block."""
     client = mqtt.Client(
         callback_api_version=CallbackAPIVersion.VERSION2,
         client_id=unique("kiosk"),
         protocol=mqtt.MQTTv5,
     )
+    # Publishing thousands at once: let them all be in flight (the broker allows it).
+    client.max_inflight_messages_set(1000)
+    client.max_queued_messages_set(0)
     kiosk = Kiosk(client)
     client.on_message = kiosk._on_message
     client.connect(broker.host, broker.port)
@@ -313,3 +323,10 @@ def kiosk(broker: MosquittoBroker) -> Iterator[Kiosk]:
     yield kiosk
     client.disconnect()
     client.loop_stop()
+
+
+@pytest.fixture
+def kiosk(broker: MosquittoBroker) -> Iterator[Kiosk]:
+    """A connected device-side MQTT client."""
+    with connected_kiosk(broker) as connected:
+        yield connected

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from yizhan.telemetry.ingest.effects import Arrival, data_rows, device_updates, unique_keys
+from yizhan.telemetry.ingest.effects import Arrival, columns, device_updates, effects
 from yizhan.telemetry.ingest.protocol import Event, Message, Status, Telemetry
 
 T0 = datetime(2026, 11, 23, 4, tzinfo=UTC)
@@ -18,23 +18,31 @@ def visit(seq: int, device: str = "D1") -> Event:
 
 def test_a_key_twice_in_one_batch_is_stored_once() -> None:
     arrivals = [Arrival(visit(1), at(1)), Arrival(visit(1), at(2)), Arrival(visit(2), at(3))]
-    assert [(k[0], k[1]) for k in unique_keys(arrivals)] == [("D1", 1), ("D1", 2)]
-    rows = data_rows(arrivals, fresh={("D1", 1), ("D1", 2)})
-    assert rows.outcomes == ["stored", "duplicate", "stored"]
-    assert len(rows.events) == 2
+    batch = columns(arrivals)
+    assert list(zip(batch.device_id, batch.seq, strict=True)) == [("D1", 1), ("D1", 2)]
+    assert batch.received_at == [at(1), at(3)]
+    assert batch.event_of == [1, 2]
+    assert effects(arrivals, duplicates=set()).outcomes == ["stored", "duplicate", "stored"]
 
 
 def test_keys_already_in_the_database_are_duplicates() -> None:
     arrivals = [Arrival(visit(1), at(1)), Arrival(visit(2), at(2))]
-    rows = data_rows(arrivals, fresh={("D1", 2)})
+    rows = effects(arrivals, duplicates={("D1", 1)})
     assert rows.outcomes == ["duplicate", "stored"]
-    assert [row[4] for row in rows.events] == [2]
+    assert [e.seq for e in rows.usage] == [2]
 
 
 def test_status_has_no_key_and_is_always_stored() -> None:
     status = Status("S1", "D1", "online", T0, "1.0")
-    assert unique_keys([Arrival(status, at(1))]) == []
-    assert data_rows([Arrival(status, at(1))], fresh=set()).outcomes == ["stored"]
+    assert columns([Arrival(status, at(1))]).seq == []
+    assert effects([Arrival(status, at(1))], duplicates=set()).outcomes == ["stored"]
+
+
+def test_readings_point_to_their_message() -> None:
+    reading = Telemetry("S1", "D1", 4, T0, (("a", 1.0), ("b", 2.0)))
+    batch = columns([Arrival(visit(1), at(1)), Arrival(reading, at(2))])
+    assert (batch.metric_of, batch.metric, batch.value) == ([2, 2], ["a", "b"], [1.0, 2.0])
+    assert not batch.followups
 
 
 def test_effects_of_new_messages() -> None:
@@ -44,13 +52,26 @@ def test_effects_of_new_messages() -> None:
     reading = Telemetry("S1", "D1", 4, T0, (("a", 1.0), ("b", 2.0)))
     messages: list[Message] = [fault, clear, scan, reading]
     arrivals = [Arrival(m, at(i)) for i, m in enumerate(messages)]
-    rows = data_rows(arrivals, fresh={("D1", 1), ("D1", 2), ("K1", 3), ("D1", 4)})
-    assert [(a.action, a.code, a.severity) for a in rows.alarms] == [
-        ("open", "E1", "critical"),
-        ("clear", "E1", ""),
+    rows = effects(arrivals, duplicates=set())
+    assert [(a.action, a.code, a.severity, a.seq) for a in rows.alarms] == [
+        ("open", "E1", "critical", 1),
+        ("clear", "E1", "", 2),
     ]
     assert rows.scans == [scan]
-    assert rows.metrics == [(T0, "S1", "D1", "a", 1.0), (T0, "S1", "D1", "b", 2.0)]
+    assert columns(arrivals).followups
+
+
+def test_a_session_joined_within_a_batch() -> None:
+    start = Event("S1", "C1", 1, T0, "charge.start", ref="A", attrs={"connector": 2})
+    stop = Event("S1", "C1", 2, at(60), "charge.stop", ref="A", amount=5.0, attrs={})
+    rows = effects([Arrival(stop, at(1)), Arrival(start, at(2))], duplicates=set())
+    (session,) = rows.sessions.values()
+    assert (session.started_at, session.stopped_at, session.connector, session.energy_wh) == (
+        T0,
+        at(60),
+        2,
+        5.0,
+    )
 
 
 def test_device_updates_follow_arrival_order() -> None:

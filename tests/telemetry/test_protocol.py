@@ -53,6 +53,8 @@ def event(**fields: Any) -> dict[str, Any]:
         (event(seq=1.0, type="visit", count=1), "invalid"),
         (event(seq=True, type="visit", count=1), "invalid"),
         (event(seq=2**63, type="visit", count=1), "out_of_range"),
+        (event(seq=2**64, type="visit", count=1), "out_of_range"),  # beyond orjson's ints
+        (event(seq=-(2**63) - 1, type="visit", count=1), "out_of_range"),
         (event(type="visit", count=1001), "out_of_range"),
         (event(type="visit", count=0), "out_of_range"),
         (event(type=5, count=1), "invalid"),

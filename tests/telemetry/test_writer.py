@@ -1,12 +1,16 @@
-"""The writer's promise: a message is acknowledged only after its batch is committed."""
+"""The pipeline's promise: a message is acknowledged only after its batch is committed, in
+the order received; outages hold batches, bad content costs only the culprit."""
 
 import json
-import queue
+import time
+from collections import deque
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 import psycopg
 
+from yizhan.telemetry.ingest.channel import Channel
+from yizhan.telemetry.ingest.checker import Checked, Prepared, check, validate_safely
 from yizhan.telemetry.ingest.consumer import Received
 from yizhan.telemetry.ingest.devices import DeviceInfo, DeviceResolver, StationsUnavailable
 from yizhan.telemetry.ingest.effects import Arrival
@@ -71,12 +75,16 @@ def received(mid: int, device: str = "D1", kind: str = "visit", **extra: object)
     )
 
 
+def checked(*items: Received) -> Checked:
+    return check([validate_safely(item) for item in items], FakeResolver())
+
+
 def make_writer(
     store: FakeStore, log: list[str], resolver: DeviceResolver | None = None, batch_size: int = 100
-) -> tuple[Writer, list[list[int]], list[Event], "queue.Queue[Received]"]:
+) -> tuple[Writer, list[list[int]], list[Event], Channel[Prepared]]:
     acked: list[list[int]] = []
     scans: list[Event] = []
-    source: queue.Queue[Received] = queue.Queue()
+    source: Channel[Prepared] = Channel(1000)
 
     def ack(items: list[Received]) -> None:
         log.append("ack")
@@ -89,7 +97,6 @@ def make_writer(
         ack=ack,
         on_scans=scans.extend,
         batch_size=batch_size,
-        flush_interval=0.01,
     )
     return writer, acked, scans, source
 
@@ -98,12 +105,11 @@ def test_acknowledged_after_commit_in_received_order() -> None:
     log: list[str] = []
     store = FakeStore(log)
     writer, acked, scans, _ = make_writer(store, log)
-    batch = [
-        received(1),
-        received(2, device="nobody"),
-        received(3, kind="checkin.scan", code="OK1"),
-    ]
-    writer.process(batch)
+    writer.process(
+        checked(
+            received(1), received(2, device="nobody"), received(3, "D1", "checkin.scan", code="OK1")
+        )
+    )
     assert log == ["commit", "ack"]
     assert acked == [[1, 2, 3]]
     arrivals, dead = store.batches[0]
@@ -115,8 +121,8 @@ def test_acknowledged_after_commit_in_received_order() -> None:
 def test_an_outage_holds_the_batch_until_it_is_committed() -> None:
     log: list[str] = []
     store = FakeStore(log, failures=[psycopg.OperationalError("gone")])
-    writer, acked, _, _ = make_writer(store, log, FakeResolver(down=1))
-    writer.process([received(1)])
+    writer, acked, _, _ = make_writer(store, log)
+    writer.process(checked(received(1)))
     assert log == ["failed", "commit", "ack"]
     assert acked == [[1]]
 
@@ -126,8 +132,8 @@ def test_stopping_during_an_outage_leaves_messages_unacknowledged() -> None:
     store = FakeStore(log, failures=[psycopg.OperationalError("gone")] * 5)
     writer, acked, _, _ = make_writer(store, log)
     writer._stopping.set()
-    writer.process([received(1)])
-    writer.process([received(2)])
+    writer.process(checked(received(1)))
+    writer.process(checked(received(2)))
     assert acked == []
     assert log == ["failed"]
 
@@ -138,7 +144,7 @@ def test_content_errors_isolate_the_culprit() -> None:
         log, failures=[psycopg.errors.DataError("bad"), psycopg.errors.DataError("bad")]
     )
     writer, acked, _, _ = make_writer(store, log)
-    writer.process([received(1), received(2)])
+    writer.process(checked(received(1), received(2)))
     # The batch failed, then message 1 alone failed: it becomes a dead letter; 2 is stored.
     assert acked == [[1, 2]]
     stored = [a.message for arrivals, _ in store.batches for a in arrivals]
@@ -147,18 +153,6 @@ def test_content_errors_isolate_the_culprit() -> None:
     assert [(d.reason, d.detail.startswith("could not be stored")) for d in dead] == [
         ("invalid", True)
     ]
-
-
-def test_the_thread_batches_by_size_and_drains_on_stop() -> None:
-    log: list[str] = []
-    store = FakeStore(log)
-    writer, acked, _, source = make_writer(store, log, batch_size=2)
-    for mid in range(1, 6):
-        source.put(received(mid))
-    writer.start()
-    writer.stop(timeout=5)
-    assert [mid for batch in acked for mid in batch] == [1, 2, 3, 4, 5]
-    assert all(len(batch) <= 2 for batch in acked)
 
 
 class BuggyStore(FakeStore):
@@ -174,9 +168,53 @@ def test_an_unexpected_error_costs_one_message_not_the_pipeline() -> None:
     log: list[str] = []
     store = BuggyStore(log)
     writer, acked, _, _ = make_writer(store, log)
-    writer._process_safely([received(1), received(2)])
-    assert acked == [[1], [2]]
+    writer._process_safely(checked(received(1), received(2), received(3, device="nobody")))
+    assert sorted(mid for batch in acked for mid in batch) == [1, 2, 3]
     dead = [d for _, letters in store.batches for d in letters]
-    assert [(d.reason, d.detail) for d in dead] == [
-        ("invalid", "could not be processed (RuntimeError)")
+    assert sorted((d.reason, d.detail) for d in dead) == [
+        ("invalid", "could not be processed (RuntimeError)"),
+        ("unknown_device", "no such device is registered"),
     ]
+
+
+def run_pipeline(
+    items: list[Received],
+    resolver: DeviceResolver,
+    batch_size: int,
+    store: FakeStore,
+    wait_for_acks: bool = False,
+) -> list[list[int]]:
+    """The writer thread over `items`, stopped once all are queued (or acked)."""
+    writer, acked, _, source = make_writer(store, [], resolver, batch_size)
+    source.offer(deque(validate_safely(item) for item in items))
+    writer.start()
+    deadline = time.monotonic() + 10
+    while wait_for_acks and sum(map(len, acked)) < len(items) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    writer.stop(timeout=10)
+    return acked
+
+
+def test_the_thread_batches_by_size_and_drains_on_stop() -> None:
+    acked = run_pipeline([received(m) for m in range(1, 8)], FakeResolver(), 2, FakeStore([]))
+    assert [mid for batch in acked for mid in batch] == [1, 2, 3, 4, 5, 6, 7]
+    assert all(len(batch) <= 2 for batch in acked)
+
+
+def test_a_stations_outage_holds_the_batch_then_it_goes_through() -> None:
+    started = time.monotonic()
+    acked = run_pipeline([received(1)], FakeResolver(down=1), 10, FakeStore([]), True)
+    assert acked == [[1]]
+    assert time.monotonic() - started >= 0.5  # held for the retry delay, not dropped
+
+
+def test_an_idle_writer_takes_a_message_at_once() -> None:
+    writer, acked, _, source = make_writer(FakeStore([]), [], batch_size=1000)
+    writer.start()
+    started = time.monotonic()
+    source.offer(deque([validate_safely(received(1))]))
+    while not acked and time.monotonic() - started < 2:
+        time.sleep(0.001)
+    assert acked == [[1]]
+    assert time.monotonic() - started < 0.5
+    writer.stop(timeout=5)

@@ -36,6 +36,11 @@ class Operator:
         """Viewers only read."""
         return self.role in ("admin", "district")
 
+    @property
+    def visible_districts(self) -> list[str] | None:
+        """The districts in scope as a query filter: None for all of them."""
+        return None if self.sees_everything else list(self.districts)
+
     def can_see_district(self, district: str) -> bool:
         """Whether a station of this district is in the operator's scope."""
         return self.sees_everything or district in self.districts

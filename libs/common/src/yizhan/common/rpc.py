@@ -3,6 +3,7 @@ credential, and client channels that present that credential."""
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeAlias
@@ -39,7 +40,11 @@ class ServiceTokenInterceptor(grpc.aio.ServerInterceptor):
         if method.startswith(_OPEN_PREFIXES):
             return await continuation(handler_call_details)
         metadata = dict(handler_call_details.invocation_metadata or ())
-        if metadata.get(SERVICE_TOKEN_HEADER) != self._token:
+        presented = metadata.get(SERVICE_TOKEN_HEADER)
+        # Constant-time: the comparison must not tell a caller how much of a guess was right.
+        if not isinstance(presented, str) or not hmac.compare_digest(
+            presented.encode(), self._token.encode()
+        ):
             log.warning("refused gRPC call without service credential", extra={"method": method})
             return _refusal_handler()
         return await continuation(handler_call_details)

@@ -13,6 +13,8 @@ from fastapi import FastAPI
 
 log = logging.getLogger(__name__)
 
+HTTP_GRACE_SECONDS = 5
+
 
 class _Server(uvicorn.Server):
     """uvicorn without its own signal handling: `serve_until_stopped` owns the signals."""
@@ -31,7 +33,16 @@ async def serve_until_stopped(
     """Start `components` in order (gRPC server, ingest, ...), serve HTTP until a signal,
     then stop HTTP first and the components in reverse order."""
     loop = asyncio.get_running_loop()
-    config = uvicorn.Config(app, host=host, port=port, log_config=None, lifespan="off")
+    # Open streams (the console's server-sent events) never end by themselves: give requests
+    # in flight a grace period at stop, then cancel them.
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        lifespan="off",
+        timeout_graceful_shutdown=HTTP_GRACE_SECONDS,
+    )
     server = _Server(config)
 
     def request_stop() -> None:

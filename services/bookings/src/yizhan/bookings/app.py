@@ -1,9 +1,11 @@
-"""Composition root of the bookings service: database, stations client, SMS sender, the
-BookingDesk gRPC server, the worker and operator HTTP API, the web form, housekeeping."""
+"""Composition root of the bookings service: database, stations client, SMS sender and
+outbox, the BookingDesk gRPC server, the worker and operator HTTP API, the web form, and the
+background work (no-show sweep, SMS outbox, housekeeping)."""
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import grpc
 from fastapi import FastAPI
@@ -12,8 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from yizhan.api.bookings.v1 import bookings_pb2_grpc
 from yizhan.api.stations.v1 import stations_pb2_grpc
-from yizhan.bookings import housekeeping
-from yizhan.bookings.api import booking_routes, catalog_routes, otp_routes
+from yizhan.bookings import housekeeping, noshow
+from yizhan.bookings.api import (
+    booking_routes,
+    catalog_routes,
+    operator_routes,
+    opinion_routes,
+    otp_routes,
+    session_routes,
+    stats_routes,
+)
 from yizhan.bookings.api.problems import booking_error_handler
 from yizhan.bookings.availability import Availability
 from yizhan.bookings.booking_service import BookingService
@@ -21,12 +31,19 @@ from yizhan.bookings.checkin import CheckInDesk
 from yizhan.bookings.codes import derive_key, manage_token_key
 from yizhan.bookings.context import Deps
 from yizhan.bookings.errors import BookingError
+from yizhan.bookings.forum_admin import ForumAdmin
+from yizhan.bookings.notices import Notices
+from yizhan.bookings.opinions import OpinionDesk, OpinionRules
 from yizhan.bookings.otp import HASH_CONTEXT, OtpPolicy, OtpService
+from yizhan.bookings.outbox import Outbox
+from yizhan.bookings.quotas import BookingLimits
 from yizhan.bookings.ratelimit import SlidingWindowLimiter
 from yizhan.bookings.rpc.booking_desk import BookingDeskServicer
+from yizhan.bookings.rpc.booking_reports import BookingReportsServicer
 from yizhan.bookings.rpc.stations_client import StationsClient
 from yizhan.bookings.settings import Settings
 from yizhan.bookings.sms import SmsSender, build_sender
+from yizhan.bookings.stats import BookingStats
 from yizhan.bookings.web import routes as web_routes
 from yizhan.common import rpc
 from yizhan.common.db import create_engine, session_factory
@@ -34,6 +51,7 @@ from yizhan.common.http import create_http_app
 from yizhan.common.runtime import background_task, serve_until_stopped
 
 BOOKING_DESK = "yizhan.api.bookings.v1.BookingDesk"
+BOOKING_REPORTS = "yizhan.api.bookings.v1.BookingReports"
 
 
 def utc_now() -> datetime:
@@ -50,12 +68,8 @@ def build_deps(
 ) -> Deps:
     """Wire the domain services from settings and the outside world's clients."""
     secret = settings.common.jwt_secret.get_secret_value()
-    availability = Availability(
-        sessions=sessions,
-        stations=stations,
-        clock=clock,
-        horizon=timedelta(days=settings.booking_horizon_days),
-    )
+    local_zone = ZoneInfo(settings.local_timezone)
+    availability = Availability(sessions=sessions, stations=stations, clock=clock)
     otp = OtpService(
         sessions=sessions,
         sender=sender,
@@ -69,14 +83,29 @@ def build_deps(
         clock=clock,
         dev_outbox={} if settings.exposes_dev_tools else None,
     )
+    outbox = Outbox(
+        sessions=sessions,
+        sender=sender,
+        clock=clock,
+        poll_seconds=settings.outbox_poll_seconds,
+        max_attempts=settings.outbox_max_attempts,
+    )
+    notices = Notices(local_zone)
     bookings = BookingService(
         sessions=sessions,
         availability=availability,
         otp=otp,
-        sender=sender,
+        outbox=outbox,
+        notices=notices,
         token_key=manage_token_key(secret),
         clock=clock,
-        max_active_per_phone=settings.max_active_bookings_per_phone,
+        limits=BookingLimits(
+            max_active=settings.max_active_bookings_per_phone,
+            weekly=settings.weekly_quota,
+            tz=local_zone,
+            no_show_limit=settings.no_show_limit,
+            no_show_window=timedelta(days=settings.no_show_window_days),
+        ),
     )
     return Deps(
         settings=settings,
@@ -85,6 +114,20 @@ def build_deps(
         availability=availability,
         otp=otp,
         bookings=bookings,
+        forums=ForumAdmin(sessions=sessions, notices=notices, outbox=outbox, clock=clock),
+        opinions=OpinionDesk(
+            sessions=sessions,
+            notices=notices,
+            outbox=outbox,
+            clock=clock,
+            rules=OpinionRules(
+                per_booking=settings.opinions_per_booking,
+                days_after=timedelta(days=settings.opinion_days_after),
+            ),
+        ),
+        checkin=CheckInDesk(sessions, clock),
+        stats=BookingStats(sessions, stations, clock),
+        outbox=outbox,
         otp_client_limiter=SlidingWindowLimiter(settings.otp_sends_per_client_per_hour, 3600),
         clock=clock,
     )
@@ -113,25 +156,36 @@ def build_http_app(deps: Deps) -> FastAPI:
     if deps.settings.exposes_dev_tools:
         app.include_router(otp_routes.dev_router)
     app.include_router(catalog_routes.router)
+    app.include_router(session_routes.router)
+    # Operator routes under /api/v1/bookings/... before the worker's /api/v1/bookings/{code}.
+    app.include_router(operator_routes.router)
     app.include_router(booking_routes.router)
+    app.include_router(opinion_routes.router)
+    app.include_router(stats_routes.router)
     app.include_router(web_routes.router)
     return app
 
 
 async def serve(settings: Settings) -> None:
     """Run the bookings service until SIGINT/SIGTERM."""
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     sessions = session_factory(engine)
     token = settings.common.service_token.get_secret_value()
     stations_channel = rpc.aio_channel(settings.common.stations_grpc, token)
-    stations = StationsClient(stations_pb2_grpc.StationDirectoryStub(stations_channel))
+    stations = StationsClient(
+        stations_pb2_grpc.StationDirectoryStub(stations_channel),
+        cache_seconds=settings.stations_cache_seconds,
+    )
     deps = build_deps(settings, sessions, stations, build_sender(settings))
 
     @contextlib.asynccontextmanager
     async def grpc_server() -> AsyncIterator[None]:
         def register(server: grpc.aio.Server) -> None:
             bookings_pb2_grpc.add_BookingDeskServicer_to_server(
-                BookingDeskServicer(CheckInDesk(sessions, deps.clock)), server
+                BookingDeskServicer(deps.checkin), server
+            )
+            bookings_pb2_grpc.add_BookingReportsServicer_to_server(
+                BookingReportsServicer(deps.stats), server
             )
 
         server, health = await rpc.start_server(
@@ -139,7 +193,7 @@ async def serve(settings: Settings) -> None:
             port=settings.grpc_port,
             service_token=token,
             register=register,
-            service_names=[BOOKING_DESK],
+            service_names=[BOOKING_DESK, BOOKING_REPORTS],
         )
         try:
             yield
@@ -151,12 +205,21 @@ async def serve(settings: Settings) -> None:
             "housekeeping", lambda: housekeeping.run_forever(sessions, deps.clock)
         )
 
+    def no_show_sweep() -> contextlib.AbstractAsyncContextManager[None]:
+        interval = settings.no_show_sweep_seconds
+        return background_task(
+            "no-shows", lambda: noshow.run_forever(sessions, deps.clock, interval)
+        )
+
+    def sms_outbox() -> contextlib.AbstractAsyncContextManager[None]:
+        return background_task("sms-outbox", deps.outbox.run_forever)
+
     try:
         await serve_until_stopped(
             app=build_http_app(deps),
             host=settings.common.bind_host,
             port=settings.http_port,
-            components=[grpc_server, housekeeper],
+            components=[grpc_server, housekeeper, no_show_sweep, sms_outbox],
         )
     finally:
         await stations_channel.close()

@@ -4,14 +4,16 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from yizhan.bookings import idempotency, repository, texts
+from yizhan.bookings import idempotency, quotas, repository, seats
 from yizhan.bookings.availability import Availability
 from yizhan.bookings.codes import manage_token, new_booking_code, normalize_code, token_matches
-from yizhan.bookings.errors import Conflict, InvalidInput, NotFound, OtpRejected, RateLimited
+from yizhan.bookings.errors import Conflict, InvalidInput, NotFound, OtpRejected
 from yizhan.bookings.locking import (
     lock_booking,
     lock_forum_session,
@@ -23,25 +25,23 @@ from yizhan.bookings.metrics import (
     BOOKING_REPLAYS,
     BOOKINGS_CANCELLED,
     BOOKINGS_CREATED,
-    SMS_FAILURES,
-    WAITLIST_PROMOTIONS,
 )
 from yizhan.bookings.models import (
     CANCELLED,
-    CODE_UNIQUE_CONSTRAINT,
     CONFIRMED,
     FORUM,
     LIVESTREAM,
     NO_OVERLAP_CONSTRAINT,
     ONE_SEAT_PER_PHONE_INDEX,
-    WAITLISTED,
+    SESSION_CANCELLED,
     Booking,
     ForumSession,
     LivestreamPoint,
 )
+from yizhan.bookings.notices import Notices
 from yizhan.bookings.otp import OtpService
-from yizhan.bookings.phones import mask_phone
-from yizhan.bookings.sms import SmsError, SmsSender
+from yizhan.bookings.outbox import Outbox
+from yizhan.bookings.quotas import BookingLimits
 
 log = logging.getLogger(__name__)
 
@@ -114,18 +114,20 @@ class BookingService:
         sessions: async_sessionmaker[AsyncSession],
         availability: Availability,
         otp: OtpService,
-        sender: SmsSender,
+        outbox: Outbox,
+        notices: Notices,
         token_key: bytes,
         clock: Callable[[], datetime],
-        max_active_per_phone: int,
+        limits: BookingLimits,
     ) -> None:
         self._sessions = sessions
         self._availability = availability
         self._otp = otp
-        self._sender = sender
+        self._outbox = outbox
+        self._notices = notices
         self._token_key = token_key
         self._clock = clock
-        self._max_active_per_phone = max_active_per_phone
+        self._limits = limits
 
     def manage_token(self, booking: Booking) -> str:
         """The token of a booking's view-and-cancel link."""
@@ -154,6 +156,14 @@ class BookingService:
             if point is None:
                 raise InvalidInput("point_unknown", field="livestream_point_id")
             await self._availability.check_bookable(point, choice.start, choice.end)
+            starts_at = choice.start
+        else:
+            async with self._sessions() as session:
+                forum = await repository.get_forum_session(session, choice.session_id)
+            if forum is None:
+                raise InvalidInput("session_unknown", field="forum_session_id")
+            # Read without the lock, for the weekly quota; the seat is taken under the lock.
+            starts_at = forum.starts_at
         kind = LIVESTREAM if point is not None else FORUM
         now = self._clock()
         try:
@@ -162,7 +172,7 @@ class BookingService:
                     raise _KeyTaken
                 await lock_phone(session, booker.phone)
                 await self._otp.consume(session, booker.phone, booker.otp, now)
-                await self._check_quota(session, booker.phone, now)
+                await quotas.check(session, self._limits, booker.phone, starts_at, now)
                 if isinstance(choice, LivestreamChoice):
                     assert point is not None
                     booking = await self._take_slot(session, point, choice, booker, now)
@@ -205,11 +215,6 @@ class BookingService:
         BOOKING_REPLAYS.inc()
         return NewBooking(booking, self.manage_token(booking), replayed=True)
 
-    async def _check_quota(self, session: AsyncSession, phone: str, now: datetime) -> None:
-        held = await repository.active_bookings_of_phone(session, phone, now)
-        if held >= self._max_active_per_phone:
-            raise RateLimited("quota")
-
     async def _take_slot(
         self,
         session: AsyncSession,
@@ -218,22 +223,16 @@ class BookingService:
         booker: Booker,
         now: datetime,
     ) -> Booking:
-        def make(code: str) -> Booking:
-            return Booking(
-                code=code,
-                kind=LIVESTREAM,
-                station_id=point.station_id,
-                livestream_point_id=point.id,
-                starts_at=choice.start,
-                ends_at=choice.end,
-                phone=booker.phone,
-                name=booker.name,
-                status=CONFIRMED,
-                created_at=now,
-            )
-
         # Rule 1 of locking.py: the EXCLUDE constraint decides whether the slot is free.
-        return await _insert(session, make)
+        values = {
+            "kind": LIVESTREAM,
+            "station_id": point.station_id,
+            "livestream_point_id": point.id,
+            "starts_at": choice.start,
+            "ends_at": choice.end,
+            "status": CONFIRMED,
+        }
+        return await _insert(session, values, booker, now)
 
     async def _take_seat(
         self, session: AsyncSession, choice: ForumChoice, booker: Booker, now: datetime
@@ -242,26 +241,20 @@ class BookingService:
         forum = await lock_forum_session(session, choice.session_id)
         if forum is None:
             raise InvalidInput("session_unknown", field="forum_session_id")
+        if forum.status == SESSION_CANCELLED:
+            raise InvalidInput("session_cancelled", field="forum_session_id")
         if now >= forum.registration_closes_at:
             raise InvalidInput("registration_closed", field="forum_session_id")
-        taken = await repository.confirmed_seats(session, forum.id)
-        status = CONFIRMED if taken < forum.seats else WAITLISTED
-
-        def make(code: str) -> Booking:
-            return Booking(
-                code=code,
-                kind=FORUM,
-                station_id=forum.station_id,
-                forum_session_id=forum.id,
-                starts_at=forum.starts_at,
-                ends_at=forum.ends_at,
-                phone=booker.phone,
-                name=booker.name,
-                status=status,
-                created_at=now,
-            )
-
-        return await _insert(session, make)
+        values = {
+            "kind": FORUM,
+            "station_id": forum.station_id,
+            "forum_session_id": forum.id,
+            "starts_at": forum.starts_at,
+            "ends_at": forum.ends_at,
+            # Counted by the INSERT itself: one round trip less while the lock is held.
+            "status": seats.status_expression(forum),
+        }
+        return await _insert(session, values, booker, now)
 
     async def get(self, code: str, token: str) -> Booking:
         """The booking a manage link points to; NotFound unless code and token match."""
@@ -281,14 +274,24 @@ class BookingService:
 
     async def cancel(self, code: str, token: str) -> Booking:
         """Cancel a booking (again is fine); a freed forum seat goes to the first waitlisted."""
-        normalized = self._authorized_code(code, token)
-        promoted: list[Booking] = []
-        forum: ForumSession | None = None
+        return await self._cancel(self._authorized_code(code, token), by_operator=False)
+
+    async def cancel_by_operator(self, code: str) -> Booking:
+        """Cancel a booking for an operator (the caller checked the station is theirs); the
+        worker is told by SMS."""
+        normalized = normalize_code(code)
+        if normalized is None:
+            raise NotFound("booking_not_found")
+        return await self._cancel(normalized, by_operator=True)
+
+    async def _cancel(self, code: str, *, by_operator: bool) -> Booking:
+        queued = False
         async with self._sessions.begin() as session:
-            found = await repository.get_booking_by_code(session, normalized)
+            found = await repository.get_booking_by_code(session, code)
             if found is None:
                 raise NotFound("booking_not_found")
             # Lock order of locking.py: the forum session before its bookings.
+            forum: ForumSession | None = None
             if found.forum_session_id is not None:
                 forum = await lock_forum_session(session, found.forum_session_id)
             booking = await lock_booking(session, found.id)
@@ -302,62 +305,56 @@ class BookingService:
             booking.status = CANCELLED
             booking.cancelled_at = now
             await session.flush()
+            if by_operator:
+                title = await _title(session, booking, forum)
+                self._notices.booking_cancelled(session, booking, title, now)
+                queued = True
             if forum is not None and freed_seat:
-                promoted = await _promote_waitlisted(session, forum, now)
+                promoted = await seats.promote_waitlisted(session, forum, now, self._notices)
+                queued = queued or bool(promoted)
+        if queued:
+            self._outbox.wake()
         BOOKINGS_CANCELLED.labels(booking.kind).inc()
-        for lucky in promoted:
-            await self._tell_promoted(lucky, forum)
         return booking
 
-    async def _tell_promoted(self, booking: Booking, forum: ForumSession | None) -> None:
-        topic = forum.topic if forum is not None else ""
-        text = texts.SMS_PROMOTED.format(topic=topic, code=booking.code)
-        try:
-            await self._sender.send(booking.phone, text)
-        except SmsError as exc:
-            # The promotion stands; the worker also sees it on their booking page.
-            SMS_FAILURES.inc()
-            log.warning(
-                "promotion SMS not sent",
-                extra={"phone": mask_phone(booking.phone), "error": str(exc)},
-            )
+
+async def _title(session: AsyncSession, booking: Booking, forum: ForumSession | None) -> str:
+    """What the booking is for, as an SMS names it."""
+    if forum is not None:
+        return forum.topic
+    if booking.livestream_point_id is not None:
+        point = await repository.get_point(session, booking.livestream_point_id)
+        return point.name if point is not None else ""
+    return ""
 
 
-async def _promote_waitlisted(
-    session: AsyncSession, forum: ForumSession, now: datetime
-) -> list[Booking]:
-    """Give free seats to the waitlist, first come first served; the caller holds the lock."""
-    promoted: list[Booking] = []
-    if now >= forum.starts_at:
-        return promoted
-    while await repository.confirmed_seats(session, forum.id) < forum.seats:
-        first = await repository.first_waitlisted(session, forum.id)
-        if first is None:
-            break
-        first.status = CONFIRMED
-        first.promoted_at = now
-        await session.flush()
-        promoted.append(first)
-        WAITLIST_PROMOTIONS.inc()
-    return promoted
-
-
-async def _insert(session: AsyncSession, make: Callable[[str], Booking]) -> Booking:
-    """Insert a booking under a fresh code; constraint refusals become Conflict errors."""
+async def _insert(
+    session: AsyncSession, values: dict[str, Any], booker: Booker, now: datetime
+) -> Booking:
+    """Insert a booking under a fresh code, in one statement (no savepoint: a refusal by a
+    constraint ends the transaction anyway); a code already used is drawn again."""
     for _ in range(CODE_ATTEMPTS):
-        booking = make(new_booking_code())
+        statement = (
+            insert(Booking)
+            .values(
+                code=new_booking_code(),
+                phone=booker.phone,
+                name=booker.name,
+                created_at=now,
+                **values,
+            )
+            .on_conflict_do_nothing(index_elements=[Booking.code])
+            .returning(Booking)
+        )
         try:
-            async with session.begin_nested():
-                session.add(booking)
-                await session.flush()
+            booking = await session.scalar(statement, execution_options={"populate_existing": True})
         except IntegrityError as exc:
             _, constraint = violated_constraint(exc)
-            if constraint == CODE_UNIQUE_CONSTRAINT:
-                continue
             if constraint == NO_OVERLAP_CONSTRAINT:
                 raise Conflict("slot_taken") from exc
             if constraint == ONE_SEAT_PER_PHONE_INDEX:
                 raise Conflict("already_booked") from exc
             raise
-        return booking
+        if booking is not None:
+            return booking
     raise RuntimeError("could not draw an unused booking code")

@@ -1,4 +1,5 @@
-"""Checking a booking in when its code is scanned at a station's kiosk (CONTRACT §2, §4)."""
+"""Checking a booking in: scanned at a station's kiosk (CONTRACT §2, §4) or by an operator by
+hand, within the same window and with the same reasons."""
 
 import logging
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from yizhan.bookings import texts
 from yizhan.bookings.codes import normalize_code
 from yizhan.bookings.metrics import CHECKINS
-from yizhan.bookings.models import CANCELLED, WAITLISTED, Booking
+from yizhan.bookings.models import CANCELLED, NO_SHOW, WAITLISTED, Booking
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,9 @@ def refusal(booking: Booking | None, station_id: str, now: datetime) -> tuple[st
         return CANCELLED_REASON, CANCELLED_REASON
     if booking.checked_in_at is not None:
         return ALREADY_CHECKED_IN, ALREADY_CHECKED_IN
+    if booking.status == NO_SHOW:
+        # Marked when the window closed (noshow.py): it is simply too late now.
+        return TOO_LATE, TOO_LATE
     if booking.status == WAITLISTED:
         # The contract has no reason for "on the waiting list": without a seat there is no
         # admission to find, so it answers not_found with a message that says why.
@@ -69,8 +73,11 @@ class CheckInDesk:
         self._sessions = sessions
         self._clock = clock
 
-    async def check_in(self, code: str, station_id: str, device_id: str) -> CheckInResult:
-        """Check the booking with `code` in at `station_id`, or say why not."""
+    async def check_in(
+        self, code: str, station_id: str, device_id: str = "", operator: str | None = None
+    ) -> CheckInResult:
+        """Check the booking with `code` in at `station_id`, or say why not; `device_id` for a
+        kiosk scan, `operator` (a username) for a check-in by hand."""
         normalized = normalize_code(code)
         async with self._sessions.begin() as session:
             booking = None
@@ -83,12 +90,16 @@ class CheckInDesk:
                 assert booking is not None
                 booking.checked_in_at = now
                 booking.checked_in_device = device_id[:64] or None
+                booking.checked_in_by = operator[:64] if operator else None
         if refused is not None:
             reason, key = refused
             CHECKINS.labels(reason).inc()
             zh, en = texts.checkin_message(key)
             return CheckInResult(False, reason, zh, en)
         CHECKINS.labels("ok").inc()
-        log.info("checked in", extra={"code": normalized, "station": station_id})
+        log.info(
+            "checked in",
+            extra={"code": normalized, "station": station_id, "by": operator or device_id},
+        )
         zh, en = texts.checkin_message("ok")
         return CheckInResult(True, None, zh, en)

@@ -8,10 +8,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from yizhan.bookings.availability import Availability
 from yizhan.bookings.booking_service import BookingService
+from yizhan.bookings.checkin import CheckInDesk
+from yizhan.bookings.forum_admin import ForumAdmin
+from yizhan.bookings.opinions import OpinionDesk
 from yizhan.bookings.otp import OtpService
+from yizhan.bookings.outbox import Outbox
 from yizhan.bookings.ratelimit import SlidingWindowLimiter
 from yizhan.bookings.rpc.stations_client import StationsClient
 from yizhan.bookings.settings import Settings
+from yizhan.bookings.stats import BookingStats
 
 
 @dataclass
@@ -24,6 +29,11 @@ class Deps:
     availability: Availability
     otp: OtpService
     bookings: BookingService
+    forums: ForumAdmin
+    opinions: OpinionDesk
+    checkin: CheckInDesk
+    stats: BookingStats
+    outbox: Outbox
     # One-time codes one client address may request per hour (see ratelimit.py).
     otp_client_limiter: SlidingWindowLimiter
     clock: Callable[[], datetime]

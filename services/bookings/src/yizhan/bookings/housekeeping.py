@@ -1,4 +1,4 @@
-"""Forgets what is no longer needed: old one-time codes and idempotency keys."""
+"""Forgets what is no longer needed: old one-time codes, idempotency keys and sent SMS."""
 
 import asyncio
 import logging
@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from yizhan.bookings.models import IdempotencyKey, OtpCode
+from yizhan.bookings.models import IdempotencyKey, OtpCode, SmsOutbox
 
 log = logging.getLogger(__name__)
 
@@ -17,15 +17,18 @@ INTERVAL_SECONDS = 3600
 OTP_RETENTION = timedelta(days=1)
 # A client retries a lost answer within minutes; a day covers phones that were off overnight.
 IDEMPOTENCY_RETENTION = timedelta(days=1)
+# Sent notifications are kept a week for support ("did the SMS go out?"), then forgotten.
+SMS_RETENTION = timedelta(days=7)
 
 
 async def purge_once(sessions: async_sessionmaker[AsyncSession], now: datetime) -> None:
-    """Delete codes and keys older than their retention."""
+    """Delete codes, keys and sent SMS older than their retention."""
     async with sessions.begin() as session:
         await session.execute(delete(OtpCode).where(OtpCode.created_at < now - OTP_RETENTION))
         await session.execute(
             delete(IdempotencyKey).where(IdempotencyKey.created_at < now - IDEMPOTENCY_RETENTION)
         )
+        await session.execute(delete(SmsOutbox).where(SmsOutbox.created_at < now - SMS_RETENTION))
 
 
 async def run_forever(

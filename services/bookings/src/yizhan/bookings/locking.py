@@ -13,10 +13,13 @@ The rules
    The "available" flag of the slot listing is advice for the form, never the check.
 
 2. **Forum seats: counted and taken under the session's row lock.** A seat booking locks its
-   forum session row (`SELECT ... FOR UPDATE`), counts the confirmed bookings, and inserts the
-   new one as `confirmed` if a seat is left, else `waitlisted`, all in one transaction.
-   Cancelling a forum booking takes the same lock before it frees the seat and promotes the
-   first waitlisted booking (oldest first), so counting, taking and promoting never interleave.
+   forum session row (`SELECT ... FOR UPDATE`) and inserts the new booking with a status the
+   INSERT itself computes (`confirmed` while a seat is left, else `waitlisted`: one statement,
+   so the lock is held for as few round trips as possible under a rush). Cancelling a seat,
+   changing a session's seats or time and cancelling a session (forum_admin.py) take the same
+   lock first, so counting, taking and promoting (seats.py, oldest waitlisted first) never
+   interleave. Whoever is promoted or moved is told by an SMS queued in the same transaction
+   (outbox.py) and sent after commit.
    A phone holds at most one active booking per session (unique index
    `bookings_forum_one_per_phone`; a violation is 409 `already_booked`).
 
@@ -33,10 +36,16 @@ The rules
    it books the same thing for the same phone and name; it must still carry a code sent to
    that phone (the used one, or a newer one), so a key alone never reveals a booking.
 
+5. **No-shows are swept, check-ins win.** The sweep (noshow.py) marks confirmed bookings whose
+   check-in window closed with `SELECT ... FOR UPDATE SKIP LOCKED`: a booking being checked in
+   at that moment is skipped, and a checked-in booking is never marked. `no_show` takes a slot
+   out of rule 1's constraint, freeing the rest of it.
+
 Lock order (always this order, so that transactions cannot deadlock):
-idempotency key -> phone advisory lock -> one-time code row -> forum session row -> booking rows.
-Check-in locks only the booking row. Calls to other services (stations, SMS) happen outside
-these transactions, so no lock is held while waiting on the network.
+idempotency key -> phone advisory lock -> one-time code row -> forum session row -> booking rows
+-> opinion rows. Check-in locks only the booking row; an opinion is added under its booking's
+row lock (opinions.py). Calls to other services (stations, SMS) happen outside these
+transactions, so no lock is held while waiting on the network.
 """
 
 from sqlalchemy import select, text

@@ -22,3 +22,11 @@ OTP_REFUSED = Counter(
 )
 SMS_FAILURES = Counter("yz_bookings_sms_failures_total", "SMS the sender failed to deliver")
 PEER_ERRORS = Counter("yz_bookings_peer_errors_total", "Failed calls to other services", ["peer"])
+SMS_NOTIFICATIONS = Counter(
+    "yz_bookings_sms_notifications_total", "Notification SMS sent from the outbox", ["purpose"]
+)
+NO_SHOWS = Counter("yz_bookings_no_shows_total", "Bookings marked no-show by the sweep", ["kind"])
+QUOTA_REFUSALS = Counter(
+    "yz_bookings_quota_refusals_total", "Bookings refused by a per-phone limit", ["limit"]
+)
+OPINIONS = Counter("yz_bookings_opinions_total", "Opinions submitted by attendees", ["category"])

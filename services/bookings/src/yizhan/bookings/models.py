@@ -1,6 +1,7 @@
-"""Tables of the bookings database: livestream points, forum sessions, bookings, one-time
-codes and idempotency keys. The migration (migrations/versions) is the authority on
-constraints; the ones that keep bookings apart are repeated here so they are easy to find."""
+"""Tables of the bookings database: livestream points, forum sessions, bookings, opinions,
+one-time codes, idempotency keys and the SMS outbox. The migrations (migrations/versions) are
+the authority on constraints; the ones that keep bookings apart are repeated here so they are
+easy to find."""
 
 from datetime import datetime
 
@@ -24,10 +25,37 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 CONFIRMED = "confirmed"
 WAITLISTED = "waitlisted"
 CANCELLED = "cancelled"
+# Not checked in by the end of the check-in window: the rest of the slot or seat is freed
+# and the booking counts against the worker (noshow.py).
+NO_SHOW = "no_show"
 ACTIVE_STATUSES = (CONFIRMED, WAITLISTED)
+BOOKING_STATUSES = (CONFIRMED, WAITLISTED, CANCELLED, NO_SHOW)
 
+# Booking kinds (what is booked). A forum session's own `kind` says what sort of session it is.
 LIVESTREAM = "livestream"
 FORUM = "forum"
+
+# Sorts of capacity session: a community forum, a training, a free health check.
+SESSION_KINDS = ("forum", "training", "health_check")
+SESSION_SCHEDULED = "scheduled"
+SESSION_CANCELLED = "cancelled"
+
+# Opinions raised at a forum session, moved on by operators (opinions.py).
+OPINION_RECEIVED = "received"
+OPINION_IN_PROGRESS = "in_progress"
+OPINION_RESOLVED = "resolved"
+OPINION_DECLINED = "declined"
+OPINION_STATUSES = (OPINION_RECEIVED, OPINION_IN_PROGRESS, OPINION_RESOLVED, OPINION_DECLINED)
+OPINION_CATEGORIES = (
+    "parking",
+    "rest_space",
+    "charging",
+    "water_food",
+    "pay_insurance",
+    "platform_rules",
+    "traffic_safety",
+    "other",
+)
 
 # Names the code matches on when PostgreSQL refuses a row (see locking.py).
 NO_OVERLAP_CONSTRAINT = "bookings_livestream_no_overlap"
@@ -45,14 +73,24 @@ class LivestreamPoint(Base):
     __tablename__ = "livestream_points"
     __table_args__ = (
         CheckConstraint("slot_minutes BETWEEN 5 AND 240", name="livestream_points_slot_size"),
+        CheckConstraint("min_notice_minutes >= 0", name="livestream_points_notice"),
+        CheckConstraint("max_days_ahead BETWEEN 1 AND 365", name="livestream_points_days_ahead"),
+        CheckConstraint("max_steps BETWEEN 1 AND 48", name="livestream_points_max_steps"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     station_id: Mapped[str] = mapped_column(String(64), index=True)
     name: Mapped[str] = mapped_column(String(100))
     slot_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    # How long before its start a slot can still be booked (0: until it starts).
+    min_notice_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    # How far ahead a slot can be booked.
+    max_days_ahead: Mapped[int] = mapped_column(Integer, default=30)
+    # How many consecutive steps one booking may span.
+    max_steps: Mapped[int] = mapped_column(Integer, default=4)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ForumSession(Base):
@@ -62,10 +100,16 @@ class ForumSession(Base):
     __table_args__ = (
         CheckConstraint("ends_at > starts_at", name="forum_sessions_ends_after_start"),
         CheckConstraint("seats > 0", name="forum_sessions_has_seats"),
+        CheckConstraint(
+            "kind IN ('forum', 'training', 'health_check')", name="forum_sessions_kind"
+        ),
+        CheckConstraint("status IN ('scheduled', 'cancelled')", name="forum_sessions_status"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     station_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="forum")
+    status: Mapped[str] = mapped_column(String(16), default=SESSION_SCHEDULED)
     topic: Mapped[str] = mapped_column(String(200))
     host: Mapped[str] = mapped_column(String(200), default="")
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -74,6 +118,8 @@ class ForumSession(Base):
     # Registration closes here; NULL means at the start.
     registration_deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     @property
     def registration_closes_at(self) -> datetime:
@@ -93,7 +139,7 @@ class Booking(Base):
             name="bookings_one_target",
         ),
         CheckConstraint(
-            "status IN ('confirmed', 'waitlisted', 'cancelled')", name="bookings_status"
+            "status IN ('confirmed', 'waitlisted', 'cancelled', 'no_show')", name="bookings_status"
         ),
         # The database itself refuses two confirmed bookings of one point that overlap in time.
         ExcludeConstraint(
@@ -115,6 +161,13 @@ class Booking(Base):
         Index("bookings_station_start", "station_id", "starts_at"),
         Index("bookings_phone_end", "phone", "ends_at"),
         Index("bookings_session_queue", "forum_session_id", "status", "id"),
+        # What the no-show sweep scans: confirmed bookings not checked in, by start.
+        Index(
+            "bookings_awaiting_checkin",
+            "starts_at",
+            postgresql_where=text("status = 'confirmed' AND checked_in_at IS NULL"),
+        ),
+        Index("bookings_phone_start", "phone", "starts_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -133,6 +186,64 @@ class Booking(Base):
     promoted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     checked_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     checked_in_device: Mapped[str | None] = mapped_column(String(64))
+    # The operator who checked the booking in by hand (NULL for a kiosk scan).
+    checked_in_by: Mapped[str | None] = mapped_column(String(64))
+    no_show_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Opinion(Base):
+    """An opinion an attendee raised at a forum session, tracked until resolved or declined."""
+
+    __tablename__ = "opinions"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('received', 'in_progress', 'resolved', 'declined')",
+            name="opinions_status",
+        ),
+        # A resolved opinion names the measure taken; a declined one says why.
+        CheckConstraint("status <> 'resolved' OR measure IS NOT NULL", name="opinions_measure"),
+        CheckConstraint(
+            "status <> 'declined' OR decline_reason IS NOT NULL", name="opinions_decline_reason"
+        ),
+        Index("opinions_station_created", "station_id", "created_at"),
+        Index("opinions_session", "forum_session_id"),
+        Index("opinions_booking", "booking_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    forum_session_id: Mapped[int] = mapped_column(ForeignKey("forum_sessions.id"))
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"))
+    station_id: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(String(1000))
+    status: Mapped[str] = mapped_column(String(16), default=OPINION_RECEIVED)
+    measure: Mapped[str | None] = mapped_column(String(1000))
+    decline_reason: Mapped[str | None] = mapped_column(String(1000))
+    handled_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SmsOutbox(Base):
+    """A notification SMS waiting to be sent: written in the transaction that decided it, sent
+    after commit by outbox.py, so that a promotion is never told without being made, nor made
+    without being told."""
+
+    __tablename__ = "sms_outbox"
+    __table_args__ = (
+        Index("sms_outbox_due", "next_attempt_at", postgresql_where=text("sent_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    phone: Mapped[str] = mapped_column(String(11))
+    text: Mapped[str] = mapped_column(String(500))
+    purpose: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(String(300))
 
 
 class OtpCode(Base):

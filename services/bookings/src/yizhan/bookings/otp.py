@@ -80,7 +80,7 @@ class OtpService:
             session.add(row)
         minutes = max(1, int(self._policy.ttl.total_seconds() // 60))
         try:
-            await self._sender.send(phone, texts.SMS_OTP.format(code=code, minutes=minutes))
+            await self._sender.send(phone, texts.sms("otp", code=code, minutes=minutes))
         except SmsError as exc:
             SMS_FAILURES.inc()
             log.error(

@@ -9,11 +9,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from yizhan.bookings.models import (
     ACTIVE_STATUSES,
+    CANCELLED,
     CONFIRMED,
+    NO_SHOW,
+    SESSION_SCHEDULED,
     WAITLISTED,
     Booking,
     ForumSession,
     LivestreamPoint,
+    Opinion,
 )
 from yizhan.bookings.slots import Interval
 
@@ -26,14 +30,12 @@ async def get_point(session: AsyncSession, point_id: int) -> LivestreamPoint | N
 
 
 async def list_points(
-    session: AsyncSession, station_ids: Sequence[str] | None
+    session: AsyncSession, station_ids: Sequence[str] | None, *, include_inactive: bool = False
 ) -> list[LivestreamPoint]:
     """Active livestream points of some stations (None: of all), by station and id."""
-    query = (
-        select(LivestreamPoint)
-        .where(LivestreamPoint.active)
-        .order_by(LivestreamPoint.station_id, LivestreamPoint.id)
-    )
+    query = select(LivestreamPoint).order_by(LivestreamPoint.station_id, LivestreamPoint.id)
+    if not include_inactive:
+        query = query.where(LivestreamPoint.active)
     if station_ids is not None:
         query = query.where(LivestreamPoint.station_id.in_(list(station_ids)))
     return list((await session.scalars(query)).all())
@@ -67,7 +69,12 @@ async def get_forum_session(session: AsyncSession, session_id: int) -> ForumSess
 
 
 async def list_forum_sessions(
-    session: AsyncSession, station_ids: Sequence[str] | None, ending_after: datetime
+    session: AsyncSession,
+    station_ids: Sequence[str] | None,
+    ending_after: datetime,
+    *,
+    kind: str | None = None,
+    include_cancelled: bool = False,
 ) -> list[tuple[ForumSession, int]]:
     """Forum sessions not over yet, by start, each with its number of confirmed seats."""
     taken = (
@@ -82,7 +89,29 @@ async def list_forum_sessions(
     )
     if station_ids is not None:
         query = query.where(ForumSession.station_id.in_(list(station_ids)))
+    if kind is not None:
+        query = query.where(ForumSession.kind == kind)
+    if not include_cancelled:
+        query = query.where(ForumSession.status == SESSION_SCHEDULED)
     return [(forum, int(count)) for forum, count in (await session.execute(query)).all()]
+
+
+async def bookable_counts(session: AsyncSession, now: datetime) -> dict[str, tuple[int, int]]:
+    """Per station id: (active livestream points, sessions still open for registration)."""
+    points = select(LivestreamPoint.station_id, func.count(LivestreamPoint.id)).where(
+        LivestreamPoint.active
+    )
+    deadline = func.coalesce(ForumSession.registration_deadline, ForumSession.starts_at)
+    sessions = select(ForumSession.station_id, func.count(ForumSession.id)).where(
+        ForumSession.status == SESSION_SCHEDULED, deadline > now
+    )
+    counts: dict[str, tuple[int, int]] = {}
+    for station_id, count in await session.execute(points.group_by(LivestreamPoint.station_id)):
+        counts[station_id] = (int(count), 0)
+    grouped = await session.execute(sessions.group_by(ForumSession.station_id))
+    for station_id, count in grouped:
+        counts[station_id] = (counts.get(station_id, (0, 0))[0], int(count))
+    return counts
 
 
 async def confirmed_seats(session: AsyncSession, session_id: int) -> int:
@@ -108,6 +137,19 @@ async def first_waitlisted(session: AsyncSession, session_id: int) -> Booking | 
     return await session.scalar(query)
 
 
+async def bookings_of_session(session: AsyncSession, session_id: int) -> list[Booking]:
+    """Every booking of a forum session, oldest first, locked (the caller holds the session
+    lock, so this keeps locking.py's order), freshly read."""
+    query = (
+        select(Booking)
+        .where(Booking.forum_session_id == session_id)
+        .order_by(Booking.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return list((await session.scalars(query)).all())
+
+
 async def get_booking_by_code(session: AsyncSession, code: str) -> Booking | None:
     """One booking by its code."""
     return await session.scalar(select(Booking).where(Booking.code == code))
@@ -116,6 +158,25 @@ async def get_booking_by_code(session: AsyncSession, code: str) -> Booking | Non
 async def get_booking(session: AsyncSession, booking_id: int) -> Booking | None:
     """One booking by id."""
     return await session.get(Booking, booking_id)
+
+
+async def no_shows_of_phone(session: AsyncSession, phone: str, since: datetime) -> int:
+    """No-shows of a phone for bookings that started after `since`."""
+    query = select(func.count(Booking.id)).where(
+        Booking.phone == phone, Booking.status == NO_SHOW, Booking.starts_at >= since
+    )
+    return int(await session.scalar(query) or 0)
+
+
+async def bookings_of_phone_between(session: AsyncSession, phone: str, window: Interval) -> int:
+    """Bookings of a phone (any status but cancelled) that start within `window`."""
+    query = select(func.count(Booking.id)).where(
+        Booking.phone == phone,
+        Booking.status != CANCELLED,
+        Booking.starts_at >= window.start,
+        Booking.starts_at < window.end,
+    )
+    return int(await session.scalar(query) or 0)
 
 
 async def active_bookings_of_phone(session: AsyncSession, phone: str, now: datetime) -> int:
@@ -143,7 +204,7 @@ async def list_station_bookings(
         select(Booking)
         .where(Booking.station_id == station_id)
         .order_by(Booking.starts_at, Booking.id)
-        .limit(min(limit, MAX_PAGE_SIZE))
+        .limit(limit)
     )
     if starts_from is not None:
         query = query.where(Booking.starts_at >= starts_from)
@@ -177,3 +238,31 @@ async def topics_of_sessions(session: AsyncSession, session_ids: Sequence[int]) 
         ForumSession.id.in_(list(session_ids))
     )
     return {session_id: topic for session_id, topic in (await session.execute(query)).all()}
+
+
+async def list_opinions(
+    session: AsyncSession,
+    station_ids: Sequence[str] | None,
+    *,
+    status: str | None = None,
+    forum_session_id: int | None = None,
+    created_from: datetime | None = None,
+    created_before: datetime | None = None,
+    before_id: int | None = None,
+    limit: int,
+) -> list[Opinion]:
+    """Opinions of some stations (None: of all), newest first, keyset-paged by id."""
+    query = select(Opinion).order_by(Opinion.id.desc()).limit(limit)
+    if station_ids is not None:
+        query = query.where(Opinion.station_id.in_(list(station_ids)))
+    if status is not None:
+        query = query.where(Opinion.status == status)
+    if forum_session_id is not None:
+        query = query.where(Opinion.forum_session_id == forum_session_id)
+    if created_from is not None:
+        query = query.where(Opinion.created_at >= created_from)
+    if created_before is not None:
+        query = query.where(Opinion.created_at < created_before)
+    if before_id is not None:
+        query = query.where(Opinion.id < before_id)
+    return list((await session.scalars(query)).all())

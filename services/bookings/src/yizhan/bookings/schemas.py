@@ -1,13 +1,36 @@
 """Request and response bodies of the bookings HTTP API."""
 
 from datetime import datetime
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from yizhan.bookings.booking_service import Choice, ForumChoice, LivestreamChoice
 from yizhan.bookings.errors import InvalidInput
 from yizhan.bookings.phones import Phone
+
+SessionKind = Literal["forum", "training", "health_check"]
+OpinionCategory = Literal[
+    "parking",
+    "rest_space",
+    "charging",
+    "water_food",
+    "pay_insurance",
+    "platform_rules",
+    "traffic_safety",
+    "other",
+]
+OpinionStatus = Literal["received", "in_progress", "resolved", "declined"]
+# Free text an operator or a worker writes: trimmed, no control characters but line breaks.
+LongText = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        min_length=1,
+        max_length=1000,
+        pattern=r"^[^\x00-\x09\x0b\x0c\x0e-\x1f\x7f]+$",
+    ),
+]
 
 StationId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 # A name as the worker wants to be called; control characters are refused.
@@ -107,22 +130,45 @@ class BookingPage(BaseModel):
 
 
 class LivestreamPointIn(BaseModel):
-    """A new livestream point at a station."""
+    """A new livestream point at a station, with its booking rules."""
 
     model_config = ConfigDict(extra="forbid")
 
     station_id: StationId
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     slot_minutes: int = Field(default=30, ge=5, le=240, multiple_of=5)
+    min_notice_minutes: int = Field(default=0, ge=0, le=7 * 24 * 60)
+    max_days_ahead: int = Field(default=30, ge=1, le=365)
+    max_steps: int = Field(default=4, ge=1, le=48)
+
+
+class LivestreamPointPatch(BaseModel):
+    """Changes to a livestream point; bookings already made keep their times."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+        | None
+    ) = None
+    slot_minutes: int | None = Field(default=None, ge=5, le=240, multiple_of=5)
+    min_notice_minutes: int | None = Field(default=None, ge=0, le=7 * 24 * 60)
+    max_days_ahead: int | None = Field(default=None, ge=1, le=365)
+    max_steps: int | None = Field(default=None, ge=1, le=48)
+    active: bool | None = None
 
 
 class LivestreamPointOut(BaseModel):
-    """A livestream point (CONTRACT §4)."""
+    """A livestream point (CONTRACT §4) with its booking rules."""
 
     id: int
     station_id: str
     name: str
     slot_minutes: int
+    min_notice_minutes: int
+    max_days_ahead: int
+    max_steps: int = Field(description="consecutive slots one booking may span")
+    active: bool
 
 
 class LivestreamPointList(BaseModel):
@@ -145,14 +191,19 @@ class SlotList(BaseModel):
     items: list[SlotOut]
 
 
+Topic = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Host = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+
+
 class ForumSessionIn(BaseModel):
     """A new forum session (or training, health check) with limited seats."""
 
     model_config = ConfigDict(extra="forbid")
 
     station_id: StationId
-    topic: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    host: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+    kind: SessionKind = "forum"
+    topic: Topic
+    host: Host = ""
     start: AwareDatetime
     end: AwareDatetime
     seats: int = Field(ge=1, le=10_000)
@@ -167,11 +218,28 @@ class ForumSessionIn(BaseModel):
         return self
 
 
+class ForumSessionPatch(BaseModel):
+    """Changes to a session that has not started; a field left out stays as it is
+    (`registration_deadline: null` clears it: registration then closes at the start)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: SessionKind | None = None
+    topic: Topic | None = None
+    host: Host | None = None
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
+    seats: int | None = Field(default=None, ge=1, le=10_000)
+    registration_deadline: AwareDatetime | None = None
+
+
 class ForumSessionOut(BaseModel):
     """A forum session with its free seats (CONTRACT §4)."""
 
     id: int
     station_id: str
+    kind: str
+    status: str
     topic: str
     host: str
     start: datetime
@@ -185,3 +253,87 @@ class ForumSessionList(BaseModel):
     """GET /api/v1/forum-sessions."""
 
     items: list[ForumSessionOut]
+
+
+class CheckInOut(BaseModel):
+    """The outcome of a check-in by hand, as a kiosk would show it (CONTRACT §2 reasons)."""
+
+    code: str
+    ok: bool
+    reason: str | None
+    message: dict[str, str]
+
+
+class OpinionPatch(BaseModel):
+    """An operator moves an opinion on: resolving needs `measure`, declining `reason`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: OpinionStatus
+    measure: LongText | None = None
+    reason: LongText | None = None
+
+
+class OpinionOut(BaseModel):
+    """An opinion with where it came from and what became of it."""
+
+    id: int
+    forum_session_id: int
+    station_id: str
+    category: str
+    text: str
+    status: str
+    measure: str | None
+    reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+
+
+class OpinionPage(BaseModel):
+    """A page of opinions, newest first; `next` is the cursor of the following page."""
+
+    items: list[OpinionOut]
+    next: str | None
+
+
+class FiguresOut(BaseModel):
+    """Booking figures of a station, a district or the network (see stats.py)."""
+
+    livestream_bookings: int
+    livestream_booked_minutes: int
+    livestream_open_minutes: int
+    livestream_utilisation: float
+    forum_sessions: int
+    forum_seats: int
+    forum_confirmed: int
+    forum_waitlisted: int
+    checked_in: int
+    no_shows: int
+    cancelled: int
+    no_show_rate: float
+    opinions: dict[str, int]
+    opinions_total: int
+
+
+class StationFiguresOut(FiguresOut):
+    """A station's figures."""
+
+    station_id: str
+    district: str
+
+
+class DistrictFiguresOut(FiguresOut):
+    """A district's figures: the sum of its stations'."""
+
+    district: str
+
+
+class StatsOut(BaseModel):
+    """GET /api/v1/stats."""
+
+    start: datetime = Field(serialization_alias="from")
+    end: datetime = Field(serialization_alias="to")
+    stations: list[StationFiguresOut]
+    districts: list[DistrictFiguresOut]
+    totals: FiguresOut

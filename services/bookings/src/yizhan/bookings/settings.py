@@ -1,8 +1,9 @@
 """Settings of the bookings service (env prefix `YZ_BOOKINGS_`)."""
 
 from typing import Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from yizhan.common.service import ServiceSettings
@@ -31,10 +32,43 @@ class Settings(ServiceSettings):
     sms_webhook_url: str | None = None
     sms_webhook_token: SecretStr | None = None
 
+    # Connections of this process to its database; every booking holds one for a few ms.
+    database_pool_size: int = Field(default=10, ge=1, le=100)
+
     # Upcoming (confirmed or waitlisted) bookings one phone may hold at once.
     max_active_bookings_per_phone: int = Field(default=3, ge=1)
-    # How far ahead a livestream slot can be booked, in days.
-    booking_horizon_days: int = Field(default=30, ge=1)
+    # Bookings (livestream slots and seats together, cancelled ones not counted) one phone may
+    # make per calendar week (Monday to Sunday in `local_timezone`) of the booked start.
+    weekly_quota: int = Field(default=3, ge=1)
+    # The zone of those weeks and of the times written in SMS.
+    local_timezone: str = "Asia/Shanghai"
+    # A phone with this many no-shows within the window books nothing more until they age out.
+    no_show_limit: int = Field(default=3, ge=1)
+    no_show_window_days: int = Field(default=30, ge=1)
+    # How often the no-show sweep looks for bookings whose check-in window closed.
+    no_show_sweep_seconds: float = Field(default=60.0, ge=0.1)
+
+    # Notification SMS (promotions, cancelled sessions, answered opinions) go through a
+    # database outbox; it is polled this often besides being woken after each commit.
+    outbox_poll_seconds: float = Field(default=5.0, ge=0.1)
+    outbox_max_attempts: int = Field(default=6, ge=1)
+
+    # Station facts and opening hours are cached this long: a slot listing or a booking
+    # would otherwise ask stations twice. The database still decides every conflict.
+    stations_cache_seconds: float = Field(default=30.0, ge=0)
+
+    # Opinions: how many one attendee may raise per session, and for how long after its end.
+    opinions_per_booking: int = Field(default=5, ge=1)
+    opinion_days_after: int = Field(default=14, ge=0)
+
+    @field_validator("local_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
 
     @model_validator(mode="after")
     def _check_sms_sender(self) -> Self:

@@ -87,3 +87,20 @@ def mark_availability(
         in_window = step.start >= not_before and (not_after is None or step.start <= not_after)
         slots.append(Slot(step.start, step.end, free and in_window))
     return slots
+
+
+def span_error(grid: Sequence[Interval], span: Interval, max_steps: int) -> str | None:
+    """Why `span` is not a run of 1 to `max_steps` consecutive steps of `grid` (a message key
+    of texts.py); None when it is one."""
+    steps = {step.start: step for step in grid}
+    cursor, count = span.start, 0
+    while cursor < span.end:
+        step = steps.get(cursor)
+        if step is None:
+            return "slot_not_on_grid"
+        cursor, count = step.end, count + 1
+    if count == 0 or cursor != span.end:
+        return "slot_not_on_grid"
+    if count > max_steps:
+        return "slot_too_long"
+    return None

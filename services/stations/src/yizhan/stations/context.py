@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from yizhan.stations.broker.sync import BrokerSync
 from yizhan.stations.login_limiter import LoginLimiter
 from yizhan.stations.settings import Settings
 
@@ -22,3 +23,5 @@ class Deps:
     telemetry: "TelemetryQueryAsyncStub"
     login_limiter: LoginLimiter
     token_ttl: timedelta
+    # None when the broker is not managed by stations (broker_security=off).
+    broker: BrokerSync | None = None

@@ -1,13 +1,16 @@
-"""Password and device-secret hashing (argon2id) and generation."""
+"""Password and device-secret hashing (argon2id), and device password derivation."""
 
-import secrets
+import base64
+import hashlib
+import hmac
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
-# Shape of generated device passwords: 32 url-safe characters, about 190 bits.
-DEVICE_PASSWORD_BYTES = 24
+# Device passwords are 32 url-safe characters (192 bits of an HMAC-SHA256).
+DEVICE_PASSWORD_LENGTH = 32
+_DERIVATION_LABEL = b"yizhan device mqtt password v1"
 
 
 def hash_secret(secret: str) -> str:
@@ -23,6 +26,13 @@ def verify_secret(secret_hash: str, secret: str) -> bool:
         return False
 
 
-def new_device_password() -> str:
-    """A random password for a device's MQTT credentials."""
-    return secrets.token_urlsafe(DEVICE_PASSWORD_BYTES)
+def device_password(key: str, device_id: str, generation: int) -> str:
+    """The MQTT password of a device's `generation`-th credentials.
+
+    Derived rather than random so that the database needs only a hash, and the broker can
+    still be given every active device's password again (after losing its state, or when
+    provisioning happened while it was down). Rotation bumps the generation.
+    """
+    message = b"\x00".join([_DERIVATION_LABEL, device_id.encode(), str(generation).encode()])
+    digest = hmac.new(key.encode(), message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:DEVICE_PASSWORD_LENGTH]

@@ -16,11 +16,13 @@ async def list_stations(
     districts: Sequence[str] | None = None,
     ids: Sequence[str] | None = None,
     status: str | None = None,
+    amenities: Sequence[str] = (),
     text: str | None = None,
     after: str | None = None,
     limit: int | None = None,
 ) -> list[Station]:
-    """Stations ordered by id; `districts=None` means all districts, `[]` means none."""
+    """Stations ordered by id; `districts=None` means all districts, `[]` means none;
+    `amenities`: stations offering all of them; `text`: in either name, the id or address."""
     query = select(Station).order_by(Station.id)
     if districts is not None:
         query = query.where(Station.district.in_(list(districts)))
@@ -28,13 +30,16 @@ async def list_stations(
         query = query.where(Station.id.in_(list(ids)))
     if status:
         query = query.where(Station.status == status)
+    if amenities:
+        query = query.where(Station.amenities.contains(list(amenities)))
     if text:
-        pattern = f"%{text}%"
+        pattern = f"%{_escape_like(text)}%"
         query = query.where(
             or_(
-                Station.name_zh.ilike(pattern),
-                Station.name_en.ilike(pattern),
-                Station.id.ilike(pattern),
+                Station.name_zh.ilike(pattern, escape="\\"),
+                Station.name_en.ilike(pattern, escape="\\"),
+                Station.id.ilike(pattern, escape="\\"),
+                Station.address.ilike(pattern, escape="\\"),
             )
         )
     if after:
@@ -42,6 +47,11 @@ async def list_stations(
     if limit is not None:
         query = query.limit(min(limit, MAX_PAGE_SIZE))
     return list((await session.scalars(query)).all())
+
+
+def _escape_like(text: str) -> str:
+    """`%` and `_` typed by a user are searched for, not wildcards."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 async def get_station(session: AsyncSession, station_id: str) -> Station | None:

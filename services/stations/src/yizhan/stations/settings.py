@@ -1,13 +1,22 @@
 """Settings of the stations service (env prefix `YZ_STATIONS_`)."""
 
-from pydantic import SecretStr
+import re
+from typing import Literal, Self
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from yizhan.common.service import ServiceSettings
 
+# Development default of `device_key`; refused when YZ_ENV=prod.
+DEV_DEVICE_KEY = "dev-only-device-key-change-me-0123456789"
+# Device ids (and so device MQTT usernames) match this; service accounts must not, so that no
+# device can ever be provisioned under the name of the broker admin or of telemetry.
+DEVICE_USERNAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
 
 class Settings(ServiceSettings):
-    """Ports, database, and the first admin's password for `ensure-admin`."""
+    """Ports, database, login limits, and how device credentials reach the broker."""
 
     model_config = SettingsConfigDict(env_prefix="YZ_STATIONS_", extra="ignore")
 
@@ -17,3 +26,41 @@ class Settings(ServiceSettings):
     # Logins per username and minute before the token endpoint answers 429.
     login_attempts_per_minute: int = 10
     admin_password: SecretStr | None = None
+
+    # `dynsec`: stations keeps the accounts of Mosquitto's dynamic security plugin (devices,
+    # telemetry) in step with its database, over MQTT (broker at YZ_MQTT_HOST/YZ_MQTT_PORT).
+    # `off`: a development broker that lets anyone in; telemetry still refuses devices that
+    # are unknown, revoked or on another station's topic.
+    broker_security: Literal["off", "dynsec"] = "off"
+    # The account made by `mosquitto_ctrl dynsec init` (the plugin's admin role).
+    broker_admin_username: str = "yz.admin"
+    broker_admin_password: SecretStr | None = None
+    # Telemetry's broker account (its YZ_MQTT_USERNAME/YZ_MQTT_PASSWORD), kept by stations
+    # when the password is set: subscribe to every device topic, publish only `down`.
+    telemetry_mqtt_username: str = "yz.telemetry"
+    telemetry_mqtt_password: SecretStr | None = None
+    # Device MQTT passwords are HMACs of (device, generation) under this key: the database
+    # holds only their argon2 hashes, yet stations can push every device to a broker that
+    # lost its accounts. Changing it invalidates every device password (rotate them all).
+    device_key: SecretStr = SecretStr(DEV_DEVICE_KEY)
+    # How often the broker is checked against the database (and after every reconnect).
+    broker_resync_seconds: float = Field(default=60.0, gt=0)
+    # Longest wait for the broker's answer to one batch of commands.
+    broker_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Longest pause between reconnect attempts of the admin connection (it backs off from
+    # one second up to this while the broker is away).
+    broker_reconnect_max_seconds: int = Field(default=10, ge=1, le=300)
+
+    @model_validator(mode="after")
+    def _check_broker(self) -> Self:
+        if self.broker_security == "dynsec" and self.broker_admin_password is None:
+            raise ValueError("YZ_STATIONS_BROKER_ADMIN_PASSWORD is required with dynsec")
+        for name in (self.broker_admin_username, self.telemetry_mqtt_username):
+            if DEVICE_USERNAME.match(name):
+                raise ValueError(
+                    f"broker service account {name!r} could be a device id; "
+                    "use a name with a character devices cannot have, such as a dot"
+                )
+        if self.common.env == "prod" and self.device_key.get_secret_value() == DEV_DEVICE_KEY:
+            raise ValueError("YZ_STATIONS_DEVICE_KEY must be set to a real secret when YZ_ENV=prod")
+        return self

@@ -11,14 +11,16 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from yizhan.api.stations.v1 import stations_pb2_grpc
-from yizhan.api.telemetry.v1 import telemetry_pb2_grpc
+from yizhan.api.telemetry.v1 import insights_pb2_grpc, telemetry_pb2_grpc
 from yizhan.common import rpc
 from yizhan.common.db import create_engine, session_factory
 from yizhan.common.http import create_http_app, problem
-from yizhan.common.runtime import Component, serve_until_stopped
+from yizhan.common.runtime import Component, background_task, serve_until_stopped
+from yizhan.telemetry import maintenance, presence, storage
 from yizhan.telemetry.api import dead_letter_routes, device_routes, usage_routes
 from yizhan.telemetry.context import Deps
 from yizhan.telemetry.ingest.pipeline import Ingest, running
+from yizhan.telemetry.rpc.insights import TelemetryInsightsServicer
 from yizhan.telemetry.rpc.query import TelemetryQueryServicer
 from yizhan.telemetry.rpc.stations_client import StationsClient, StationsUnreachable
 from yizhan.telemetry.settings import Settings
@@ -26,6 +28,7 @@ from yizhan.telemetry.settings import Settings
 log = logging.getLogger(__name__)
 
 GRPC_SERVICE = "yizhan.api.telemetry.v1.TelemetryQuery"
+INSIGHTS_SERVICE = "yizhan.api.telemetry.v1.TelemetryInsights"
 
 
 def build_http_app(deps: Deps) -> FastAPI:
@@ -72,14 +75,12 @@ def build_http_app(deps: Deps) -> FastAPI:
 
 
 async def log_storage(engine: AsyncEngine) -> None:
-    """Say at start whether the time series are TimescaleDB hypertables or plain tables."""
+    """Say at start which storage path the database took (migration 0003 chose it)."""
     try:
         async with engine.connect() as conn:
-            installed = await conn.scalar(
-                text("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')")
-            )
+            kind = await conn.scalar(text(storage.rollup_kind_query()))
             hypertables: list[str] = []
-            if installed:
+            if storage.storage_of(kind) == "timescaledb":
                 result = await conn.execute(
                     text("SELECT hypertable_name FROM timescaledb_information.hypertables")
                 )
@@ -88,9 +89,12 @@ async def log_storage(engine: AsyncEngine) -> None:
         log.warning("could not inspect the database at start", extra={"error": str(exc)})
         return
     if hypertables:
-        log.info("storage: TimescaleDB hypertables", extra={"hypertables": hypertables})
+        log.info(
+            "storage: TimescaleDB hypertables, usage from continuous aggregates",
+            extra={"hypertables": hypertables},
+        )
     else:
-        log.info("storage: plain PostgreSQL tables (no TimescaleDB)")
+        log.info("storage: plain PostgreSQL tables, usage rollups kept by ingest")
 
 
 async def serve(settings: Settings) -> None:
@@ -111,20 +115,40 @@ async def serve(settings: Settings) -> None:
                 TelemetryQueryServicer(sessions, stations, settings.offline_after_seconds),
                 server,
             )
+            insights_pb2_grpc.add_TelemetryInsightsServicer_to_server(
+                TelemetryInsightsServicer(sessions), server
+            )
 
         server, health = await rpc.start_server(
             host=settings.common.bind_host,
             port=settings.grpc_port,
             service_token=token,
             register=register,
-            service_names=[GRPC_SERVICE],
+            service_names=[GRPC_SERVICE, INSIGHTS_SERVICE],
         )
         try:
             yield
         finally:
             await rpc.stop_server(server, health)
 
-    components: list[Component] = [grpc_server]
+    async def sample_presence() -> None:
+        await presence.run_sampler(
+            sessions, settings.offline_after_seconds, settings.presence_sample_seconds
+        )
+
+    async def purge() -> None:
+        await maintenance.run(
+            sessions,
+            interval_seconds=settings.maintenance_interval_seconds,
+            raw_retention_days=settings.raw_retention_days,
+            dead_letter_retention_days=settings.dead_letter_retention_days,
+        )
+
+    components: list[Component] = [
+        grpc_server,
+        lambda: background_task("presence-sampler", sample_presence),
+        lambda: background_task("maintenance", purge),
+    ]
     if ingest is not None:
         components.append(lambda: running(ingest))
     try:

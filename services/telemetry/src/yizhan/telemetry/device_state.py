@@ -23,6 +23,14 @@ _OPEN_ALARMS = """
 SELECT device_id, code, severity, message, opened_at FROM alarms
 WHERE station_id = :station AND cleared_at IS NULL ORDER BY opened_at, id
 """
+# A start whose stop never came (a lost message, a kiosk replaced) is not shown forever.
+SESSION_SHOWN_FOR = "24 hours"
+_CHARGING = f"""
+SELECT device_id, session, connector, started_at FROM charge_sessions
+WHERE station_id = :station AND stopped_at IS NULL
+  AND started_at > now() - interval '{SESSION_SHOWN_FOR}'
+ORDER BY started_at, session
+"""  # noqa: S608 (composed of constants; values are bound)
 _DEVICE_COUNTS = f"""
 SELECT station_id, COUNT(*), COUNT(*) FILTER (WHERE {_ONLINE}) FROM device_state
 WHERE station_id = ANY(:stations) GROUP BY station_id
@@ -43,6 +51,15 @@ class Alarm:
     since: datetime
 
 
+@dataclass(frozen=True)
+class Charging:
+    """A charging session in progress: charge.start received, charge.stop not yet."""
+
+    session: str
+    connector: int | None
+    since: datetime
+
+
 @dataclass
 class DeviceState:
     """One device as telemetry last heard of it."""
@@ -52,6 +69,7 @@ class DeviceState:
     last_seen: datetime
     firmware: str | None
     alarms: list[Alarm] = field(default_factory=list)
+    charging: list[Charging] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -75,6 +93,10 @@ async def device_states(
     for device_id, code, severity, message, opened_at in alarms.all():
         if device_id in states:
             states[device_id].alarms.append(Alarm(code, severity, message, opened_at))
+    sessions = await session.execute(text(_CHARGING), {"station": station_id})
+    for device_id, charge_session, connector, started_at in sessions.all():
+        if device_id in states:
+            states[device_id].charging.append(Charging(charge_session, connector, started_at))
     return list(states.values())
 
 

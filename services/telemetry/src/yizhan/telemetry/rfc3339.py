@@ -4,15 +4,17 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 
 # Date, `T`, time with seconds, optional fraction, and an offset: nothing else is RFC 3339.
+# ASCII digits only (`\d` also takes other scripts' digits) and fullmatch (`$` would also
+# accept a trailing newline).
 _RFC3339 = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
-    r"(?:([Zz])|([+-])(\d{2}):(\d{2}))$"
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?"
+    r"(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))"
 )
 
 
 def parse_rfc3339(text: str) -> datetime:
     """An aware datetime in UTC; ValueError unless `text` is RFC 3339 with an offset."""
-    match = _RFC3339.match(text)
+    match = _RFC3339.fullmatch(text)
     if match is None:
         raise ValueError("not an RFC 3339 timestamp with offset")
     year, month, day, hour, minute, second = (int(match.group(i)) for i in range(1, 7))

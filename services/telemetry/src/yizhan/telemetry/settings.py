@@ -28,13 +28,16 @@ class Settings(ServiceSettings):
     mqtt_client_id: str = "yz-telemetry"
     # Non-empty: subscribe as `$share/<group>/...` so that replicas split the load.
     mqtt_share_group: str = ""
-    # MQTT 5 Receive Maximum: how many unacknowledged messages the broker may send us. It must
-    # exceed what sits in the queue plus one batch, or the pipeline stalls on acks.
-    mqtt_receive_maximum: int = Field(default=20_000, ge=1, le=65_535)
-    # Messages per database transaction, and the longest a message waits for its batch.
-    batch_size: int = Field(default=500, ge=1, le=20_000)
-    flush_interval_seconds: float = Field(default=0.2, gt=0, le=10)
-    # Messages held between the MQTT thread and the writer; when full the MQTT thread waits.
+    # MQTT 5 Receive Maximum: how many unacknowledged messages the broker may send us. Below
+    # what the pipeline holds (the queue and the batch being written) it caps throughput: the
+    # broker then waits for acks instead of sending.
+    mqtt_receive_maximum: int = Field(default=30_000, ge=1, le=65_535)
+    # At most this many messages per database transaction. The writer takes whatever waits
+    # whenever it is free: quiet times get a transaction per message (lowest latency), busy
+    # times large, cheap ones.
+    batch_size: int = Field(default=5_000, ge=1, le=20_000)
+    # Messages held between the MQTT thread and the writer; when full the MQTT thread stops
+    # reading the socket.
     queue_bound: int = Field(default=10_000, ge=1)
     # How long a resolved device (or an unknown one) is trusted before asking stations again.
     device_cache_seconds: float = Field(default=60.0, ge=0)
@@ -44,3 +47,14 @@ class Settings(ServiceSettings):
     # Threads answering kiosk scans; each waits at most checkin_timeout_seconds on bookings.
     checkin_workers: int = Field(default=4, ge=1)
     checkin_timeout_seconds: float = Field(default=1.5, gt=0)
+    # How often the availability sampler records every device's state (presence.py).
+    presence_sample_seconds: float = Field(default=60.0, gt=0, le=600)
+    # Raw events and metrics older than this are dropped (0: kept forever); usage figures
+    # live on in the rollups. With TimescaleDB it is a retention policy set by the migration.
+    raw_retention_days: int = Field(default=400, ge=0)
+    # Dead letters are for diagnosing devices, not an archive.
+    dead_letter_retention_days: int = Field(default=90, ge=1)
+    # How often old keys, dead letters and (without TimescaleDB) raw rows are purged.
+    maintenance_interval_seconds: float = Field(default=3600.0, gt=0)
+    # With TimescaleDB: late messages reach the usage figures at most this much later.
+    rollup_refresh_seconds: float = Field(default=1.0, gt=0, le=60)

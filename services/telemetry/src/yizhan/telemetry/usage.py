@@ -7,12 +7,15 @@
 - dispenses: the number of `water.dispense` events
 
 Events count by when they happened (`ts`), in calendar buckets of the requested time zone.
-Sums are taken as numeric so that decimal inputs add up exactly.
+The figures come from the quarter-hour rollups (`usage_15m` per station, `usage_network_15m`
+for the whole network; see migration 0003), which every zone's hours, days, weeks and months
+are made of; only the partial quarter hours at the ends of an unaligned range are read from
+the raw events. Sums are numeric so that decimal inputs add up exactly.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -33,15 +36,38 @@ _BUCKET_MAX_SPAN: Final = {
     "week": 7 * 86400 + 3600,
     "month": 31 * 86400 + 3600,
 }
+QUARTER: Final = timedelta(minutes=15)
 
-_FIGURES = """
+_RAW_FIGURES = """
     COALESCE(SUM(count) FILTER (WHERE type = 'visit'), 0) AS visits,
     COUNT(*) FILTER (WHERE type = 'charge.stop') AS charge_sessions,
     COALESCE(SUM(amount::numeric) FILTER (WHERE type = 'charge.stop'), 0) AS energy_wh,
     COALESCE(SUM(amount::numeric) FILTER (WHERE type = 'water.dispense'), 0) AS water_liters,
     COUNT(*) FILTER (WHERE type = 'water.dispense') AS dispenses
 """
+_ROLLUP_FIGURES = """
+    SUM(visits) AS visits, SUM(charge_sessions) AS charge_sessions, SUM(energy_wh) AS energy_wh,
+    SUM(water_liters) AS water_liters, SUM(dispenses) AS dispenses
+"""
+_OUTER_FIGURES = """
+    COALESCE(SUM({p}.visits), 0), COALESCE(SUM({p}.charge_sessions), 0),
+    COALESCE(SUM({p}.energy_wh), 0), COALESCE(SUM({p}.water_liters), 0),
+    COALESCE(SUM({p}.dispenses), 0)
+"""
 _USAGE_TYPES = "('visit', 'charge.stop', 'water.dispense')"
+# Whole quarter hours [lo, hi) from the rollups, the partial ones around them from raw events.
+_PARTS = f"""
+    SELECT {{rollup_key}}, {_ROLLUP_FIGURES}
+    FROM {{rollup}} WHERE bucket >= :lo AND bucket < :hi {{stations}} GROUP BY 1
+    UNION ALL
+    SELECT {{raw_key}}, {_RAW_FIGURES}
+    FROM events WHERE time >= :start AND time < :lo AND type IN {_USAGE_TYPES} {{stations}}
+    GROUP BY 1
+    UNION ALL
+    SELECT {{raw_key}}, {_RAW_FIGURES}
+    FROM events WHERE time >= :hi AND time < :end AND type IN {_USAGE_TYPES} {{stations}}
+    GROUP BY 1
+"""  # noqa: S608 (composed of constants; values are bound)
 
 # Runs with the session's TimeZone set to the requested zone, so that date_trunc and
 # `+ interval '1 day'` on timestamptz follow that zone's calendar (DST included).
@@ -52,25 +78,50 @@ WITH buckets AS (
         CAST(:end AS timestamptz) - interval '1 microsecond',
         CAST(:step AS interval)
     ) AS start
-), figures AS (
-    SELECT date_trunc(:bucket, time) AS start, {_FIGURES}
-    FROM events
-    WHERE time >= :start AND time < :end AND type IN {_USAGE_TYPES} {{stations}}
-    GROUP BY 1
-)
-SELECT b.start,
-       COALESCE(f.visits, 0), COALESCE(f.charge_sessions, 0), COALESCE(f.energy_wh, 0),
-       COALESCE(f.water_liters, 0), COALESCE(f.dispenses, 0)
-FROM buckets b LEFT JOIN figures f ON f.start = b.start
-ORDER BY b.start
+), parts AS ({{parts}})
+SELECT b.start, {_OUTER_FIGURES.format(p="p")}
+FROM buckets b LEFT JOIN parts p ON p.key = b.start
+GROUP BY b.start ORDER BY b.start
 """  # noqa: S608 (composed of constants; values are bound)
 
 _PER_STATION = f"""
-SELECT station_id, {_FIGURES}
-FROM events
-WHERE time >= :start AND time < :end AND type IN {_USAGE_TYPES} AND station_id = ANY(:stations)
-GROUP BY station_id
+SELECT p.key, {_OUTER_FIGURES.format(p="p")}
+FROM ({{parts}}) p GROUP BY p.key
 """  # noqa: S608 (composed of constants; values are bound)
+
+
+def _floor_quarter(moment: datetime) -> datetime:
+    seconds = int(moment.timestamp() // QUARTER.total_seconds() * QUARTER.total_seconds())
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def _whole_quarters(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """[lo, hi): the whole quarter hours inside [start, end) (empty, at `end`, if none)."""
+    lo = _floor_quarter(start)
+    if lo < start:
+        lo += QUARTER
+    hi = _floor_quarter(end)
+    if hi <= lo:
+        return end, end
+    return lo, hi
+
+
+def _parts(*, per_station: bool, station_filter: bool) -> str:
+    """Figures keyed by calendar bucket (or by station), from rollups and raw edges."""
+    stations = "AND station_id = ANY(:stations)" if station_filter else ""
+    if per_station:
+        return _PARTS.format(
+            rollup_key="station_id AS key",
+            raw_key="station_id AS key",
+            rollup="usage_15m",
+            stations=stations,
+        )
+    return _PARTS.format(
+        rollup_key="date_trunc(:bucket, bucket) AS key",
+        raw_key="date_trunc(:bucket, time) AS key",
+        rollup="usage_15m" if station_filter else "usage_network_15m",
+        stations=stations,
+    )
 
 
 @dataclass(frozen=True)
@@ -133,12 +184,19 @@ async def usage_series(
     """Figures per calendar bucket of `tz` over [start, end); `station_ids=None` is the
     whole network. Every bucket that overlaps the range is present."""
     await session.execute(text("SELECT set_config('TimeZone', :tz, true)"), {"tz": tz})
-    params: dict[str, Any] = {"bucket": bucket, "start": start, "end": end, "step": f"1 {bucket}"}
-    stations = ""
+    lo, hi = _whole_quarters(start, end)
+    params: dict[str, Any] = {
+        "bucket": bucket,
+        "start": start,
+        "end": end,
+        "lo": lo,
+        "hi": hi,
+        "step": f"1 {bucket}",
+    }
     if station_ids is not None:
-        stations = "AND station_id = ANY(:stations)"
         params["stations"] = list(station_ids)
-    result = await session.execute(text(_SERIES.format(stations=stations)), params)
+    parts = _parts(per_station=False, station_filter=station_ids is not None)
+    result = await session.execute(text(_SERIES.format(parts=parts)), params)
     series = [(row[0], _figures(row[1:])) for row in result.all()]
     totals = sum((figures for _, figures in series), Figures())
     return Usage(series, totals)
@@ -148,8 +206,11 @@ async def usage_by_station(
     session: AsyncSession, station_ids: Sequence[str], start: datetime, end: datetime
 ) -> dict[str, Figures]:
     """Figures per station over [start, end) (stations without events are absent)."""
+    lo, hi = _whole_quarters(start, end)
+    parts = _parts(per_station=True, station_filter=True)
     result = await session.execute(
-        text(_PER_STATION), {"stations": list(station_ids), "start": start, "end": end}
+        text(_PER_STATION.format(parts=parts)),
+        {"stations": list(station_ids), "start": start, "end": end, "lo": lo, "hi": hi},
     )
     return {row[0]: _figures(row[1:]) for row in result.all()}
 

@@ -1,4 +1,4 @@
-"""Livestream points, their slots, and forum sessions: listed to workers, created by operators."""
+"""Livestream points and their slots: listed to workers, created and changed by operators."""
 
 from datetime import date
 from typing import Annotated
@@ -15,14 +15,12 @@ from yizhan.bookings.api.deps import (
 )
 from yizhan.bookings.availability import station_zone
 from yizhan.bookings.errors import InvalidInput, NotFound
-from yizhan.bookings.models import ForumSession, LivestreamPoint
+from yizhan.bookings.models import LivestreamPoint
 from yizhan.bookings.schemas import (
-    ForumSessionIn,
-    ForumSessionList,
-    ForumSessionOut,
     LivestreamPointIn,
     LivestreamPointList,
     LivestreamPointOut,
+    LivestreamPointPatch,
     SlotList,
     SlotOut,
 )
@@ -35,25 +33,18 @@ StationFilter = Annotated[str | None, Query(max_length=64)]
 
 def _point_out(point: LivestreamPoint) -> LivestreamPointOut:
     return LivestreamPointOut(
-        id=point.id, station_id=point.station_id, name=point.name, slot_minutes=point.slot_minutes
+        id=point.id,
+        station_id=point.station_id,
+        name=point.name,
+        slot_minutes=point.slot_minutes,
+        min_notice_minutes=point.min_notice_minutes,
+        max_days_ahead=point.max_days_ahead,
+        max_steps=point.max_steps,
+        active=point.active,
     )
 
 
-def _session_out(forum: ForumSession, taken: int) -> ForumSessionOut:
-    return ForumSessionOut(
-        id=forum.id,
-        station_id=forum.station_id,
-        topic=forum.topic,
-        host=forum.host,
-        start=forum.starts_at,
-        end=forum.ends_at,
-        seats=forum.seats,
-        seats_left=max(0, forum.seats - taken),
-        registration_deadline=forum.registration_deadline,
-    )
-
-
-async def _station_filter(
+async def station_filter(
     deps: DepsDep, station_id: str | None, operator: Operator | None
 ) -> list[str] | None:
     """Workers name one station; operators may leave it out to see all of theirs."""
@@ -71,9 +62,12 @@ async def list_points(
     operator: OptionalOperator,
     station_id: StationFilter = None,
 ) -> LivestreamPointList:
-    """The livestream points of a station."""
-    station_ids = await _station_filter(deps, station_id, operator)
-    points = await repository.list_points(session, station_ids)
+    """The active livestream points of a station (operators: of all their stations)."""
+    station_ids = await station_filter(deps, station_id, operator)
+    # Operators also see the points they took out of service.
+    points = await repository.list_points(
+        session, station_ids, include_inactive=operator is not None
+    )
     return LivestreamPointList(items=[_point_out(p) for p in points])
 
 
@@ -85,10 +79,30 @@ async def create_point(
 ) -> LivestreamPointOut:
     """Add a livestream point to a station in the operator's districts."""
     await station_in_scope(deps, operator, body.station_id)
-    point = LivestreamPoint(
-        station_id=body.station_id, name=body.name, slot_minutes=body.slot_minutes, active=True
-    )
+    point = LivestreamPoint(**body.model_dump(), active=True)
     session.add(point)
+    await session.commit()
+    return _point_out(point)
+
+
+@router.patch("/livestream-points/{point_id}", response_model=LivestreamPointOut)
+async def update_point(
+    point_id: int,
+    body: LivestreamPointPatch,
+    operator: WritingOperator,
+    deps: DepsDep,
+    session: SessionDep,
+) -> LivestreamPointOut:
+    """Change a point's name or booking rules, or take it out of service (`active: false`:
+    no new bookings; those already made stay and can be seen and cancelled)."""
+    point = await repository.get_point(session, point_id)
+    if point is None:
+        raise NotFound("point_unknown")
+    await station_in_scope(deps, operator, point.station_id)
+    for key, value in body.model_dump(exclude_unset=True).items():
+        if value is not None:
+            setattr(point, key, value)
+    point.updated_at = deps.clock()
     await session.commit()
     return _point_out(point)
 
@@ -115,36 +129,3 @@ async def list_slots(
             for s in slots
         ]
     )
-
-
-@router.get("/forum-sessions", response_model=ForumSessionList)
-async def list_sessions(
-    deps: DepsDep,
-    session: SessionDep,
-    operator: OptionalOperator,
-    station_id: StationFilter = None,
-) -> ForumSessionList:
-    """Forum sessions of a station that are not over yet, with their free seats."""
-    station_ids = await _station_filter(deps, station_id, operator)
-    rows = await repository.list_forum_sessions(session, station_ids, deps.clock())
-    return ForumSessionList(items=[_session_out(forum, taken) for forum, taken in rows])
-
-
-@router.post("/forum-sessions", status_code=status.HTTP_201_CREATED, response_model=ForumSessionOut)
-async def create_session(
-    body: ForumSessionIn, operator: WritingOperator, deps: DepsDep, session: SessionDep
-) -> ForumSessionOut:
-    """Schedule a forum session at a station in the operator's districts."""
-    await station_in_scope(deps, operator, body.station_id)
-    forum = ForumSession(
-        station_id=body.station_id,
-        topic=body.topic,
-        host=body.host,
-        starts_at=body.start,
-        ends_at=body.end,
-        seats=body.seats,
-        registration_deadline=body.registration_deadline,
-    )
-    session.add(forum)
-    await session.commit()
-    return _session_out(forum, 0)

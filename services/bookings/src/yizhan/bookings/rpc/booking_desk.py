@@ -1,11 +1,8 @@
 """gRPC BookingDesk: what telemetry calls when a kiosk scans a booking code."""
 
-from typing import Any
-
-import grpc
-
 from yizhan.api.bookings.v1 import bookings_pb2, bookings_pb2_grpc
 from yizhan.bookings.checkin import CheckInDesk
+from yizhan.common.rpc import ServicerContext
 
 
 class BookingDeskServicer(bookings_pb2_grpc.BookingDeskServicer):
@@ -15,9 +12,7 @@ class BookingDeskServicer(bookings_pb2_grpc.BookingDeskServicer):
         self._desk = desk
 
     async def CheckIn(
-        self,
-        request: bookings_pb2.CheckInRequest,
-        context: grpc.aio.ServicerContext[Any, Any],
+        self, request: bookings_pb2.CheckInRequest, context: ServicerContext
     ) -> bookings_pb2.CheckInResponse:
         """Check the booking in, or say why not (reason empty when ok)."""
         result = await self._desk.check_in(request.code, request.station_id, request.device_id)

@@ -1,9 +1,11 @@
 """The stations service as bookings uses it: station facts, scope and opening hours."""
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar, cast
 
 import grpc
 
@@ -17,6 +19,32 @@ log = logging.getLogger(__name__)
 
 # A booking page waits on these calls; past this, tell the worker to retry instead.
 CALL_TIMEOUT_SECONDS = 3.0
+# Bounds the cache's memory; past this many entries it starts afresh.
+CACHE_MAX_ENTRIES = 20_000
+
+T = TypeVar("T")
+
+
+class _TtlCache:
+    """Answers of stations kept for a few seconds: a slot listing and the booking that follows
+    ask the same questions, and under a rush hundreds of bookings ask them at once."""
+
+    def __init__(self, ttl_seconds: float) -> None:
+        self._ttl = ttl_seconds
+        self._entries: dict[Hashable, tuple[float, Any]] = {}
+
+    async def get(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
+        if self._ttl <= 0:
+            return await load()
+        now = time.monotonic()
+        hit = self._entries.get(key)
+        if hit is not None and now - hit[0] < self._ttl:
+            return cast(T, hit[1])
+        value = await load()
+        if len(self._entries) >= CACHE_MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[key] = (now, value)
+        return value
 
 
 @dataclass(frozen=True)
@@ -50,11 +78,17 @@ def _station(message: stations_pb2.Station) -> StationInfo:
 class StationsClient:
     """Typed calls to StationDirectory; failures other than NOT_FOUND become PeerUnavailable."""
 
-    def __init__(self, stub: "stations_pb2_grpc.StationDirectoryAsyncStub") -> None:
+    def __init__(
+        self, stub: "stations_pb2_grpc.StationDirectoryAsyncStub", cache_seconds: float = 0
+    ) -> None:
         self._stub = stub
+        self._cache = _TtlCache(cache_seconds)
 
     async def get_station(self, station_id: str) -> StationInfo | None:
         """One station, or None when stations does not know it."""
+        return await self._cache.get(("station", station_id), lambda: self._get(station_id))
+
+    async def _get(self, station_id: str) -> StationInfo | None:
         try:
             reply = await self._stub.GetStation(
                 stations_pb2.GetStationRequest(id=station_id), timeout=CALL_TIMEOUT_SECONDS
@@ -71,6 +105,12 @@ class StationsClient:
         """Stations by ids and/or districts; an empty (not None) filter matches nothing."""
         if (ids is not None and not ids) or (districts is not None and not districts):
             return []
+        key = ("list", tuple(ids or ()), tuple(districts or ()))
+        return await self._cache.get(key, lambda: self._list(ids, districts))
+
+    async def _list(
+        self, ids: Sequence[str] | None, districts: Sequence[str] | None
+    ) -> list[StationInfo]:
         request = stations_pb2.ListStationsRequest(ids=ids or [], districts=districts or [])
         try:
             reply = await self._stub.ListStations(request, timeout=CALL_TIMEOUT_SECONDS)
@@ -82,6 +122,10 @@ class StationsClient:
         self, station_id: str, start: datetime, end: datetime
     ) -> list[Interval]:
         """The intervals the station is open within [start, end)."""
+        key = ("hours", station_id, start, end)
+        return await self._cache.get(key, lambda: self._hours(station_id, start, end))
+
+    async def _hours(self, station_id: str, start: datetime, end: datetime) -> list[Interval]:
         request = stations_pb2.GetOpeningHoursRequest(station_id=station_id, to=to_pb(end))
         # `from` is a Python keyword, so the field cannot be passed to the constructor.
         getattr(request, "from").CopyFrom(to_pb(start))

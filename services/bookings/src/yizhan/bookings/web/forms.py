@@ -1,30 +1,35 @@
 """The web form's fields: parsed and checked with the same rules as the JSON API."""
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from pydantic import TypeAdapter, ValidationError
 
-from yizhan.bookings import texts
-from yizhan.bookings.booking_service import LivestreamChoice
+from yizhan.bookings.booking_service import ForumChoice, LivestreamChoice
 from yizhan.bookings.phones import normalize_phone
-from yizhan.bookings.schemas import OtpDigits, PersonName
+from yizhan.bookings.schemas import LongText, OtpDigits, PersonName
+from yizhan.bookings.texts import Lang, message
 
 # The API's own rules, so that the form and the API accept the same input.
 _NAME = TypeAdapter(PersonName)
 _OTP = TypeAdapter(OtpDigits)
+_TEXT = TypeAdapter(LongText)
+
+SLOT_PREFIX = "slot"
+FORUM_PREFIX = "forum"
 
 
 @dataclass
 class FieldErrors:
     """Errors keyed by the input's id, in the order the page shows the inputs."""
 
+    lang: Lang = "zh"
     items: list[tuple[str, str]] = field(default_factory=list)
 
     def add(self, field_id: str, message_key: str) -> None:
         """Record an error on one input (the first per input wins)."""
         if field_id not in self:
-            self.items.append((field_id, texts.message(message_key)))
+            self.items.append((field_id, message(message_key, self.lang)))
 
     def __contains__(self, field_id: object) -> bool:
         return any(existing == field_id for existing, _ in self.items)
@@ -34,26 +39,49 @@ class FieldErrors:
 
     def of(self, field_id: str) -> str | None:
         """The message of one input, if it has one."""
-        return next((message for existing, message in self.items if existing == field_id), None)
+        return next((text for existing, text in self.items if existing == field_id), None)
 
 
-def slot_value(point_id: int, start: datetime, end: datetime) -> str:
-    """The value of a slot's radio button."""
-    return f"{point_id}|{start.isoformat()}|{end.isoformat()}"
+def slot_value(point_id: int, start: datetime) -> str:
+    """The value of a livestream start's radio button."""
+    return f"{SLOT_PREFIX}|{point_id}|{start.isoformat()}"
 
 
-def parse_slot(value: str) -> LivestreamChoice | None:
-    """A radio button's value back as a choice; None when it was tampered with."""
+def forum_value(session_id: int) -> str:
+    """The value of a session's radio button."""
+    return f"{FORUM_PREFIX}|{session_id}"
+
+
+@dataclass(frozen=True)
+class SlotStart:
+    """A chosen livestream start; its length comes from the length field."""
+
+    point_id: int
+    start: datetime
+
+    def choice(self, steps: int, slot_minutes: int) -> LivestreamChoice:
+        """The booking of `steps` consecutive slots from this start."""
+        end = self.start + timedelta(minutes=steps * slot_minutes)
+        return LivestreamChoice(self.point_id, self.start, end)
+
+
+def parse_choice(value: str) -> SlotStart | ForumChoice | None:
+    """A radio button's value back as a choice; None when empty or tampered with."""
+    parts = value.split("|")
     try:
-        point_id, start, end = value.split("|")
-        choice = LivestreamChoice(
-            int(point_id), datetime.fromisoformat(start), datetime.fromisoformat(end)
-        )
+        if parts[0] == FORUM_PREFIX and len(parts) == 2:
+            return ForumChoice(int(parts[1]))
+        if parts[0] == SLOT_PREFIX and len(parts) == 3:
+            start = datetime.fromisoformat(parts[2])
+            return SlotStart(int(parts[1]), start) if start.tzinfo is not None else None
     except ValueError:
         return None
-    if choice.start.tzinfo is None or choice.end.tzinfo is None:
-        return None
-    return choice
+    return None
+
+
+def parse_steps(value: str) -> int | None:
+    """The number of consecutive slots chosen, or None."""
+    return int(value) if value.isdigit() and 0 < int(value) <= 48 else None
 
 
 def parse_day(value: str | None) -> date | None:
@@ -92,3 +120,12 @@ def check_otp(otp: str, errors: FieldErrors) -> str:
     except ValidationError:
         errors.add("otp", "otp_format")
         return otp.strip()
+
+
+def check_opinion_text(text: str, errors: FieldErrors) -> str:
+    """The opinion's text, trimmed, recording an error when empty or too long."""
+    try:
+        return _TEXT.validate_python(text)
+    except ValidationError:
+        errors.add("opinion-text", "opinion_text_invalid")
+        return text.strip()

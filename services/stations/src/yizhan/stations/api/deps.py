@@ -1,14 +1,16 @@
-"""Typed FastAPI dependencies of the stations API."""
+"""Typed FastAPI dependencies of the stations API, and the scope rules of its routes."""
 
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Request, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yizhan.common.auth import Operator
+from yizhan.stations import repository
 from yizhan.stations.context import Deps
-from yizhan.stations.models import Station
+from yizhan.stations.models import Device, Station
+from yizhan.stations.schemas import ID_PATTERN
 
 
 def get_deps(request: Request) -> Deps:
@@ -25,6 +27,9 @@ async def get_session(deps: Annotated[Deps, Depends(get_deps)]) -> AsyncIterator
 
 DepsDep = Annotated[Deps, Depends(get_deps)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# Ids in paths have the shape of ids in bodies; anything else is refused before any query.
+StationIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="station id")]
+DeviceIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="device id")]
 
 
 def visible_station(station: Station | None, operator: Operator) -> Station:
@@ -33,3 +38,16 @@ def visible_station(station: Station | None, operator: Operator) -> Station:
     if station is None or not operator.can_see_district(station.district):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such station")
     return station
+
+
+async def station_in_scope(session: AsyncSession, station_id: str, operator: Operator) -> Station:
+    """The station by id, if the operator may see it; 404 otherwise."""
+    return visible_station(await repository.get_station(session, station_id), operator)
+
+
+async def device_of(session: AsyncSession, station: Station, device_id: str) -> Device:
+    """A device of this station; 404 for an unknown id or another station's device."""
+    device = await repository.get_device(session, device_id)
+    if device is None or device.station_id != station.id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such device at this station")
+    return device

@@ -1,17 +1,22 @@
-"""Stations: list, create, read, change (operator API, CONTRACT §3)."""
+"""Stations: list, create, read, change (operator API, CONTRACT §3); changes are audited."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy.exc import IntegrityError
 
 from yizhan.common.auth import CurrentOperator, WritingOperator
-from yizhan.stations import repository
-from yizhan.stations.api.deps import SessionDep, visible_station
+from yizhan.stations import audit, repository
+from yizhan.stations.api.deps import SessionDep, StationIdPath, station_in_scope
 from yizhan.stations.models import Station
 from yizhan.stations.schemas import (
+    ID_PATTERN,
+    Amenity,
+    DistrictName,
     LocalizedName,
+    OpeningException,
     Page,
+    SearchText,
     StationCreate,
     StationOut,
     StationPatch,
@@ -35,6 +40,7 @@ def station_out(station: Station) -> StationOut:
         timezone=station.timezone,
         status=station.status,
         opening_hours=station.opening_hours,
+        opening_exceptions=[OpeningException(**e) for e in station.opening_exceptions],
         amenities=list(station.amenities),
         contact=station.contact,
         created_at=station.created_at,
@@ -46,20 +52,28 @@ def station_out(station: Station) -> StationOut:
 async def list_stations(
     operator: CurrentOperator,
     session: SessionDep,
-    district: str | None = None,
+    district: Annotated[DistrictName | None, Query()] = None,
     station_status: Annotated[StationStatus | None, Query(alias="status")] = None,
-    q: Annotated[str | None, Query(max_length=100, description="text in either name")] = None,
-    after: Annotated[str | None, Query(description="the `next` of the previous page")] = None,
+    amenity: Annotated[
+        list[Amenity] | None, Query(description="stations offering all of these")
+    ] = None,
+    q: Annotated[
+        SearchText | None, Query(description="text in either name, the id or address")
+    ] = None,
+    after: Annotated[
+        str | None, Query(pattern=ID_PATTERN, description="the `next` of the previous page")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=repository.MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
 ) -> Page:
     """Stations in the operator's scope, filtered and paged by id."""
-    districts: list[str] | None = None if operator.sees_everything else list(operator.districts)
+    districts = operator.visible_districts
     if district is not None:
         districts = [district] if operator.can_see_district(district) else []
     stations = await repository.list_stations(
         session,
         districts=districts,
         status=station_status,
+        amenities=amenity or (),
         text=q,
         after=after,
         limit=limit + 1,
@@ -91,10 +105,22 @@ async def create_station(
         timezone=body.timezone,
         status=body.status,
         opening_hours=body.opening_hours,
+        opening_exceptions=[e.as_json() for e in body.opening_exceptions],
         amenities=body.amenities,
         contact=body.contact,
     )
     session.add(station)
+    audit.record(
+        session,
+        actor=operator.username,
+        action="station.create",
+        entity="station",
+        entity_id=station.id,
+        station_id=station.id,
+        districts=[station.district],
+        before=None,
+        after=audit.station_snapshot(station),
+    )
     try:
         await session.commit()
     except IntegrityError as exc:
@@ -107,27 +133,44 @@ async def create_station(
 
 @router.get("/{station_id}", response_model=StationOut)
 async def get_station(
-    station_id: str, operator: CurrentOperator, session: SessionDep
+    station_id: StationIdPath, operator: CurrentOperator, session: SessionDep
 ) -> StationOut:
     """One station."""
-    station = visible_station(await repository.get_station(session, station_id), operator)
-    return station_out(station)
+    return station_out(await station_in_scope(session, station_id, operator))
 
 
 @router.patch("/{station_id}", response_model=StationOut)
 async def patch_station(
-    station_id: str, body: StationPatch, operator: WritingOperator, session: SessionDep
+    station_id: StationIdPath, body: StationPatch, operator: WritingOperator, session: SessionDep
 ) -> StationOut:
-    """Change some fields of a station (`opening_hours: null` means always open)."""
-    station = visible_station(await repository.get_station(session, station_id), operator)
-    changes = body.model_dump(exclude_unset=True)
+    """Change some fields of a station (`opening_hours: null` means always open;
+    `opening_exceptions` replaces the whole list)."""
+    station = await station_in_scope(session, station_id, operator)
+    changes: dict[str, Any] = body.model_dump(exclude_unset=True)
     if "district" in changes and not operator.can_see_district(changes["district"]):
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="district outside your scope")
+    before = audit.station_snapshot(station)
+    districts = [station.district]
     name = changes.pop("name", None)
     if name is not None:
         station.name_zh, station.name_en = name["zh"], name["en"]
+    if body.opening_exceptions is not None:
+        changes["opening_exceptions"] = [e.as_json() for e in body.opening_exceptions]
     for field, value in changes.items():
         setattr(station, field, value)
-    await session.commit()
-    await session.refresh(station)
+    after = audit.station_snapshot(station)
+    if after != before:
+        audit.record(
+            session,
+            actor=operator.username,
+            action="station.update",
+            entity="station",
+            entity_id=station.id,
+            station_id=station.id,
+            districts=[*districts, station.district],
+            before=before,
+            after=after,
+        )
+        await session.commit()
+        await session.refresh(station)
     return station_out(station)

@@ -1,48 +1,95 @@
-"""The operator console at /console/: login, then the stations in scope with today's figures
-(fetched from telemetry over gRPC; the console owns no figures)."""
+"""The operator console at /console/: login, the overview, station pages, alarms and dead
+letters, CSV exports of every table on screen. Figures come from telemetry (and bookings)
+over gRPC; the console owns none of them (see sources.py)."""
 
+import json
 import logging
-from datetime import datetime, time
 from pathlib import Path
-from typing import Annotated
-from zoneinfo import ZoneInfo
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-import grpc
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from yizhan.api.telemetry.v1 import telemetry_pb2
-from yizhan.common.auth import InvalidToken, Operator, decode_token, issue_token
-from yizhan.common.pbtime import to_pb
-from yizhan.stations import repository
+from yizhan.common.auth import Operator, issue_token
 from yizhan.stations.api.deps import DepsDep, SessionDep
+from yizhan.stations.console import assets
+from yizhan.stations.console.alarm_messages import AlarmId
+from yizhan.stations.console.exports import export_table, query_from
+from yizhan.stations.console.formatting import local_time
+from yizhan.stations.console.i18n import LANG_COOKIE, LANGS, translator
+from yizhan.stations.console.pages import Page, PageKind, PageQuery, build_page
+from yizhan.stations.console.period import BUCKETS, PERIODS, PeriodError
+from yizhan.stations.console.scope import OutOfScope, resolve_scope
+from yizhan.stations.console.session import (
+    COOKIE,
+    COOKIE_PATH,
+    cookie_operator,
+    request_lang,
+    safe_next,
+)
+from yizhan.stations.console.sources import SourceDown
+from yizhan.stations.console.tables import plain
+from yizhan.stations.console.wiring import ConsoleDep
 from yizhan.stations.operators import authenticate
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/console", include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-
-COOKIE = "yz_console"
-# The network's calendar: "today" on the console is a Shanghai day.
-CONSOLE_TZ = ZoneInfo("Asia/Shanghai")
-TELEMETRY_DEADLINE_SECONDS = 3.0
+templates.env.filters["cell"] = plain
+LANG_COOKIE_DAYS = 365
 
 
-def _operator(request: Request) -> Operator | None:
-    token = request.cookies.get(COOKIE)
-    if not token:
-        return None
-    try:
-        return decode_token(request.app.state.jwt_secret, token)
-    except InvalidToken:
-        return None
+def _to_login() -> Response:
+    return RedirectResponse("/console/login", status_code=303)
+
+
+def _page_context(
+    request: Request, operator: Operator, page: Page, kind: PageKind, error: str | None
+) -> dict[str, Any]:
+    lang = request_lang(request)
+    t = translator(lang)
+    view = page.view
+    params = view.period.query()
+    if page.scope is not None and page.scope.district:
+        params["district"] = page.scope.district
+    here = request.url.path + ("?" + urlencode(params))
+    export_base = {
+        "overview": "/console/export/overview",
+        "alarms": "/console/export/alarms",
+        "station": f"/console/export/stations/{page.station.id if page.station else ''}",
+    }[kind]
+    tz = view.period.tz
+    return {
+        "t": t,
+        "lang": lang,
+        "other_lang": LANGS[1 - LANGS.index(lang)],
+        "operator": operator,
+        "kind": kind,
+        "page": page,
+        "view": view,
+        "scope": page.scope,
+        "station": page.station,
+        "periods": PERIODS,
+        "buckets": BUCKETS,
+        "params": params,
+        "query_string": urlencode(params),
+        "here": here,
+        "error": error,
+        "export": lambda table: f"{export_base}/{table}.csv?{urlencode({**params, 'lang': lang})}",
+        "local_time": lambda moment: local_time(moment, tz),
+        "charts_json": json.dumps(view.charts, ensure_ascii=False),
+        "echarts": assets.echarts_path(request.app.state.console.settings.assets_dir).is_file(),
+    }
 
 
 @router.get("/login", response_class=HTMLResponse)
 async def login_form(request: Request) -> Response:
     """The login page."""
-    return templates.TemplateResponse(request, "login.html", {"error": None, "username": ""})
+    t = translator(request_lang(request))
+    context = {"error": None, "username": "", "t": t, "lang": request_lang(request)}
+    return templates.TemplateResponse(request, "login.html", context)
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -54,16 +101,18 @@ async def login(
     password: Annotated[str, Form()],
 ) -> Response:
     """Check the password, set the session cookie, go to the overview."""
+    lang = request_lang(request)
+    t = translator(lang)
     error = None
     operator = None
     if not deps.login_limiter.allow(username):
-        error = "登录尝试过多，请一分钟后再试 · Too many attempts, wait a minute"
+        error = t("too_many_attempts")
     else:
         operator = await authenticate(session, username, password)
         if operator is None:
-            error = "用户名或密码错误 · Wrong username or password"
+            error = t("wrong_password")
     if operator is None:
-        context = {"error": error, "username": username}
+        context = {"error": error, "username": username, "t": t, "lang": lang}
         return templates.TemplateResponse(request, "login.html", context, status_code=401)
     token = issue_token(
         deps.settings.common.jwt_secret.get_secret_value(), operator, deps.token_ttl
@@ -74,7 +123,7 @@ async def login(
         token,
         httponly=True,
         samesite="strict",
-        path="/console",
+        path=COOKIE_PATH,
         max_age=int(deps.token_ttl.total_seconds()),
     )
     return response
@@ -84,56 +133,135 @@ async def login(
 async def logout() -> Response:
     """Forget the session cookie."""
     response = RedirectResponse("/console/login", status_code=303)
-    response.delete_cookie(COOKIE, path="/console")
+    response.delete_cookie(COOKIE, path=COOKIE_PATH)
     return response
 
 
-@router.get("/", response_class=HTMLResponse)
-async def overview(request: Request, deps: DepsDep, session: SessionDep) -> Response:
-    """Stations in the operator's scope with today's person-visits and devices online."""
-    operator = _operator(request)
+@router.get("/lang")
+async def switch_lang(to: str, next: str | None = None) -> Response:
+    """Remember the language and go back to the page."""
+    response = RedirectResponse(safe_next(next), status_code=303)
+    response.set_cookie(
+        LANG_COOKIE,
+        "en" if to == "en" else "zh",
+        path=COOKIE_PATH,
+        samesite="lax",
+        max_age=LANG_COOKIE_DAYS * 86400,
+    )
+    return response
+
+
+async def _render(
+    request: Request,
+    kind: PageKind,
+    session: SessionDep,
+    console: ConsoleDep,
+    station_id: str | None = None,
+) -> Response:
+    operator = cookie_operator(request)
     if operator is None:
-        return RedirectResponse("/console/login", status_code=303)
-    districts = None if operator.sees_everything else list(operator.districts)
-    stations = await repository.list_stations(session, districts=districts)
-    now = datetime.now(CONSOLE_TZ)
-    midnight = datetime.combine(now.date(), time(0), CONSOLE_TZ)
-    summaries: dict[str, telemetry_pb2.StationSummary] = {}
-    telemetry_error = None
-    if stations:
-        request_pb = telemetry_pb2.SummarizeStationsRequest(
-            station_ids=[s.id for s in stations], to=to_pb(now)
-        )
-        getattr(request_pb, "from").CopyFrom(to_pb(midnight))
+        return _to_login()
+    lang = request_lang(request)
+    t = translator(lang)
+    query = query_from(request)
+    error = None
+    try:
         try:
-            reply = await deps.telemetry.SummarizeStations(
-                request_pb, timeout=TELEMETRY_DEADLINE_SECONDS
-            )
-            summaries = {s.station_id: s for s in reply.stations}
-        except grpc.aio.AioRpcError as exc:
-            log.warning("telemetry unavailable for console", extra={"code": str(exc.code())})
-            telemetry_error = "遥测服务暂不可用 · Telemetry is unavailable right now"
-    counts = await repository.device_counts(session, [s.id for s in stations])
-    rows = [
-        {
-            "station": s,
-            "visits": summaries[s.id].figures.visits if s.id in summaries else None,
-            "online": summaries[s.id].devices_online if s.id in summaries else None,
-            "alarms": summaries[s.id].open_alarms if s.id in summaries else None,
-            "devices": counts.get(s.id, 0),
-        }
-        for s in stations
-    ]
-    totals = {
-        "visits": sum(r["visits"] or 0 for r in rows),  # type: ignore[misc]
-        "online": sum(r["online"] or 0 for r in rows),  # type: ignore[misc]
-        "devices": sum(counts.values()),
-    }
-    context = {
-        "operator": operator,
-        "rows": rows,
-        "totals": totals,
-        "today": now.date().isoformat(),
-        "telemetry_error": telemetry_error,
-    }
-    return templates.TemplateResponse(request, "overview.html", context)
+            page = await build_page(kind, session, console, operator, query, lang, t, station_id)
+        except PeriodError as exc:
+            # Show the default period with the reason, rather than an error page.
+            error = f"{t('invalid_period')}: {exc}"
+            fallback = PageQuery(district=query.district)
+            page = await build_page(kind, session, console, operator, fallback, lang, t, station_id)
+    except OutOfScope:
+        return HTMLResponse(t("no_stations"), status_code=404)
+    template = {"overview": "overview.html", "station": "station.html", "alarms": "alarms.html"}
+    context = _page_context(request, operator, page, kind, error)
+    return templates.TemplateResponse(request, template[kind], context)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def overview(request: Request, session: SessionDep, console: ConsoleDep) -> Response:
+    """The operator's scope over today and the chosen period (`district`, `period`,
+    `bucket`, `from`, `to` as the picker sends them)."""
+    return await _render(request, "overview", session, console)
+
+
+@router.get("/stations/{station_id}", response_class=HTMLResponse)
+async def station_page(
+    request: Request, station_id: str, session: SessionDep, console: ConsoleDep
+) -> Response:
+    """One station: details, devices live, charts, alarms, bookables."""
+    return await _render(request, "station", session, console, station_id)
+
+
+@router.get("/alarms", response_class=HTMLResponse)
+async def alarms_page(request: Request, session: SessionDep, console: ConsoleDep) -> Response:
+    """Open alarms and recent dead letters of the scope."""
+    return await _render(request, "alarms", session, console)
+
+
+@router.post("/alarms/{alarm_id}/ack")
+async def acknowledge(
+    request: Request,
+    alarm_id: AlarmId,
+    session: SessionDep,
+    console: ConsoleDep,
+    note: Annotated[str, Form(max_length=500)] = "",
+    next: Annotated[str, Form()] = "/console/alarms",
+) -> Response:
+    """Acknowledge an open alarm of one's scope, then go back."""
+    operator = cookie_operator(request)
+    if operator is None:
+        return _to_login()
+    t = translator(request_lang(request))
+    if not operator.can_write:
+        return HTMLResponse(t("read_only"), status_code=403)
+    scope = await resolve_scope(session, operator, None)
+    try:
+        done = await console.sources.acknowledge(
+            alarm_id, scope.station_set(), operator.username, note
+        )
+    except SourceDown:
+        return HTMLResponse(t("telemetry_unavailable"), status_code=503)
+    if done is None:
+        return HTMLResponse(t("no_alarms"), status_code=404)
+    return RedirectResponse(safe_next(next), status_code=303)
+
+
+async def _export(
+    request: Request,
+    kind: PageKind,
+    table: str,
+    session: SessionDep,
+    console: ConsoleDep,
+    station_id: str | None = None,
+) -> Response:
+    operator = cookie_operator(request)
+    if operator is None:
+        return _to_login()
+    return await export_table(request, kind, table, session, console, operator, station_id)
+
+
+@router.get("/export/overview/{table}.csv")
+async def export_overview(
+    request: Request, table: str, session: SessionDep, console: ConsoleDep
+) -> Response:
+    """A table of the overview as CSV."""
+    return await _export(request, "overview", table, session, console)
+
+
+@router.get("/export/alarms/{table}.csv")
+async def export_alarms(
+    request: Request, table: str, session: SessionDep, console: ConsoleDep
+) -> Response:
+    """A table of the alarms page as CSV."""
+    return await _export(request, "alarms", table, session, console)
+
+
+@router.get("/export/stations/{station_id}/{table}.csv")
+async def export_station(
+    request: Request, station_id: str, table: str, session: SessionDep, console: ConsoleDep
+) -> Response:
+    """A table of a station page as CSV."""
+    return await _export(request, "station", table, session, console, station_id)

@@ -9,6 +9,7 @@ from yizhan.common.rpc import ServicerContext
 from yizhan.stations import repository
 from yizhan.stations.models import Station
 from yizhan.stations.opening_hours import open_intervals
+from yizhan.stations.rpc.scope_check import check_scope
 
 # Longest range GetOpeningHours expands, so one call cannot ask for years of intervals.
 MAX_OPENING_HOURS_DAYS = 400
@@ -31,8 +32,9 @@ def station_message(station: Station, device_count: int = 0) -> stations_pb2.Sta
 class StationDirectoryServicer(stations_pb2_grpc.StationDirectoryServicer):
     """Answers from the stations database."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], jwt_secret: str) -> None:
         self._sessions = sessions
+        self._jwt_secret = jwt_secret
 
     async def GetStation(
         self, request: stations_pb2.GetStationRequest, context: ServicerContext
@@ -81,7 +83,10 @@ class StationDirectoryServicer(stations_pb2_grpc.StationDirectoryServicer):
         request: stations_pb2.GetOpeningHoursRequest,
         context: ServicerContext,
     ) -> stations_pb2.GetOpeningHoursResponse:
-        start, end = from_pb(getattr(request, "from")), from_pb(request.to)
+        try:
+            start, end = from_pb(getattr(request, "from")), from_pb(request.to)
+        except (ValueError, OverflowError):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "timestamps out of range")
         if (end - start).days > MAX_OPENING_HOURS_DAYS:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "range too long")
         async with self._sessions() as session:
@@ -89,10 +94,15 @@ class StationDirectoryServicer(stations_pb2_grpc.StationDirectoryServicer):
         if station is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"no station {request.station_id}")
         # A suspended or closed station takes no bookings: it has no open intervals.
-        weekly_open = station.status == "active"
         intervals = (
-            open_intervals(station.opening_hours, station.timezone, start, end)
-            if weekly_open
+            open_intervals(
+                station.opening_hours,
+                station.timezone,
+                start,
+                end,
+                station.opening_exceptions,
+            )
+            if station.status == "active"
             else []
         )
         return stations_pb2.GetOpeningHoursResponse(
@@ -101,3 +111,11 @@ class StationDirectoryServicer(stations_pb2_grpc.StationDirectoryServicer):
                 stations_pb2.OpenInterval(start=to_pb(a), end=to_pb(b)) for a, b in intervals
             ],
         )
+
+    async def CheckOperatorScope(
+        self,
+        request: stations_pb2.CheckOperatorScopeRequest,
+        context: ServicerContext,
+    ) -> stations_pb2.CheckOperatorScopeResponse:
+        async with self._sessions() as session:
+            return await check_scope(session, self._jwt_secret, request)

@@ -1,6 +1,6 @@
 """GET /api/v1/dead-letters: recent messages that were not stored, and why."""
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -9,11 +9,13 @@ from pydantic import BaseModel
 from yizhan.common.auth import CurrentOperator
 from yizhan.telemetry import dead_letters
 from yizhan.telemetry.api.deps import DepsDep, SessionDep, operator_station_ids, visible_station
-from yizhan.telemetry.ingest.protocol import Reason
+from yizhan.telemetry.ingest.protocol import REASONS, Reason
 
 router = APIRouter(prefix="/api/v1", tags=["dead letters"])
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
+# Dead letters are kept 90 days by default (YZ_TELEMETRY_DEAD_LETTER_RETENTION_DAYS).
+MAX_SUMMARY_HOURS = 90 * 24
 
 
 class DeadLetterOut(BaseModel):
@@ -34,6 +36,29 @@ class DeadLetterPage(BaseModel):
 
     items: list[DeadLetterOut]
     next: str | None
+
+
+class DeadLetterSummary(BaseModel):
+    """Dead letters per reason code since a moment; every reason code is listed."""
+
+    since: datetime
+    reasons: dict[str, int]
+    total: int
+
+
+@router.get("/dead-letters/summary", response_model=DeadLetterSummary)
+async def summarize_dead_letters(
+    operator: CurrentOperator,
+    deps: DepsDep,
+    session: SessionDep,
+    hours: Annotated[int, Query(ge=1, le=MAX_SUMMARY_HOURS)] = 24,
+) -> DeadLetterSummary:
+    """How many messages of the operator's stations were refused, per reason, lately."""
+    station_ids = await operator_station_ids(deps.stations, operator)
+    since = datetime.now(UTC) - timedelta(hours=hours)
+    counts = await dead_letters.counts_by_reason(session, station_ids=station_ids, since=since)
+    reasons = {reason: counts.get(reason, 0) for reason in REASONS}
+    return DeadLetterSummary(since=since, reasons=reasons, total=sum(counts.values()))
 
 
 @router.get("/dead-letters", response_model=DeadLetterPage)

@@ -20,13 +20,22 @@ class AlarmOut(BaseModel):
     since: datetime
 
 
+class ChargingOut(BaseModel):
+    """A charging session in progress (started, not stopped)."""
+
+    session: str
+    connector: int | None
+    since: datetime
+
+
 class DeviceStateOut(BaseModel):
-    """A device as telemetry last heard of it."""
+    """A device as telemetry last heard of it (CONTRACT §3, plus its sessions in progress)."""
 
     device_id: str
     online: bool
     last_seen: datetime
     alarms: list[AlarmOut]
+    charging: list[ChargingOut]
 
 
 class DeviceStatesOut(BaseModel):
@@ -52,6 +61,10 @@ async def station_device_states(
                 last_seen=state.last_seen,
                 alarms=[
                     AlarmOut(code=a.code, severity=a.severity, since=a.since) for a in state.alarms
+                ],
+                charging=[
+                    ChargingOut(session=c.session, connector=c.connector, since=c.since)
+                    for c in state.charging
                 ],
             )
             for state in states

@@ -1,36 +1,62 @@
-"""Where a kiosk message enters: the MQTT subscription (paho-mqtt 2, MQTT 5).
+"""Where a kiosk message enters: our MQTT 5 subscription (one socket, one thread).
 
-The broker keeps our session (fixed client id, clean_start=False, a session expiry), so
-what devices publish while we are down waits for us. Messages are acknowledged manually,
-by the writer, only after their batch is committed; until then they count against the
-broker's in-flight window (Receive Maximum), which is the far end of our backpressure.
+The broker keeps our session (fixed client id, clean_start=False, a session expiry), so what
+devices publish while we are down waits for us. Messages are acknowledged only when the
+writer says their batch is committed; until then they count against our Receive Maximum,
+which is the far end of our backpressure: when the queue is full this thread stops reading
+the socket, keeps answering pings and sending acknowledgements, and the broker stops once our
+window of unacknowledged messages is used up.
 """
 
+import contextlib
 import logging
-import queue
+import select
+import socket
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Generic, TypeVar
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.reasoncodes import ReasonCode
-from paho.mqtt.subscribeoptions import SubscribeOptions
-
-from yizhan.common.mqtt import KEEPALIVE_SECONDS, TOPIC_PREFIX, connect_properties, make_client
+from yizhan.common.mqtt import (
+    KEEPALIVE_SECONDS,
+    RECONNECT_MAX_SECONDS,
+    RECONNECT_MIN_SECONDS,
+    SESSION_EXPIRY_SECONDS,
+    TOPIC_PREFIX,
+)
 from yizhan.common.settings import CommonSettings
-from yizhan.telemetry.ingest import metrics
+from yizhan.telemetry.ingest import metrics, mqtt_wire
+from yizhan.telemetry.ingest.channel import Channel
+from yizhan.telemetry.ingest.mqtt_wire import ProtocolError
 
 log = logging.getLogger(__name__)
 
-# Every channel of every device; `down` (our own answers) is skipped by the writer.
+T = TypeVar("T")
+
+# Every channel of every device (the broker's ACL for telemetry allows exactly this filter);
+# our own `down` answers come back too and are skipped.
 SUBSCRIPTION = f"{TOPIC_PREFIX}/+/dev/+/+"
-# How often a blocked put re-checks whether we are stopping.
-PUT_RECHECK_SECONDS = 0.5
+# A read takes whatever the kernel holds, up to this: hundreds of messages per system call.
+READ_CHUNK_BYTES = 256 * 1024
+# Larger packets are never sent to us by the broker (MQTT 5 Maximum Packet Size); anything
+# between 16 KiB and this still arrives and is kept as a `too_large` dead letter.
+MAX_PACKET_BYTES = 1024 * 1024
+# How long the loop sleeps when nothing happens; acks and stop requests wake it at once.
+IDLE_WAKEUP_SECONDS = 1.0
+# While the queue is full: how often to try again to hand over what was read.
+FULL_RETRY_SECONDS = 0.02
+CONNECT_TIMEOUT_SECONDS = 10.0
+SUBSCRIBE_PACKET_ID = 1
+# Retain handling 1: retained statuses only for a new subscription, not on every reconnect.
+RETAIN_SEND_IF_NEW_SUB = 1
 
 
-@dataclass(frozen=True)
+# Not frozen: a frozen dataclass sets every field through object.__setattr__, which costs
+# more than the rest of this thread's work on a message.
+@dataclass(slots=True)
 class Received:
     """One message as it came off the wire, with what is needed to acknowledge it."""
 
@@ -45,8 +71,17 @@ class Received:
     connection: int
 
 
-class Consumer:
-    """The MQTT client of ingest: subscribes, queues messages, acknowledges on request."""
+class _Lost(Exception):
+    """The connection is gone (or must be dropped); reconnect."""
+
+
+class Consumer(Generic[T]):
+    """The MQTT client of ingest: subscribes, queues messages, acknowledges on request.
+
+    Each message is passed through `prepare` on this thread before it is queued (ingest
+    validates it there): work done here overlaps the writer's waits on PostgreSQL, and one
+    thread fewer competes for the interpreter lock.
+    """
 
     def __init__(
         self,
@@ -55,44 +90,44 @@ class Consumer:
         client_id: str,
         share_group: str,
         receive_maximum: int,
-        out: "queue.Queue[Received]",
+        out: Channel[T],
+        prepare: Callable[["Received"], T],
     ) -> None:
         self._common = common
         self._client_id = client_id
         self._receive_maximum = receive_maximum
         self._filter = f"$share/{share_group}/{SUBSCRIPTION}" if share_group else SUBSCRIPTION
         self._out = out
+        self._prepare = prepare
         self._accepting = True
+        self._closing = threading.Event()
         self._last_received = 0.0
-        # Guards `_connection` against a reconnect between the check and the ack.
-        self._ack_lock = threading.Lock()
+        # Guards the outgoing lists and `_connection` (acks must not cross connections).
+        self._lock = threading.Lock()
         self._connection = 0
-        self._client = make_client(client_id, common, manual_ack=True)
-        paho_log = logging.getLogger(f"paho.{client_id}")
-        paho_log.addFilter(self._quiet_when_stopping)
-        self._client.enable_logger(paho_log)
+        self._pending_acks: list[int] = []
+        self._pending_out: list[bytes] = []
+        # Our own QoS 1 publishes not yet acknowledged by the broker, resent after a reconnect.
+        self._inflight: dict[int, bytes] = {}
+        self._next_packet_id = 0
+        self._held: deque[T] = deque()
+        self._reader = mqtt_wire.Reader(MAX_PACKET_BYTES)
         self._subscribed = False
-        self._client.on_connect = self._on_connect
-        self._client.on_disconnect = self._on_disconnect
-        self._client.on_subscribe = self._on_subscribe
-        self._client.on_message = self._on_message
+        # Set when a PINGRESP arrives; the loop then stops waiting for one.
+        self._pong = False
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._thread = threading.Thread(target=self._run, name="mqtt-ingest", daemon=True)
 
     @property
     def connected(self) -> bool:
         """Whether the broker connection is up and our subscription was granted."""
-        return bool(self._client.is_connected()) and self._subscribed
+        return self._subscribed
 
     def start(self) -> None:
         """Connect in the background (retrying until the broker answers) and consume."""
-        properties = connect_properties(True, receive_maximum=self._receive_maximum)
-        self._client.connect_async(
-            self._common.mqtt_host,
-            self._common.mqtt_port,
-            keepalive=KEEPALIVE_SECONDS,
-            clean_start=False,
-            properties=properties,
-        )
-        self._client.loop_start()
+        self._thread.start()
         log.info(
             "MQTT ingest starting",
             extra={
@@ -106,108 +141,254 @@ class Consumer:
         """Take no more messages: anything delivered from now on is left unacknowledged,
         and the broker delivers it again when we come back."""
         self._accepting = False
+        self._wake()
 
     def ack(self, items: list[Received]) -> None:
         """Acknowledge committed messages, in the order they were received."""
-        with self._ack_lock:
-            for item in items:
-                if item.qos > 0 and item.connection == self._connection:
-                    self._client.ack(item.mid, item.qos)
+        with self._lock:
+            current = self._connection
+            self._pending_acks.extend(
+                item.mid for item in items if item.qos > 0 and item.connection == current
+            )
+        self._wake()
 
     def publish(self, topic: str, payload: bytes) -> bool:
-        """Publish at QoS 1; False when paho refused it outright."""
-        info = self._client.publish(topic, payload, qos=1)
-        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
-            log.warning("publish refused", extra={"topic": topic, "rc": int(info.rc)})
-            return False
-        # NO_CONN: paho keeps QoS 1 messages and sends them once reconnected.
+        """Publish at QoS 1 (sent by the network thread, kept until the broker has it)."""
+        with self._lock:
+            packet_id = self._new_packet_id()
+            if packet_id is None:
+                log.warning("publish refused: too many unacknowledged", extra={"topic": topic})
+                return False
+            packet = mqtt_wire.publish(topic, payload, qos=1, packet_id=packet_id)
+            self._inflight[packet_id] = packet
+            self._pending_out.append(packet)
+        self._wake()
         return True
 
     def close(self) -> None:
-        """Disconnect cleanly (the broker keeps our session) and stop the network thread."""
-        self._client.disconnect()
-        self._client.loop_stop()
+        """Send what is pending, disconnect cleanly (the broker keeps our session), stop."""
+        self._accepting = False
+        self._closing.set()
+        self._wake()
+        self._thread.join(CONNECT_TIMEOUT_SECONDS)
+        self._wake_r.close()
+        self._wake_w.close()
         metrics.MQTT_CONNECTED.set(0)
 
-    def _quiet_when_stopping(self, record: logging.LogRecord) -> bool:
-        # paho's network thread may run once more after our clean DISCONNECT and log an
-        # error about the closed socket; it is expected then, and only then.
-        return self._accepting or "not connected" not in record.getMessage()
+    def _new_packet_id(self) -> int | None:
+        if len(self._inflight) >= 65_000:
+            return None
+        while True:
+            self._next_packet_id = self._next_packet_id % 65_535 + 1
+            if self._next_packet_id not in self._inflight:
+                return self._next_packet_id
 
-    def _on_connect(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        flags: mqtt.ConnectFlags,
-        reason_code: ReasonCode,
-        properties: Any,
-    ) -> None:
-        if reason_code.is_failure:
-            log.error("MQTT connection refused", extra={"reason": str(reason_code)})
+    def _wake(self) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):
+            self._wake_w.send(b"\x00")
+
+    def _run(self) -> None:
+        delay = float(RECONNECT_MIN_SECONDS)
+        while not self._closing.is_set():
+            sock: socket.socket | None = None
+            try:
+                sock = self._connect()
+                delay = float(RECONNECT_MIN_SECONDS)
+                self._serve(sock)
+            except (OSError, _Lost, ProtocolError) as exc:
+                if not self._closing.is_set():
+                    log.warning("MQTT connection lost", extra={"error": str(exc) or repr(exc)})
+            finally:
+                self._disconnected(sock)
+            if not self._closing.is_set():
+                self._closing.wait(delay)
+                delay = min(delay * 2, RECONNECT_MAX_SECONDS)
+
+    def _connect(self) -> socket.socket:
+        common = self._common
+        sock = socket.create_connection(
+            (common.mqtt_host, common.mqtt_port), timeout=CONNECT_TIMEOUT_SECONDS
+        )
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            password = common.mqtt_password.get_secret_value() if common.mqtt_password else None
+            sock.sendall(
+                mqtt_wire.connect(
+                    self._client_id,
+                    keepalive=KEEPALIVE_SECONDS,
+                    clean_start=False,
+                    session_expiry=SESSION_EXPIRY_SECONDS,
+                    receive_maximum=self._receive_maximum,
+                    maximum_packet_size=MAX_PACKET_BYTES,
+                    username=common.mqtt_username or None,
+                    password=password if common.mqtt_username else None,
+                )
+            )
+            reader = mqtt_wire.Reader(MAX_PACKET_BYTES)
+            session_present, reason = self._await_connack(sock, reader)
+            if reason >= 0x80:
+                raise _Lost(f"connection refused by the broker (reason {reason:#x})")
+            self._reader = reader
+            log.info("MQTT connected", extra={"session_present": session_present})
+            # Subscribe on every connect: a broker that lost our session must learn it again.
+            packets = [
+                mqtt_wire.subscribe(
+                    SUBSCRIBE_PACKET_ID,
+                    self._filter,
+                    qos=1,
+                    retain_handling=RETAIN_SEND_IF_NEW_SUB,
+                )
+            ]
+            with self._lock:
+                # Our unacknowledged publishes go again, marked as retransmissions; what was
+                # only waiting to be sent is among them.
+                packets += [mqtt_wire.set_dup(p) for p in self._inflight.values()]
+                self._pending_out = []
+            sock.sendall(b"".join(packets))
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    def _await_connack(self, sock: socket.socket, reader: mqtt_wire.Reader) -> tuple[bool, int]:
+        deadline = time.monotonic() + CONNECT_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            data = sock.recv(READ_CHUNK_BYTES)
+            if not data:
+                raise _Lost("closed before CONNACK")
+            reader.feed(data)
+            for kind, _, body in reader.packets():
+                if kind != mqtt_wire.CONNACK:
+                    raise ProtocolError(f"expected CONNACK, got packet type {kind}")
+                return mqtt_wire.parse_connack(body)
+        raise _Lost("no CONNACK in time")
+
+    def _serve(self, sock: socket.socket) -> None:
+        """Read, hand over, acknowledge and ping until the connection ends or we close."""
+        keepalive = float(KEEPALIVE_SECONDS)
+        last_sent = time.monotonic()
+        ping_sent_at: float | None = None
+        while True:
+            if self._closing.is_set():
+                self._flush(sock)
+                with contextlib.suppress(OSError, _Lost):
+                    self._send(sock, mqtt_wire.DISCONNECT)
+                return
+            self._hand_over()
+            reading = self._accepting and not self._held
+            timeout = FULL_RETRY_SECONDS if self._held else IDLE_WAKEUP_SECONDS
+            watched = [sock, self._wake_r] if reading else [self._wake_r]
+            ready, _, _ = select.select(watched, [], [], timeout)
+            if self._wake_r in ready:
+                with contextlib.suppress(BlockingIOError):
+                    self._wake_r.recv(4096)
+            if sock in ready:
+                self._read(sock)
+            if self._flush(sock):
+                last_sent = time.monotonic()
+            now = time.monotonic()
+            if ping_sent_at is not None and now - ping_sent_at > keepalive:
+                raise _Lost("no PINGRESP from the broker")
+            if now - last_sent > keepalive / 2 and ping_sent_at is None:
+                self._send(sock, mqtt_wire.PINGREQ)
+                last_sent = ping_sent_at = now
+            if self._pong:
+                self._pong = False
+                ping_sent_at = None
+
+    def _read(self, sock: socket.socket) -> None:
+        try:
+            data = sock.recv(READ_CHUNK_BYTES)
+        except BlockingIOError:
             return
-        # Subscribe on every connect: a broker that lost our session must learn it again.
-        # Retained messages only for a new subscription, not again on each reconnect.
-        options = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
-        client.subscribe(self._filter, options=options)
-        log.info("MQTT connected", extra={"session_present": bool(flags.session_present)})
+        if not data:
+            raise _Lost("closed by the broker")
+        self._reader.feed(data)
+        connection = self._connection
+        received = 0
+        for kind, flags, body in self._reader.packets():
+            if kind == mqtt_wire.PUBLISH:
+                message = mqtt_wire.parse_publish(flags, body)
+                # Strictly increasing, so that an offline status and the next message never tie.
+                now = max(time.time(), self._last_received + 1e-6)
+                self._last_received = now
+                item = Received(
+                    # Replaced, not refused, when not UTF-8: it becomes a bad_topic letter.
+                    topic=message.topic.decode("utf-8", "replace"),
+                    payload=message.payload,
+                    mid=message.packet_id,
+                    qos=message.qos,
+                    retained=message.retain,
+                    received_at=datetime.fromtimestamp(now, UTC),
+                    connection=connection,
+                )
+                self._held.append(self._prepare(item))
+                received += 1
+            elif kind == mqtt_wire.PUBACK:
+                packet_id, _ = mqtt_wire.parse_puback(body)
+                with self._lock:
+                    self._inflight.pop(packet_id, None)
+            elif kind == mqtt_wire.PINGRESP:
+                self._pong = True
+            elif kind == mqtt_wire.SUBACK:
+                self._subacked(body)
+            elif kind == mqtt_wire.DISCONNECT_TYPE:
+                raise _Lost(f"disconnected by the broker (reason {mqtt_wire.reason_of(body):#x})")
+            else:
+                raise ProtocolError(f"unexpected packet type {kind}")
+        if received:
+            metrics.RECEIVED.inc(received)
 
-    def _on_subscribe(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        mid: int,
-        reason_codes: list[ReasonCode],
-        properties: Any,
-    ) -> None:
-        refused = [str(code) for code in reason_codes if code.is_failure]
+    def _subacked(self, body: bytes) -> None:
+        _, reasons = mqtt_wire.parse_suback(body)
+        refused = [code for code in reasons if code >= 0x80]
         if refused:
             # Connected but deaf: /readyz reports it, and the next reconnect tries again.
             log.error(
-                "MQTT subscription refused", extra={"reasons": refused, "filter": self._filter}
+                "MQTT subscription refused",
+                extra={"reasons": [f"{c:#x}" for c in refused], "filter": self._filter},
             )
             return
         self._subscribed = True
         metrics.MQTT_CONNECTED.set(1)
 
-    def _on_disconnect(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        flags: mqtt.DisconnectFlags,
-        reason_code: ReasonCode,
-        properties: Any,
-    ) -> None:
-        with self._ack_lock:
+    def _hand_over(self) -> None:
+        """Move what was read into the queue, as far as it has room."""
+        if not self._accepting:
+            # Never handed over, never acknowledged: the broker delivers them again.
+            self._held.clear()
+            return
+        self._out.offer(self._held)
+
+    def _flush(self, sock: socket.socket) -> bool:
+        """Send pending acknowledgements and publishes; whether anything was sent."""
+        with self._lock:
+            acks, self._pending_acks = self._pending_acks, []
+            out, self._pending_out = self._pending_out, []
+        if not acks and not out:
+            return False
+        self._send(sock, b"".join([*map(mqtt_wire.puback, acks), *out]))
+        return True
+
+    def _send(self, sock: socket.socket, data: bytes) -> None:
+        # Blocking (with a timeout) for this write: acks are small and the broker reads
+        # them promptly; one that stops reading for that long is treated as gone.
+        sock.settimeout(CONNECT_TIMEOUT_SECONDS)
+        try:
+            sock.sendall(data)
+        except TimeoutError as exc:
+            raise _Lost("the broker does not read what we send") from exc
+        finally:
+            sock.setblocking(False)
+
+    def _disconnected(self, sock: socket.socket | None) -> None:
+        with self._lock:
             # Messages not yet acknowledged are delivered again on the next connection.
             self._connection += 1
+            self._pending_acks = []
+        self._held.clear()
         self._subscribed = False
         metrics.MQTT_CONNECTED.set(0)
-        if self._accepting:
-            log.warning("MQTT disconnected", extra={"reason": str(reason_code)})
-
-    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        if not self._accepting:
-            return
-        # Strictly increasing, so that an offline status and the next message never tie.
-        now = max(time.time(), self._last_received + 1e-6)
-        self._last_received = now
-        item = Received(
-            # Not message.topic: that raises on a topic that is not UTF-8.
-            topic=bytes(message._topic).decode("utf-8", "replace"),
-            payload=bytes(message.payload),
-            mid=message.mid,
-            qos=message.qos,
-            retained=bool(message.retain),
-            received_at=datetime.fromtimestamp(now, UTC),
-            connection=self._connection,
-        )
-        metrics.RECEIVED.inc()
-        # Blocks while the queue is full: this thread then stops reading the socket, and
-        # the broker stops sending once our unacknowledged window is used up.
-        while True:
-            try:
-                self._out.put(item, timeout=PUT_RECHECK_SECONDS)
-                return
-            except queue.Full:
-                if not self._accepting:
-                    return
+        if sock is not None:
+            sock.close()

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal
 
+import orjson
+
 from yizhan.telemetry.rfc3339 import parse_rfc3339
 
 Reason = Literal[
@@ -56,8 +58,14 @@ MAX_DISPENSE_LITERS: Final = 20.0
 UPLINK_CHANNELS: Final = ("telemetry", "event", "status")
 DOWNLINK_CHANNEL: Final = "down"
 _CHANNELS = "|".join(UPLINK_CHANNELS)
-_TOPIC_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_METRIC_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+# fullmatch, not `$`: `$` also matches before a trailing newline.
+_TOPIC_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_METRIC_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+# Every device sends on a few topics and names the same few metrics: remembering the answers
+# saves a split and two regular expressions a message. Bounded, since names come from outside.
+_CACHE_LIMIT: Final = 100_000
+# A run of digits that may be an integer orjson cannot hold (beyond 64 bits, either sign).
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
 
 EVENT_TYPES: Final = (
     "charge.start",
@@ -91,7 +99,9 @@ class Rejection:
     detail: str
 
 
-@dataclass(frozen=True)
+# Messages are plain (not frozen) dataclasses with slots: a frozen one sets every field
+# through object.__setattr__, too slow for thousands a second.
+@dataclass(slots=True)
 class Telemetry:
     """Metric readings of one device at one moment."""
 
@@ -102,7 +112,7 @@ class Telemetry:
     metrics: tuple[tuple[str, float], ...]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Event:
     """Something that happened at a device. `count` (visits), `amount` (Wh or litres) and
     `ref` (session or code) carry what the figures and alarms need; `attrs` the rest."""
@@ -118,7 +128,7 @@ class Event:
     attrs: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Status:
     """A device's own statement that it is online or offline (also its Last Will)."""
 
@@ -139,13 +149,29 @@ class _Fail(Exception):
         self.detail = detail
 
 
+_topics: dict[str, Topic | None] = {}
+_metric_names: set[str] = set()
+
+
 def parse_topic(topic: str) -> Topic | None:
     """The station, device and channel of `yz/v1/st/{station}/dev/{device}/{channel}`."""
+    try:
+        return _topics[topic]
+    except KeyError:
+        pass
+    parsed = _parse_topic(topic)
+    if len(_topics) >= _CACHE_LIMIT:
+        _topics.clear()
+    _topics[topic] = parsed
+    return parsed
+
+
+def _parse_topic(topic: str) -> Topic | None:
     parts = topic.split("/")
     if len(parts) != 7 or parts[:3] != ["yz", "v1", "st"] or parts[4] != "dev":
         return None
     station_id, device_id, channel = parts[3], parts[5], parts[6]
-    if not _TOPIC_ID.match(station_id) or not _TOPIC_ID.match(device_id):
+    if not _TOPIC_ID.fullmatch(station_id) or not _TOPIC_ID.fullmatch(device_id):
         return None
     return Topic(station_id, device_id, channel)
 
@@ -163,37 +189,56 @@ def validate(topic: str, payload: bytes, received_at: datetime) -> Message | Rej
             raise _Fail("bad_topic", "expected yz/v1/st/<station>/dev/<device>/" + _CHANNELS)
         if len(payload) > MAX_PAYLOAD_BYTES:
             raise _Fail("too_large", f"{len(payload)} bytes; at most {MAX_PAYLOAD_BYTES}")
-        body = _decode(payload)
-        _version(body)
-        if parts.channel == "status":
-            return _status(parts, body)
-        seq = _integer(body, "seq", 0, MAX_SEQ)
-        ts = _timestamp(body)
-        message: Message
-        if parts.channel == "telemetry":
-            message = Telemetry(parts.station_id, parts.device_id, seq, ts.moment, _metrics(body))
-        else:
-            message = _event(parts, body, seq, ts.moment)
-        ts.check_window(received_at)
-        return message
+        try:
+            return _check(parts, _decode(payload), received_at)
+        except _Fail as fail:
+            # orjson turns integers beyond 64 bits into floats: a seq of 2**64 would be
+            # `invalid` (not an integer) instead of `out_of_range`. Only a refused message
+            # with such a number is read again, by the standard library.
+            if fail.reason != "invalid" or not _LONG_DIGITS.search(payload):
+                raise
+            return _check(parts, _decode_slowly(payload), received_at)
     except _Fail as fail:
         return Rejection(fail.reason, fail.detail)
+
+
+def _check(parts: Topic, body: Any, received_at: datetime) -> Message:
+    if not isinstance(body, dict):
+        raise _Fail("malformed_json", f"a JSON object is required, not {_json_type(body)}")
+    _version(body)
+    if parts.channel == "status":
+        return _status(parts, body)
+    seq = _integer(body, "seq", 0, MAX_SEQ)
+    ts = _timestamp(body)
+    message: Message
+    if parts.channel == "telemetry":
+        message = Telemetry(parts.station_id, parts.device_id, seq, ts.moment, _metrics(body))
+    else:
+        message = _event(parts, body, seq, ts.moment)
+    ts.check_window(received_at)
+    return message
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _decode(payload: bytes) -> dict[str, Any]:
+def _decode(payload: bytes) -> Any:
+    # orjson is strict (UTF-8 only, no NaN) and several times faster than json; what it
+    # refuses although JSON allows it (1e400, say) the standard library judges.
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return _decode_slowly(payload)
+
+
+def _decode_slowly(payload: bytes) -> Any:
     try:
         # Strict UTF-8 first: json.loads would guess UTF-16/32 from bytes.
         text = payload.decode("utf-8")
-        body = json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise _Fail("malformed_json", _short(str(exc))) from None
-    if not isinstance(body, dict):
-        raise _Fail("malformed_json", f"a JSON object is required, not {_json_type(body)}")
-    return body
 
 
 def _version(body: dict[str, Any]) -> None:
@@ -262,9 +307,21 @@ def _metrics(body: dict[str, Any]) -> tuple[tuple[str, float], ...]:
         raise _Fail("out_of_range", f"metrics: 1 to {MAX_METRICS} entries, got {len(metrics)}")
     readings = []
     for name, value in metrics.items():
-        if not _METRIC_NAME.match(name):
-            raise _Fail("invalid", f"metrics.{_short(name, 64)}: name must match [a-z][a-z0-9_]*")
-        readings.append((name, _finite(value, f"metrics.{name}")))
+        if name not in _metric_names:
+            if not _METRIC_NAME.fullmatch(name):
+                raise _Fail(
+                    "invalid", f"metrics.{_short(name, 64)}: name must match [a-z][a-z0-9_]*"
+                )
+            if len(_metric_names) >= _CACHE_LIMIT:
+                _metric_names.clear()
+            _metric_names.add(name)
+        # The common case first: a float or a small int needs no further checks.
+        if type(value) is float:
+            if value - value != 0.0:  # inf or nan (orjson refuses them; json may not)
+                raise _Fail("out_of_range", f"metrics.{name}: must be finite")
+            readings.append((name, value))
+        else:
+            readings.append((name, _finite(value, f"metrics.{name}")))
     return tuple(readings)
 
 

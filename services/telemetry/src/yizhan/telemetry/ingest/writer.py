@@ -1,32 +1,32 @@
-"""The writer thread: batches from the queue, checks them, stores each batch in one
-transaction, and only then acknowledges its messages to the broker.
+"""The writer thread: takes validated messages off the queue in batches, resolves their
+devices, stores each batch in one transaction, and only then acknowledges its messages.
 
-A batch whose device lookups or commit fail is retried (nothing acknowledged meanwhile);
-the broker redelivers whatever we never acknowledged, and (device, seq) makes that safe.
+Batches set their own size: the writer takes everything that waits (up to `batch_size`) as
+soon as it is free, so a message alone in a quiet minute is written at once, and under load
+each transaction carries what arrived while the previous one was written.
+
+A batch whose devices cannot be resolved or whose commit fails is retried (nothing
+acknowledged meanwhile); the broker redelivers whatever we never acknowledged, and
+(device, seq) makes that safe.
 """
 
+import functools
 import logging
-import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TypeVar
 
 import psycopg
 
 from yizhan.telemetry.ingest import metrics
+from yizhan.telemetry.ingest.channel import Channel
+from yizhan.telemetry.ingest.checker import Checked, Prepared, check, dead_letter
 from yizhan.telemetry.ingest.consumer import Received
-from yizhan.telemetry.ingest.devices import DeviceResolver, StationsUnavailable, check_device
-from yizhan.telemetry.ingest.effects import Arrival
-from yizhan.telemetry.ingest.protocol import (
-    Event,
-    Message,
-    Rejection,
-    parse_topic,
-    validate,
-)
-from yizhan.telemetry.ingest.store import DeadLetter, Store, Written
+from yizhan.telemetry.ingest.devices import DeviceResolver, StationsUnavailable
+from yizhan.telemetry.ingest.protocol import Event, Rejection
+from yizhan.telemetry.ingest.store import Store, Written
 
 log = logging.getLogger(__name__)
 
@@ -35,57 +35,35 @@ RETRY_MAX_SECONDS = 10.0
 # Errors caused by a message's content (SQLSTATE classes 22 and 23): retrying cannot help, so
 # the batch is written message by message and the culprit becomes a dead letter.
 _CONTENT_ERRORS = (psycopg.errors.DataError, psycopg.errors.IntegrityError)
-# Anything else from the database or stations is taken as an outage: retry.
-_OUTAGES = (psycopg.Error, StationsUnavailable)
+# Anything else from the database is taken as an outage: retry.
+_OUTAGES = (psycopg.Error,)
+# How often an idle writer looks whether it should stop.
+STOP_CHECK_SECONDS = 0.1
 
 T = TypeVar("T")
 
 
-@dataclass
-class Checked:
-    """A batch after validation and device lookup, ready to store."""
-
-    arrivals: list[Arrival] = field(default_factory=list)
-    sources: list[Received] = field(default_factory=list)
-    dead_letters: list[DeadLetter] = field(default_factory=list)
-    ignored: int = 0
-
-
-def dead_letter(item: Received, rejection: Rejection) -> DeadLetter:
-    """The dead letter of a refused message (station and device from its topic, if any)."""
-    topic = parse_topic(item.topic)
-    return DeadLetter(
-        received_at=item.received_at,
-        topic=item.topic,
-        station_id=topic.station_id if topic else None,
-        device_id=topic.device_id if topic else None,
-        reason=rejection.reason,
-        detail=rejection.detail,
-        payload=item.payload,
-    )
-
-
 class Writer:
-    """Consumes the queue on its own thread until stopped, then drains it."""
+    """Writes what the MQTT thread queued until stopped, then drains the queue."""
 
     def __init__(
         self,
-        source: "queue.Queue[Received]",
+        source: Channel[Prepared],
         store: Store,
         resolver: DeviceResolver,
         *,
         ack: Callable[[list[Received]], None],
         on_scans: Callable[[list[Event]], None],
+        on_committed: Callable[[Written], None] = lambda written: None,
         batch_size: int,
-        flush_interval: float,
     ) -> None:
-        self._queue = source
+        self._source = source
         self._store = store
         self._resolver = resolver
         self._ack = ack
         self._on_scans = on_scans
+        self._on_committed = on_committed
         self._batch_size = batch_size
-        self._flush_interval = flush_interval
         self._stopping = threading.Event()
         # Set when an outage is met while stopping: what is left stays unacknowledged.
         self._abandoned = False
@@ -96,106 +74,82 @@ class Writer:
         self._thread.start()
 
     def stop(self, timeout: float) -> None:
-        """Write what is queued, then end the thread (waits at most `timeout` seconds)."""
+        """Write what is queued (the MQTT thread takes no more by now), then end."""
         self._stopping.set()
         self._thread.join(timeout)
         if self._thread.is_alive():
             log.error("writer did not finish in time; unacknowledged messages will come again")
 
     def _run(self) -> None:
-        while True:
-            batch = self._take()
-            if batch:
-                self._process_safely(batch)
-            elif self._stopping.is_set():
-                return
+        while not self._abandoned:
+            items = self._source.take(self._batch_size, STOP_CHECK_SECONDS)
+            if not items:
+                if self._stopping.is_set():
+                    return
+                continue
+            checked = self._retrying(
+                functools.partial(check, items, self._resolver), StationsUnavailable, "stations"
+            )
+            if checked is not None:
+                self._process_safely(checked)
 
-    def _process_safely(self, batch: list[Received]) -> None:
+    def _process_safely(self, checked: Checked) -> None:
         # A bug met by some odd message must not stop ingest: the batch is retried message
         # by message, and a message that still fails is kept as a dead letter.
         try:
-            self.process(batch)
+            self.process(checked)
             return
         except Exception:
             metrics.UNEXPECTED_ERRORS.inc()
             log.exception("batch failed unexpectedly; retrying message by message")
-        for item in batch:
+        for arrival, item in zip(checked.arrivals, checked.arrival_sources, strict=True):
+            one = Checked(sources=[item], arrivals=[arrival], arrival_sources=[item])
             try:
-                self.process([item])
+                self.process(one)
             except Exception as exc:
                 log.exception("message failed unexpectedly", extra={"topic": item.topic})
                 rejection = Rejection("invalid", f"could not be processed ({type(exc).__name__})")
-                try:
-                    self._store.write([], [dead_letter(item, rejection)])
-                except Exception:
-                    # Unacknowledged: the broker delivers it again after a reconnect.
-                    log.exception("could not keep it as a dead letter either")
-                    continue
-                self._ack([item])
+                self._keep_as_dead_letter(item, rejection)
+        accepted = {id(item) for item in checked.arrival_sources}
+        rest = [item for item in checked.sources if id(item) not in accepted]
+        if checked.dead_letters:
+            try:
+                self._store.write([], checked.dead_letters)
+            except Exception:
+                log.exception("could not keep the dead letters; they will come again")
+                return
+            for dead in checked.dead_letters:
+                metrics.DEAD_LETTERS.labels(dead.reason).inc()
+        self._ack(rest)
 
-    def _take(self) -> list[Received]:
-        """Up to batch_size messages, waiting at most flush_interval after the first."""
+    def _keep_as_dead_letter(self, item: Received, rejection: Rejection) -> None:
         try:
-            batch = [self._queue.get(timeout=self._flush_interval)]
-        except queue.Empty:
-            return []
-        deadline = time.monotonic() + self._flush_interval
-        while len(batch) < self._batch_size:
-            try:
-                batch.append(self._queue.get_nowait())
-                continue
-            except queue.Empty:
-                pass
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or self._stopping.is_set():
-                break
-            try:
-                batch.append(self._queue.get(timeout=remaining))
-            except queue.Empty:
-                break
-        return batch
+            self._store.write([], [dead_letter(item, rejection)])
+        except Exception:
+            # Unacknowledged: the broker delivers it again after a reconnect.
+            log.exception("could not keep it as a dead letter either")
+            return
+        metrics.DEAD_LETTERS.labels(rejection.reason).inc()
+        self._ack([item])
 
-    def process(self, batch: list[Received]) -> None:
-        """Check, store, commit, acknowledge, then trigger after-commit effects."""
+    def process(self, checked: Checked) -> None:
+        """Store, commit, acknowledge, then trigger after-commit effects."""
         if self._abandoned:
             return
         started = time.perf_counter()
-        checked = self._retrying(lambda: self._check(batch), "stations")
-        if checked is None:
-            return
-        written = self._retrying(lambda: self._write(checked), "database")
+        written = self._retrying(lambda: self._write(checked), _OUTAGES, "database")
         if written is None:
             return
         # The batch is committed: only now may the broker forget these messages.
-        self._ack(batch)
+        self._ack(checked.sources)
         try:
             self._on_scans(written.scans)
+            self._on_committed(written)
             _count(checked, written)
         except Exception:  # acknowledged already: it must not be processed again
             log.exception("after-commit work failed")
-        metrics.BATCH_SIZE.observe(len(batch))
+        metrics.BATCH_SIZE.observe(len(checked.sources))
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
-
-    def _check(self, batch: list[Received]) -> Checked:
-        results = [validate(item.topic, item.payload, item.received_at) for item in batch]
-        devices = self._resolver.resolve_many(
-            result.device_id for result in results if isinstance(result, Message)
-        )
-        checked = Checked()
-        # In arrival order, so that dead letters are numbered as they came.
-        for item, result in zip(batch, results, strict=True):
-            if result is None:
-                checked.ignored += 1
-                continue
-            if not isinstance(result, Rejection):
-                refusal = check_device(result.station_id, devices.get(result.device_id))
-                if refusal is None:
-                    checked.arrivals.append(Arrival(result, item.received_at, item.retained))
-                    checked.sources.append(item)
-                    continue
-                result = refusal
-            checked.dead_letters.append(dead_letter(item, result))
-        return checked
 
     def _write(self, checked: Checked) -> Written:
         try:
@@ -207,8 +161,8 @@ class Writer:
 
     def _write_one_by_one(self, checked: Checked) -> Written:
         written = Written([], [])
-        kept: list[tuple[Arrival, Received]] = []
-        for arrival, source in zip(checked.arrivals, checked.sources, strict=True):
+        kept = []
+        for arrival, source in zip(checked.arrivals, checked.arrival_sources, strict=True):
             try:
                 one = self._store.write([arrival], [])
             except _CONTENT_ERRORS as exc:
@@ -220,7 +174,7 @@ class Writer:
             written.outcomes.extend(one.outcomes)
             written.scans.extend(one.scans)
         checked.arrivals = [arrival for arrival, _ in kept]
-        checked.sources = [source for _, source in kept]
+        checked.arrival_sources = [source for _, source in kept]
         for dead in checked.dead_letters:
             try:
                 self._store.write([], [dead])
@@ -228,13 +182,18 @@ class Writer:
                 log.exception("dead letter refused by the database; dropped")
         return written
 
-    def _retrying(self, attempt: Callable[[], T], peer: str) -> T | None:
-        """`attempt()` until it succeeds; None when stopping meets an outage."""
+    def _retrying(
+        self,
+        attempt: Callable[[], T],
+        outages: type[Exception] | tuple[type[Exception], ...],
+        peer: str,
+    ) -> T | None:
+        """`attempt()` until `peer` answers; None when stopping meets an outage."""
         delay = RETRY_MIN_SECONDS
         while True:
             try:
                 return attempt()
-            except _OUTAGES as exc:
+            except outages as exc:
                 metrics.WRITE_FAILURES.labels(peer).inc()
                 log.error("%s unavailable; batch held unacknowledged: %s", peer, exc)
                 if self._stopping.is_set():
@@ -245,12 +204,19 @@ class Writer:
 
 
 def _count(checked: Checked, written: Written) -> None:
+    stored: Counter[str] = Counter()
+    duplicates = 0
     for arrival, outcome in zip(checked.arrivals, written.outcomes, strict=False):
         if outcome == "duplicate":
-            metrics.DUPLICATES.inc()
+            duplicates += 1
         else:
-            metrics.STORED.labels(type(arrival.message).__name__.lower()).inc()
-    for dead in checked.dead_letters:
-        metrics.DEAD_LETTERS.labels(dead.reason).inc()
+            stored[type(arrival.message).__name__.lower()] += 1
+    for channel, count in stored.items():
+        metrics.STORED.labels(channel).inc(count)
+    if duplicates:
+        metrics.DUPLICATES.inc(duplicates)
+    reasons = Counter(dead.reason for dead in checked.dead_letters)
+    for reason, count in reasons.items():
+        metrics.DEAD_LETTERS.labels(reason).inc(count)
     if checked.ignored:
         metrics.IGNORED.inc(checked.ignored)

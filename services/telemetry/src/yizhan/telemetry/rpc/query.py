@@ -127,6 +127,12 @@ class TelemetryQueryServicer(telemetry_pb2_grpc.TelemetryQueryServicer):
                         )
                         for alarm in state.alarms
                     ],
+                    charging=[
+                        telemetry_pb2.ChargingSession(
+                            session=c.session, connector=c.connector or 0, since=to_pb(c.since)
+                        )
+                        for c in state.charging
+                    ],
                 )
                 for state in states
             ]

@@ -3,8 +3,11 @@
 isort:skip_file
 Bookings as the other services see them."""
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -71,3 +74,174 @@ class CheckInResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CheckInResponse: _TypeAlias = CheckInResponse  # noqa: Y015
+
+@_typing.final
+class GetBookingStatsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATION_IDS_FIELD_NUMBER: _builtins.int
+    FROM_FIELD_NUMBER: _builtins.int
+    TO_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def station_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Empty: every station bookings knows of (one with a point, a session or a booking)."""
+
+    @_builtins.property
+    def to(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        station_ids: _abc.Iterable[_builtins.str] | None = ...,
+        to: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["from", b"from", "to", b"to"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from", b"from", "station_ids", b"station_ids", "to", b"to"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetBookingStatsRequest: _TypeAlias = GetBookingStatsRequest  # noqa: Y015
+
+@_typing.final
+class OpinionCounts(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECEIVED_FIELD_NUMBER: _builtins.int
+    IN_PROGRESS_FIELD_NUMBER: _builtins.int
+    RESOLVED_FIELD_NUMBER: _builtins.int
+    DECLINED_FIELD_NUMBER: _builtins.int
+    received: _builtins.int
+    in_progress: _builtins.int
+    resolved: _builtins.int
+    declined: _builtins.int
+    def __init__(
+        self,
+        *,
+        received: _builtins.int = ...,
+        in_progress: _builtins.int = ...,
+        resolved: _builtins.int = ...,
+        declined: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["declined", b"declined", "in_progress", b"in_progress", "received", b"received", "resolved", b"resolved"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OpinionCounts: _TypeAlias = OpinionCounts  # noqa: Y015
+
+@_typing.final
+class BookingStats(_message.Message):
+    """Bookings are counted by the start of what was booked; opinions by when they were raised."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LIVESTREAM_BOOKINGS_FIELD_NUMBER: _builtins.int
+    LIVESTREAM_BOOKED_MINUTES_FIELD_NUMBER: _builtins.int
+    LIVESTREAM_OPEN_MINUTES_FIELD_NUMBER: _builtins.int
+    LIVESTREAM_UTILISATION_FIELD_NUMBER: _builtins.int
+    FORUM_SESSIONS_FIELD_NUMBER: _builtins.int
+    FORUM_SEATS_FIELD_NUMBER: _builtins.int
+    FORUM_CONFIRMED_FIELD_NUMBER: _builtins.int
+    FORUM_WAITLISTED_FIELD_NUMBER: _builtins.int
+    CHECKED_IN_FIELD_NUMBER: _builtins.int
+    NO_SHOWS_FIELD_NUMBER: _builtins.int
+    CANCELLED_FIELD_NUMBER: _builtins.int
+    NO_SHOW_RATE_FIELD_NUMBER: _builtins.int
+    OPINIONS_FIELD_NUMBER: _builtins.int
+    CONFIRMED_FIELD_NUMBER: _builtins.int
+    livestream_bookings: _builtins.int
+    """Livestream bookings that held their slot (confirmed or no-show), and their minutes."""
+    livestream_booked_minutes: _builtins.int
+    livestream_open_minutes: _builtins.int
+    """Minutes the station was open, times its active livestream points."""
+    livestream_utilisation: _builtins.float
+    """livestream_booked_minutes / livestream_open_minutes (0 when nothing was open)."""
+    forum_sessions: _builtins.int
+    """Scheduled (not cancelled) sessions starting in the range, and their seats."""
+    forum_seats: _builtins.int
+    forum_confirmed: _builtins.int
+    """Seat bookings holding a seat (confirmed or no-show), and those still waitlisted."""
+    forum_waitlisted: _builtins.int
+    checked_in: _builtins.int
+    """Across both kinds."""
+    no_shows: _builtins.int
+    cancelled: _builtins.int
+    no_show_rate: _builtins.float
+    """no_shows / (checked_in + no_shows) (0 when neither)."""
+    confirmed: _builtins.int
+    """Bookings of both kinds that held their slot or seat: livestream_bookings + forum_confirmed."""
+    @_builtins.property
+    def opinions(self) -> Global___OpinionCounts: ...
+    def __init__(
+        self,
+        *,
+        livestream_bookings: _builtins.int = ...,
+        livestream_booked_minutes: _builtins.int = ...,
+        livestream_open_minutes: _builtins.int = ...,
+        livestream_utilisation: _builtins.float = ...,
+        forum_sessions: _builtins.int = ...,
+        forum_seats: _builtins.int = ...,
+        forum_confirmed: _builtins.int = ...,
+        forum_waitlisted: _builtins.int = ...,
+        checked_in: _builtins.int = ...,
+        no_shows: _builtins.int = ...,
+        cancelled: _builtins.int = ...,
+        no_show_rate: _builtins.float = ...,
+        opinions: Global___OpinionCounts | None = ...,
+        confirmed: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["opinions", b"opinions"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancelled", b"cancelled", "checked_in", b"checked_in", "confirmed", b"confirmed", "forum_confirmed", b"forum_confirmed", "forum_seats", b"forum_seats", "forum_sessions", b"forum_sessions", "forum_waitlisted", b"forum_waitlisted", "livestream_booked_minutes", b"livestream_booked_minutes", "livestream_bookings", b"livestream_bookings", "livestream_open_minutes", b"livestream_open_minutes", "livestream_utilisation", b"livestream_utilisation", "no_show_rate", b"no_show_rate", "no_shows", b"no_shows", "opinions", b"opinions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BookingStats: _TypeAlias = BookingStats  # noqa: Y015
+
+@_typing.final
+class StationBookingStats(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATION_ID_FIELD_NUMBER: _builtins.int
+    STATS_FIELD_NUMBER: _builtins.int
+    station_id: _builtins.str
+    @_builtins.property
+    def stats(self) -> Global___BookingStats: ...
+    def __init__(
+        self,
+        *,
+        station_id: _builtins.str = ...,
+        stats: Global___BookingStats | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["stats", b"stats"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["station_id", b"station_id", "stats", b"stats"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StationBookingStats: _TypeAlias = StationBookingStats  # noqa: Y015
+
+@_typing.final
+class GetBookingStatsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATIONS_FIELD_NUMBER: _builtins.int
+    TOTALS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def stations(self) -> _containers.RepeatedCompositeFieldContainer[Global___StationBookingStats]: ...
+    @_builtins.property
+    def totals(self) -> Global___BookingStats: ...
+    def __init__(
+        self,
+        *,
+        stations: _abc.Iterable[Global___StationBookingStats] | None = ...,
+        totals: Global___BookingStats | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["totals", b"totals"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["stations", b"stations", "totals", b"totals"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetBookingStatsResponse: _TypeAlias = GetBookingStatsResponse  # noqa: Y015

@@ -96,3 +96,85 @@ class BookingDesk:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class BookingReportsStub:
+    """Figures for the operator console (a service of its own: kiosks' check-ins and the
+    console's reports have different callers and deadlines).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.GetBookingStats = channel.unary_unary(
+                '/yizhan.api.bookings.v1.BookingReports/GetBookingStats',
+                request_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.GetBookingStatsRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.GetBookingStatsResponse.FromString,
+                _registered_method=True)
+
+
+class BookingReportsServicer:
+    """Figures for the operator console (a service of its own: kiosks' check-ins and the
+    console's reports have different callers and deadlines).
+    """
+
+    def GetBookingStats(self, request, context):
+        """Booking figures per station over [from, to): livestream utilisation, forum seats,
+        check-ins, no-shows, cancellations and opinions.
+        INVALID_ARGUMENT for a backwards range or one longer than 366 days; UNAVAILABLE when the
+        stations service (opening hours) does not answer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_BookingReportsServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'GetBookingStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBookingStats,
+                    request_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.GetBookingStatsRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.GetBookingStatsResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'yizhan.api.bookings.v1.BookingReports', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('yizhan.api.bookings.v1.BookingReports', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class BookingReports:
+    """Figures for the operator console (a service of its own: kiosks' check-ins and the
+    console's reports have different callers and deadlines).
+    """
+
+    @staticmethod
+    def GetBookingStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.bookings.v1.BookingReports/GetBookingStats',
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.GetBookingStatsRequest.SerializeToString,
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.GetBookingStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -50,3 +50,52 @@ class BookingDeskServicer(metaclass=_abc_1.ABCMeta):
         """A kiosk scanned a booking code at a station: check the booking in, or say why not."""
 
 def add_BookingDeskServicer_to_server(servicer: BookingDeskServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class BookingReportsStub:
+    """Figures for the operator console (a service of its own: kiosks' check-ins and the
+    console's reports have different callers and deadlines).
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> BookingReportsAsyncStub: ...
+    GetBookingStats: _grpc.UnaryUnaryMultiCallable[_bookings_pb2.GetBookingStatsRequest, _bookings_pb2.GetBookingStatsResponse]
+    """Booking figures per station over [from, to): livestream utilisation, forum seats,
+    check-ins, no-shows, cancellations and opinions.
+    INVALID_ARGUMENT for a backwards range or one longer than 366 days; UNAVAILABLE when the
+    stations service (opening hours) does not answer.
+    """
+
+@_typing.type_check_only
+class BookingReportsAsyncStub(BookingReportsStub):
+    """Figures for the operator console (a service of its own: kiosks' check-ins and the
+    console's reports have different callers and deadlines).
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    GetBookingStats: _aio.UnaryUnaryMultiCallable[_bookings_pb2.GetBookingStatsRequest, _bookings_pb2.GetBookingStatsResponse]  # type: ignore[assignment]
+    """Booking figures per station over [from, to): livestream utilisation, forum seats,
+    check-ins, no-shows, cancellations and opinions.
+    INVALID_ARGUMENT for a backwards range or one longer than 366 days; UNAVAILABLE when the
+    stations service (opening hours) does not answer.
+    """
+
+class BookingReportsServicer(metaclass=_abc_1.ABCMeta):
+    """Figures for the operator console (a service of its own: kiosks' check-ins and the
+    console's reports have different callers and deadlines).
+    """
+
+    @_abc_1.abstractmethod
+    def GetBookingStats(
+        self,
+        request: _bookings_pb2.GetBookingStatsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bookings_pb2.GetBookingStatsResponse, _abc.Awaitable[_bookings_pb2.GetBookingStatsResponse]]:
+        """Booking figures per station over [from, to): livestream utilisation, forum seats,
+        check-ins, no-shows, cancellations and opinions.
+        INVALID_ARGUMENT for a backwards range or one longer than 366 days; UNAVAILABLE when the
+        stations service (opening hours) does not answer.
+        """
+
+def add_BookingReportsServicer_to_server(servicer: BookingReportsServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

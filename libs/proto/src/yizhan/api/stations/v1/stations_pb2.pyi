@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -245,3 +246,96 @@ class GetOpeningHoursResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetOpeningHoursResponse: _TypeAlias = GetOpeningHoursResponse  # noqa: Y015
+
+@_typing.final
+class CheckOperatorScopeRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOKEN_FIELD_NUMBER: _builtins.int
+    STATION_ID_FIELD_NUMBER: _builtins.int
+    DISTRICT_FIELD_NUMBER: _builtins.int
+    WRITE_FIELD_NUMBER: _builtins.int
+    token: _builtins.str
+    """the bearer token as the operator presented it"""
+    station_id: _builtins.str
+    """optional: the station acted on"""
+    district: _builtins.str
+    """optional: the district acted on (ignored when station_id is set)"""
+    write: _builtins.bool
+    """the action changes something"""
+    def __init__(
+        self,
+        *,
+        token: _builtins.str = ...,
+        station_id: _builtins.str = ...,
+        district: _builtins.str = ...,
+        write: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["district", b"district", "station_id", b"station_id", "token", b"token", "write", b"write"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckOperatorScopeRequest: _TypeAlias = CheckOperatorScopeRequest  # noqa: Y015
+
+@_typing.final
+class CheckOperatorScopeResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    class _Verdict:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _VerdictEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[CheckOperatorScopeResponse._Verdict.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        VERDICT_UNSPECIFIED: CheckOperatorScopeResponse._Verdict.ValueType  # 0
+        ALLOWED: CheckOperatorScopeResponse._Verdict.ValueType  # 1
+        UNAUTHENTICATED: CheckOperatorScopeResponse._Verdict.ValueType  # 2
+        """invalid or expired token, or the account no longer exists: 401"""
+        FORBIDDEN: CheckOperatorScopeResponse._Verdict.ValueType  # 3
+        """read-only operator writing, or a district outside the scope: 403"""
+        NOT_FOUND: CheckOperatorScopeResponse._Verdict.ValueType  # 4
+        """unknown station, or one outside the scope (ids do not leak): 404"""
+
+    class Verdict(_Verdict, metaclass=_VerdictEnumTypeWrapper): ...
+    VERDICT_UNSPECIFIED: CheckOperatorScopeResponse.Verdict.ValueType  # 0
+    ALLOWED: CheckOperatorScopeResponse.Verdict.ValueType  # 1
+    UNAUTHENTICATED: CheckOperatorScopeResponse.Verdict.ValueType  # 2
+    """invalid or expired token, or the account no longer exists: 401"""
+    FORBIDDEN: CheckOperatorScopeResponse.Verdict.ValueType  # 3
+    """read-only operator writing, or a district outside the scope: 403"""
+    NOT_FOUND: CheckOperatorScopeResponse.Verdict.ValueType  # 4
+    """unknown station, or one outside the scope (ids do not leak): 404"""
+
+    VERDICT_FIELD_NUMBER: _builtins.int
+    USERNAME_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    DISTRICTS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    verdict: Global___CheckOperatorScopeResponse.Verdict.ValueType
+    username: _builtins.str
+    role: _builtins.str
+    """admin | district | viewer (the account's current role)"""
+    reason: _builtins.str
+    """for logs, in English"""
+    @_builtins.property
+    def districts(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """the account's current districts"""
+
+    def __init__(
+        self,
+        *,
+        verdict: Global___CheckOperatorScopeResponse.Verdict.ValueType = ...,
+        username: _builtins.str = ...,
+        role: _builtins.str = ...,
+        districts: _abc.Iterable[_builtins.str] | None = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["districts", b"districts", "reason", b"reason", "role", b"role", "username", b"username", "verdict", b"verdict"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckOperatorScopeResponse: _TypeAlias = CheckOperatorScopeResponse  # noqa: Y015

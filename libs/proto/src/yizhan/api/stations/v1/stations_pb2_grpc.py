@@ -54,6 +54,11 @@ class StationDirectoryStub:
                 request_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.GetOpeningHoursRequest.SerializeToString,
                 response_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.GetOpeningHoursResponse.FromString,
                 _registered_method=True)
+        self.CheckOperatorScope = channel.unary_unary(
+                '/yizhan.api.stations.v1.StationDirectory/CheckOperatorScope',
+                request_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.CheckOperatorScopeRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.CheckOperatorScopeResponse.FromString,
+                _registered_method=True)
 
 
 class StationDirectoryServicer:
@@ -81,7 +86,17 @@ class StationDirectoryServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetOpeningHours(self, request, context):
-        """The intervals a station is open within [from, to).
+        """The intervals a station is open within [from, to), in its weekly hours with its dated
+        exceptions (holidays, closures) applied; none while it is suspended or closed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CheckOperatorScope(self, request, context):
+        """Whether an operator token may act on a station or district, judged on the operator's
+        account as it is now (a deleted account or a narrowed role counts at once, although
+        the token itself stays valid until it expires).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -109,6 +124,11 @@ def add_StationDirectoryServicer_to_server(servicer, server):
                     servicer.GetOpeningHours,
                     request_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.GetOpeningHoursRequest.FromString,
                     response_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.GetOpeningHoursResponse.SerializeToString,
+            ),
+            'CheckOperatorScope': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckOperatorScope,
+                    request_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.CheckOperatorScopeRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.CheckOperatorScopeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -219,6 +239,33 @@ class StationDirectory:
             '/yizhan.api.stations.v1.StationDirectory/GetOpeningHours',
             yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.GetOpeningHoursRequest.SerializeToString,
             yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.GetOpeningHoursResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckOperatorScope(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.stations.v1.StationDirectory/CheckOperatorScope',
+            yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.CheckOperatorScopeRequest.SerializeToString,
+            yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.CheckOperatorScopeResponse.FromString,
             options,
             channel_credentials,
             insecure,

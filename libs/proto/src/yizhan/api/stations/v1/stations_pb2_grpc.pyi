@@ -38,7 +38,14 @@ class StationDirectoryStub:
     ResolveDevice: _grpc.UnaryUnaryMultiCallable[_stations_pb2.ResolveDeviceRequest, _stations_pb2.Device]
     """Which station a device belongs to; NOT_FOUND when the device is unknown."""
     GetOpeningHours: _grpc.UnaryUnaryMultiCallable[_stations_pb2.GetOpeningHoursRequest, _stations_pb2.GetOpeningHoursResponse]
-    """The intervals a station is open within [from, to)."""
+    """The intervals a station is open within [from, to), in its weekly hours with its dated
+    exceptions (holidays, closures) applied; none while it is suspended or closed.
+    """
+    CheckOperatorScope: _grpc.UnaryUnaryMultiCallable[_stations_pb2.CheckOperatorScopeRequest, _stations_pb2.CheckOperatorScopeResponse]
+    """Whether an operator token may act on a station or district, judged on the operator's
+    account as it is now (a deleted account or a narrowed role counts at once, although
+    the token itself stays valid until it expires).
+    """
 
 @_typing.type_check_only
 class StationDirectoryAsyncStub(StationDirectoryStub):
@@ -50,7 +57,14 @@ class StationDirectoryAsyncStub(StationDirectoryStub):
     ResolveDevice: _aio.UnaryUnaryMultiCallable[_stations_pb2.ResolveDeviceRequest, _stations_pb2.Device]  # type: ignore[assignment]
     """Which station a device belongs to; NOT_FOUND when the device is unknown."""
     GetOpeningHours: _aio.UnaryUnaryMultiCallable[_stations_pb2.GetOpeningHoursRequest, _stations_pb2.GetOpeningHoursResponse]  # type: ignore[assignment]
-    """The intervals a station is open within [from, to)."""
+    """The intervals a station is open within [from, to), in its weekly hours with its dated
+    exceptions (holidays, closures) applied; none while it is suspended or closed.
+    """
+    CheckOperatorScope: _aio.UnaryUnaryMultiCallable[_stations_pb2.CheckOperatorScopeRequest, _stations_pb2.CheckOperatorScopeResponse]  # type: ignore[assignment]
+    """Whether an operator token may act on a station or district, judged on the operator's
+    account as it is now (a deleted account or a narrowed role counts at once, although
+    the token itself stays valid until it expires).
+    """
 
 class StationDirectoryServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -83,6 +97,19 @@ class StationDirectoryServicer(metaclass=_abc_1.ABCMeta):
         request: _stations_pb2.GetOpeningHoursRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_stations_pb2.GetOpeningHoursResponse, _abc.Awaitable[_stations_pb2.GetOpeningHoursResponse]]:
-        """The intervals a station is open within [from, to)."""
+        """The intervals a station is open within [from, to), in its weekly hours with its dated
+        exceptions (holidays, closures) applied; none while it is suspended or closed.
+        """
+
+    @_abc_1.abstractmethod
+    def CheckOperatorScope(
+        self,
+        request: _stations_pb2.CheckOperatorScopeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_stations_pb2.CheckOperatorScopeResponse, _abc.Awaitable[_stations_pb2.CheckOperatorScopeResponse]]:
+        """Whether an operator token may act on a station or district, judged on the operator's
+        account as it is now (a deleted account or a narrowed role counts at once, although
+        the token itself stays valid until it expires).
+        """
 
 def add_StationDirectoryServicer_to_server(servicer: StationDirectoryServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

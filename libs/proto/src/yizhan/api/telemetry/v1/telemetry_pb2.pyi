@@ -272,6 +272,34 @@ class Alarm(_message.Message):
 Global___Alarm: _TypeAlias = Alarm  # noqa: Y015
 
 @_typing.final
+class ChargingSession(_message.Message):
+    """A charging session started (charge.start) and not stopped yet."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SESSION_FIELD_NUMBER: _builtins.int
+    CONNECTOR_FIELD_NUMBER: _builtins.int
+    SINCE_FIELD_NUMBER: _builtins.int
+    session: _builtins.str
+    connector: _builtins.int
+    @_builtins.property
+    def since(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        session: _builtins.str = ...,
+        connector: _builtins.int = ...,
+        since: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["since", b"since"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["connector", b"connector", "session", b"session", "since", b"since"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChargingSession: _TypeAlias = ChargingSession  # noqa: Y015
+
+@_typing.final
 class DeviceState(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -280,6 +308,7 @@ class DeviceState(_message.Message):
     LAST_SEEN_FIELD_NUMBER: _builtins.int
     FIRMWARE_FIELD_NUMBER: _builtins.int
     ALARMS_FIELD_NUMBER: _builtins.int
+    CHARGING_FIELD_NUMBER: _builtins.int
     device_id: _builtins.str
     online: _builtins.bool
     firmware: _builtins.str
@@ -287,6 +316,10 @@ class DeviceState(_message.Message):
     def last_seen(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def alarms(self) -> _containers.RepeatedCompositeFieldContainer[Global___Alarm]: ...
+    @_builtins.property
+    def charging(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChargingSession]:
+        """Sessions in progress (a start without its stop for a day is no longer shown)."""
+
     def __init__(
         self,
         *,
@@ -295,10 +328,11 @@ class DeviceState(_message.Message):
         last_seen: _timestamp_pb2.Timestamp | None = ...,
         firmware: _builtins.str = ...,
         alarms: _abc.Iterable[Global___Alarm] | None = ...,
+        charging: _abc.Iterable[Global___ChargingSession] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["last_seen", b"last_seen"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["alarms", b"alarms", "device_id", b"device_id", "firmware", b"firmware", "last_seen", b"last_seen", "online", b"online"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alarms", b"alarms", "charging", b"charging", "device_id", b"device_id", "firmware", b"firmware", "last_seen", b"last_seen", "online", b"online"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,66 @@
+"""The notification SMS a booking change sends, queued in the outbox of the transaction that
+makes the change (outbox.py). Times are written in the service's local zone."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from yizhan.bookings import texts
+from yizhan.bookings.models import Booking
+from yizhan.bookings.outbox import enqueue
+
+
+def when(start: datetime, end: datetime, tz: ZoneInfo) -> str:
+    """11月23日周一 15:00–16:30, as an SMS says it."""
+    local_start, local_end = start.astimezone(tz), end.astimezone(tz)
+    day = texts.day_label(local_start.date(), "zh")
+    return f"{day} {local_start:%H:%M}–{local_end:%H:%M}"
+
+
+class Notices:
+    """Queues the SMS that tell workers what happened to their bookings."""
+
+    def __init__(self, tz: ZoneInfo) -> None:
+        self._tz = tz
+
+    def _queue(
+        self, session: AsyncSession, booking: Booking, key: str, now: datetime, **fields: object
+    ) -> None:
+        text = texts.sms(key, code=booking.code, **fields)
+        enqueue(session, booking.phone, text, key, now)
+
+    def promoted(self, session: AsyncSession, booking: Booking, title: str, now: datetime) -> None:
+        """A waitlisted booking got a seat."""
+        self._queue(session, booking, "promoted", now, title=title, when=self._when(booking))
+
+    def session_cancelled(
+        self, session: AsyncSession, booking: Booking, title: str, now: datetime
+    ) -> None:
+        """The operator cancelled the session the booking was for."""
+        self._queue(
+            session, booking, "session_cancelled", now, title=title, when=self._when(booking)
+        )
+
+    def session_moved(
+        self, session: AsyncSession, booking: Booking, title: str, now: datetime
+    ) -> None:
+        """The operator moved the session to another time (the booking already carries it)."""
+        self._queue(session, booking, "session_moved", now, title=title, when=self._when(booking))
+
+    def booking_cancelled(
+        self, session: AsyncSession, booking: Booking, title: str, now: datetime
+    ) -> None:
+        """An operator cancelled the booking."""
+        self._queue(
+            session, booking, "booking_cancelled", now, title=title, when=self._when(booking)
+        )
+
+    def opinion_answered(
+        self, session: AsyncSession, phone: str, key: str, now: datetime, **fields: object
+    ) -> None:
+        """An opinion was resolved (with its measure) or declined (with the reason)."""
+        enqueue(session, phone, texts.sms(key, **fields), key, now)
+
+    def _when(self, booking: Booking) -> str:
+        return when(booking.starts_at, booking.ends_at, self._tz)

@@ -1,0 +1,92 @@
+"""What an operator sees on the console: the whole network, or only their districts, and
+optionally one district of those. Every page and export goes through here, so a district
+operator never sees another district's stations, figures, alarms or dead letters."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import distinct, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from yizhan.api.telemetry.v1 import insights_pb2
+from yizhan.common.auth import Operator
+from yizhan.stations import repository
+from yizhan.stations.models import Device, Station
+
+
+class OutOfScope(Exception):
+    """The operator asked for a district or station outside their scope."""
+
+
+@dataclass(frozen=True)
+class ConsoleScope:
+    """The stations a page covers."""
+
+    operator: Operator
+    # The district the operator narrowed to, if any.
+    district: str | None
+    stations: list[Station]
+    # Districts the operator may pick from.
+    districts: list[str]
+
+    @property
+    def whole_network(self) -> bool:
+        """True when nothing is filtered out (an admin or city-wide viewer, no district)."""
+        return self.operator.sees_everything and self.district is None
+
+    @property
+    def station_ids(self) -> list[str]:
+        """Ids of the stations in scope."""
+        return [s.id for s in self.stations]
+
+    def station_set(self) -> insights_pb2.StationSet:
+        """The scope as telemetry's insights calls take it."""
+        if self.whole_network:
+            return insights_pb2.StationSet(all=True)
+        return insights_pb2.StationSet(station_ids=self.station_ids)
+
+    def usage_scopes(self) -> list[str]:
+        """Usage scopes (CONTRACT §3) whose sum is this scope."""
+        if self.whole_network:
+            return ["network"]
+        if self.district is not None:
+            return [f"district:{self.district}"]
+        return [f"district:{d}" for d in self.operator.districts]
+
+
+async def resolve_scope(
+    session: AsyncSession, operator: Operator, district: str | None
+) -> ConsoleScope:
+    """The operator's scope, narrowed to `district` when given (OutOfScope if not theirs)."""
+    if operator.sees_everything:
+        names = await session.scalars(select(distinct(Station.district)).order_by(Station.district))
+        districts = list(names.all())
+    else:
+        districts = sorted(operator.districts)
+    if district:
+        if not operator.can_see_district(district):
+            raise OutOfScope(district)
+        chosen: list[str] | None = [district]
+    else:
+        chosen = None if operator.sees_everything else list(operator.districts)
+    stations = await repository.list_stations(session, districts=chosen)
+    return ConsoleScope(operator, district or None, stations, districts)
+
+
+async def station_in_scope(session: AsyncSession, operator: Operator, station_id: str) -> Station:
+    """One station the operator may see (OutOfScope otherwise, whether or not it exists)."""
+    station = await repository.get_station(session, station_id)
+    if station is None or not operator.can_see_district(station.district):
+        raise OutOfScope(station_id)
+    return station
+
+
+async def devices_of(session: AsyncSession, station_ids: list[str]) -> list[Device]:
+    """Registered devices of these stations, by station and id."""
+    if not station_ids:
+        return []
+    query = (
+        select(Device)
+        .where(Device.station_id.in_(station_ids))
+        .order_by(Device.station_id, Device.id)
+    )
+    return list((await session.scalars(query)).all())

@@ -1,0 +1,47 @@
+"""CheckOperatorScope: may this operator token act on that station or district? Judged on
+the account as it is now, so a peer that asks gets revocation and role changes at once."""
+
+from typing import cast
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from yizhan.api.stations.v1 import stations_pb2
+from yizhan.common.auth import InvalidToken, Operator, Role, decode_token
+from yizhan.stations import repository
+
+Response = stations_pb2.CheckOperatorScopeResponse
+
+
+async def check_scope(
+    session: AsyncSession, jwt_secret: str, request: stations_pb2.CheckOperatorScopeRequest
+) -> Response:
+    """The verdict for one request (never raises for a bad token: that is a verdict)."""
+    try:
+        claimed = decode_token(jwt_secret, request.token)
+    except InvalidToken as exc:
+        return Response(verdict=Response.UNAUTHENTICATED, reason=f"invalid token: {exc}")
+    account = await repository.get_operator(session, claimed.username)
+    if account is None:
+        return Response(verdict=Response.UNAUTHENTICATED, reason="the account no longer exists")
+    operator = Operator(account.username, cast(Role, account.role), tuple(account.districts))
+
+    def verdict(
+        value: stations_pb2.CheckOperatorScopeResponse.Verdict.ValueType, reason: str = ""
+    ) -> Response:
+        return Response(
+            verdict=value,
+            username=operator.username,
+            role=operator.role,
+            districts=list(operator.districts),
+            reason=reason,
+        )
+
+    if request.write and not operator.can_write:
+        return verdict(Response.FORBIDDEN, "read-only operator")
+    if request.station_id:
+        station = await repository.get_station(session, request.station_id)
+        if station is None or not operator.can_see_district(station.district):
+            return verdict(Response.NOT_FOUND, "no such station in scope")
+    elif request.district and not operator.can_see_district(request.district):
+        return verdict(Response.FORBIDDEN, "district outside the operator's scope")
+    return verdict(Response.ALLOWED)
