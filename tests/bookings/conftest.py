@@ -121,7 +121,7 @@ class Network:
         """One client for the bookings service, shared by threads: building an httpx client
         costs milliseconds (its TLS context), which hundreds of requests would feel."""
         limits = httpx.Limits(max_connections=500, max_keepalive_connections=500)
-        return httpx.Client(base_url=self.bookings.base_url, timeout=60, limits=limits)
+        return httpx.Client(base_url=self.bookings.base_url, timeout=180, limits=limits)
 
     @property
     def auth(self) -> dict[str, str]:

@@ -61,7 +61,8 @@ def _race(network: Network, bodies: list[dict[str, Any]]) -> list[httpx.Response
     was meanwhile closed by the server's keep-alive timeout."""
     barrier = threading.Barrier(len(bodies))
     limits = httpx.Limits(max_connections=len(bodies), max_keepalive_connections=len(bodies))
-    with httpx.Client(base_url=network.bookings.base_url, timeout=60, limits=limits) as client:
+    # Generous: the assertion is about who wins, and a loaded CI machine may be slow.
+    with httpx.Client(base_url=network.bookings.base_url, timeout=180, limits=limits) as client:
 
         def post(body: dict[str, Any]) -> httpx.Response:
             barrier.wait()

@@ -25,7 +25,7 @@ from tests.stations.conftest import ADMIN_PASSWORD, login
 pytestmark = pytest.mark.integration
 # Per operation and mode; about a dozen operations, so some hundreds of requests in all:
 # enough to meet NUL bytes, nulls, huge numbers and odd dates, small enough for `make test`.
-EXAMPLES_PER_OPERATION = 25
+EXAMPLES_PER_OPERATION = 15
 KNOWN = {"station_id": "FUZZ-1", "device_id": "FUZZ-1-kiosk"}
 
 
