@@ -31,7 +31,10 @@ from yizhan.devstack.postgres import PostgresCluster
 pytestmark = pytest.mark.integration
 
 STORAGES = ("postgresql", "timescaledb")
-NO_TIMESCALEDB = "TimescaleDB extension not installed for this PostgreSQL (plain path tested)"
+NO_TIMESCALEDB = (
+    "TimescaleDB not available to the test cluster (not installed, or YZ_PG_TIMESCALEDB=off);"
+    " the plain PostgreSQL path is tested"
+)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
@@ -62,20 +65,24 @@ def storages(
     stations: RunningService,
     bookings: Bookings,
     admin_token: str,
+    telemetry: RunningService,
+    telemetry_db: str,
 ) -> Iterator[dict[str, Telemetry]]:
-    """A telemetry service per available storage path."""
-    wanted = {"postgresql": "off"}
-    if postgres.with_timescaledb:
-        wanted["timescaledb"] = "on"
+    """A telemetry service per available storage path: the session's own (TimescaleDB when
+    the extension is installed) and one started here on plain PostgreSQL."""
+    shared = Telemetry(telemetry, Database(telemetry_db), admin_token)
     with ExitStack() as stack:
         started = {}
-        for storage, mode in wanted.items():
-            url = new_database(f"usage_{storage}")
-            env = telemetry_env(broker, stations, bookings.address, unique(f"yz-{storage}"))
-            env["YZ_TELEMETRY_TIMESCALEDB"] = mode
+        if postgres.with_timescaledb:
+            started["timescaledb"] = shared
+            url = new_database("usage_postgresql")
+            env = telemetry_env(broker, stations, bookings.address, unique("yz-plain"))
+            env["YZ_TELEMETRY_TIMESCALEDB"] = "off"
             service = stack.enter_context(run_service("telemetry", url, workdir, env=env))
             wait_ready(service)
-            started[storage] = Telemetry(service, Database(url), admin_token)
+            started["postgresql"] = Telemetry(service, Database(url), admin_token)
+        else:
+            started["postgresql"] = shared
         yield started
 
 

@@ -75,12 +75,15 @@ def build_http_app(deps: Deps) -> FastAPI:
 
 
 async def log_storage(engine: AsyncEngine) -> None:
-    """Say at start which storage path the database took (migration 0003 chose it)."""
+    """Say at start which storage path the database took (the migrations chose it)."""
     try:
         async with engine.connect() as conn:
             kind = await conn.scalar(text(storage.rollup_kind_query()))
+            installed = await conn.scalar(
+                text("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')")
+            )
             hypertables: list[str] = []
-            if storage.storage_of(kind) == "timescaledb":
+            if installed:
                 result = await conn.execute(
                     text("SELECT hypertable_name FROM timescaledb_information.hypertables")
                 )
@@ -88,13 +91,18 @@ async def log_storage(engine: AsyncEngine) -> None:
     except Exception as exc:  # the service starts anyway; /readyz reports the database
         log.warning("could not inspect the database at start", extra={"error": str(exc)})
         return
+    rollups = (
+        "continuous aggregates"
+        if storage.storage_of(kind) == "timescaledb"
+        else "rollup tables kept by ingest"
+    )
     if hypertables:
         log.info(
-            "storage: TimescaleDB hypertables, usage from continuous aggregates",
+            f"storage: TimescaleDB hypertables, usage from {rollups}",
             extra={"hypertables": hypertables},
         )
     else:
-        log.info("storage: plain PostgreSQL tables, usage rollups kept by ingest")
+        log.info(f"storage: plain PostgreSQL tables, usage from {rollups}")
 
 
 async def serve(settings: Settings) -> None:

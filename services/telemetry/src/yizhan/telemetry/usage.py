@@ -112,12 +112,14 @@ def _parts(*, per_station: bool, station_filter: bool) -> str:
     if per_station:
         return _PARTS.format(
             rollup_key="station_id AS key",
+            rollup_inner_key="station_id",
             raw_key="station_id AS key",
             rollup="usage_15m",
             stations=stations,
         )
     return _PARTS.format(
         rollup_key="date_trunc(:bucket, bucket) AS key",
+        rollup_inner_key="bucket",
         raw_key="date_trunc(:bucket, time) AS key",
         rollup="usage_15m" if station_filter else "usage_network_15m",
         stations=stations,

@@ -269,6 +269,8 @@ class Consumer(Generic[T]):
         keepalive = float(KEEPALIVE_SECONDS)
         last_sent = time.monotonic()
         ping_sent_at: float | None = None
+        # What came in the same read as the CONNACK (a resumed session's messages).
+        self._handle_packets()
         while True:
             if self._closing.is_set():
                 self._flush(sock)
@@ -305,6 +307,10 @@ class Consumer(Generic[T]):
         if not data:
             raise _Lost("closed by the broker")
         self._reader.feed(data)
+        self._handle_packets()
+
+    def _handle_packets(self) -> None:
+        """Act on every complete packet read so far."""
         connection = self._connection
         received = 0
         for kind, flags, body in self._reader.packets():

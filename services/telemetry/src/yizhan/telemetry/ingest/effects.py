@@ -29,13 +29,6 @@ class Arrival:
         return self.received_at
 
 
-def message_key(message: Message) -> Key | None:
-    """The duplicate key (device_id, seq); status messages have none."""
-    if isinstance(message, Status):
-        return None
-    return (message.device_id, message.seq)
-
-
 @dataclass
 class Columns:
     """A batch as column arrays for the store's one INSERT statement: each keyed message once

@@ -38,6 +38,14 @@ def _use_timescaledb() -> bool:
         if mode == "on":
             raise RuntimeError("YZ_TELEMETRY_TIMESCALEDB=on but the extension is not installed")
         return False
+    preloaded = bind.execute(sa.text("SELECT current_setting('shared_preload_libraries')"))
+    if "timescaledb" not in (preloaded.scalar() or ""):
+        # Installed but not loaded by the server: CREATE EXTENSION would fail, and its failure
+        # leaves the connection unusable even inside a savepoint.
+        if mode == "on":
+            raise RuntimeError("YZ_TELEMETRY_TIMESCALEDB=on but timescaledb is not preloaded")
+        log.warning("TimescaleDB is installed but not in shared_preload_libraries; not used")
+        return False
     try:
         # A savepoint: without shared_preload_libraries the CREATE fails, and `auto` then
         # falls back to plain tables in the same migration.
