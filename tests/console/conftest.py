@@ -56,14 +56,15 @@ class Stack:
     @property
     def console(self) -> str:
         """The console's root."""
-        return f"{self.url('stations')}/console/"
+        return f"{self.url('console')}/console/"
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """`make run` on free ports, with fast presence sampling and live polling."""
     data_dir = tmp_path_factory.mktemp("console-stack")
-    ports = {name: free_port() for name in ("stations", "telemetry", "bookings", "mqtt", "pg")}
+    names = ("stations", "telemetry", "bookings", "console", "mqtt", "pg")
+    ports = {name: free_port() for name in names}
     env = dict(os.environ)
     env.update(
         {
@@ -75,12 +76,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "YZ_DEMO_BACKFILL_DAYS": "7" if os.environ.get("YZ_CONSOLE_SCREENSHOTS") else "1",
             # Availability needs two samples; live pages should move within the test.
             "YZ_TELEMETRY_PRESENCE_SAMPLE_SECONDS": "1",
-            "YZ_STATIONS_CONSOLE_LIVE_POLL_SECONDS": "1",
+            "YZ_CONSOLE_LIVE_POLL_SECONDS": "1",
         }
     )
     for name in ("stations", "telemetry", "bookings"):
         env[f"YZ_{name.upper()}_HTTP_PORT"] = str(ports[name])
         env[f"YZ_{name.upper()}_GRPC_PORT"] = str(free_port())
+    env["YZ_CONSOLE_HTTP_PORT"] = str(ports["console"])
     output = data_dir / "run-output.txt"
     with output.open("w") as out:
         process = subprocess.Popen(

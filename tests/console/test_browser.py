@@ -50,7 +50,7 @@ def browser() -> Iterator[Browser]:
 
 def _sign_in(browser: Browser, stack: Stack, username: str, password: str, **options: Any) -> Page:
     page = browser.new_page(accept_downloads=True, **options)
-    page.goto(f"{stack.url('stations')}/console/login")
+    page.goto(f"{stack.url('console')}/console/login")
     page.fill("#username", username)
     page.fill("#password", password)
     page.click("form.login button[type=submit]")
@@ -113,7 +113,7 @@ def test_operator_reads_exports_and_acknowledges(
     header, *rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
     assert header[:2] == ["起始", "服务人次"]
     api = httpx.get(
-        f"{stack.url('stations')}/api/v1/console/stations/{station_id}",
+        f"{stack.url('console')}/api/v1/console/stations/{station_id}",
         params={"period": "7d", "bucket": "day"},
         headers=admin,
     ).json()["tables"]["series"]["rows"]
@@ -128,12 +128,12 @@ def test_operator_reads_exports_and_acknowledges(
     expect(page.locator("header nav")).to_contain_text("Overview")
     expect(page.locator("#table-devices")).to_contain_text("Last seen")
     _shot(page, "station-en.png")
-    page.goto(f"{stack.url('stations')}/console/?period=7d")
+    page.goto(f"{stack.url('console')}/console/?period=7d")
     expect(page.locator("h2").first).to_contain_text("Overview")
     _shot(page, "overview-en.png")
 
     # Acknowledge the test station's alarm on the alarms page.
-    page.goto(f"{stack.url('stations')}/console/alarms")
+    page.goto(f"{stack.url('console')}/console/alarms")
     alarm = page.locator(f"#live-alarms tr:has-text('{faulty.device_id}')")
     expect(alarm).to_have_count(1, timeout=20_000)
     if alarm.locator("form.ack").count():
@@ -155,10 +155,10 @@ def test_district_operator_sees_only_their_district(
     assert districts
     assert set(districts) == {DISTRICT}
     assert page.evaluate("document.documentElement.scrollWidth") <= 392
-    reply = page.goto(f"{stack.url('stations')}/console/stations/{OTHER_DISTRICT_STATION}")
+    reply = page.goto(f"{stack.url('console')}/console/stations/{OTHER_DISTRICT_STATION}")
     assert reply is not None
     assert reply.status == 404
-    page.goto(f"{stack.url('stations')}/console/alarms")
+    page.goto(f"{stack.url('console')}/console/alarms")
     for cell in page.locator("#live-alarms tr[data-alarm] td:first-child a").all():
         assert (cell.get_attribute("href") or "").startswith("/console/stations/")
     page.close()

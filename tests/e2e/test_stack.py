@@ -44,6 +44,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "stations": free_port(),
         "telemetry": free_port(),
         "bookings": free_port(),
+        "console": free_port(),
         "mqtt": free_port(),
     }
     env = dict(os.environ)
@@ -56,7 +57,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "YZ_DEMO_BACKFILL_DAYS": "1",
         }
     )
-    for name in ("stations", "telemetry", "bookings"):
+    for name in ("stations", "telemetry", "bookings", "console"):
         env[f"YZ_{name.upper()}_HTTP_PORT"] = str(ports[name])
         env[f"YZ_{name.upper()}_GRPC_PORT"] = str(free_port())
     output = data_dir / "run-output.txt"
@@ -365,13 +366,22 @@ def test_booking_checkin_over_the_kiosk(stack: Stack, admin: dict[str, str]) -> 
 
 
 def test_console_lists_demo_stations_with_figures(stack: Stack) -> None:
-    with httpx.Client(base_url=stack.url("stations"), follow_redirects=True) as browser:
+    assert f"{stack.url('console')}/console/" in stack.output.read_text()
+    with httpx.Client(base_url=stack.url("console"), follow_redirects=True) as browser:
         page = browser.post(
             "/console/login", data={"username": "admin", "password": ADMIN_PASSWORD}
         )
         assert page.status_code == 200
         assert "CQ-NC-0001" in page.text
         assert "金佛山西坡工会驿站" in page.text
+
+
+def test_stations_old_console_address_redirects_to_the_console(stack: Stack) -> None:
+    moved = httpx.get(f"{stack.url('stations')}/console/alarms?lang=en")
+    assert moved.status_code == 308
+    assert moved.headers["location"] == f"{stack.url('console')}/console/alarms?lang=en"
+    # The console has no gRPC port and no database: /readyz is about itself only.
+    assert httpx.get(f"{stack.url('console')}/readyz").status_code == 200
 
 
 def test_ctrl_c_leaves_nothing_running(stack: Stack) -> None:

@@ -4,13 +4,13 @@ import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
-from yizhan.stations.console.dead_letters import dead_letters_table
-from yizhan.stations.console.i18n import Lang
-from yizhan.stations.console.overview import alarms_table
-from yizhan.stations.console.period import Period
-from yizhan.stations.console.scope import ConsoleScope
-from yizhan.stations.console.sources import Sources
-from yizhan.stations.console.view import View, attempt
+from yizhan.console.dead_letters import dead_letters_table
+from yizhan.console.i18n import Lang
+from yizhan.console.overview import alarms_table
+from yizhan.console.period import Period
+from yizhan.console.scope import ConsoleScope
+from yizhan.console.sources import Sources
+from yizhan.console.view import View, attempt
 
 PAGE_ALARMS = 500
 PAGE_DEAD_LETTERS = 100

@@ -6,12 +6,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from yizhan.common.auth import CurrentOperator, WritingOperator
-from yizhan.stations.api.deps import SessionDep
-from yizhan.stations.console.alarm_messages import AlarmId, alarm_json
-from yizhan.stations.console.exports import export_json, export_table
-from yizhan.stations.console.scope import resolve_scope
-from yizhan.stations.console.sources import SourceDown
-from yizhan.stations.console.wiring import ConsoleDep
+from yizhan.console.alarm_messages import AlarmId, alarm_json
+from yizhan.console.exports import export_json, export_table
+from yizhan.console.scope import resolve_scope
+from yizhan.console.sources import SourceDown
+from yizhan.console.wiring import ConsoleDep, DirectoryDep
 
 router = APIRouter(prefix="/api/v1/console", tags=["console"])
 
@@ -30,10 +29,10 @@ class Acknowledgement(BaseModel):
 
 @router.get("/overview", description=PICKER)
 async def overview(
-    request: Request, operator: CurrentOperator, session: SessionDep, console: ConsoleDep
+    request: Request, operator: CurrentOperator, directory: DirectoryDep, console: ConsoleDep
 ) -> Response:
     """The overview's figures and tables."""
-    return await export_json(request, "overview", session, console, operator)
+    return await export_json(request, "overview", directory, console, operator)
 
 
 @router.get("/overview/{table}.csv", description=PICKER)
@@ -41,11 +40,11 @@ async def overview_csv(
     request: Request,
     table: str,
     operator: CurrentOperator,
-    session: SessionDep,
+    directory: DirectoryDep,
     console: ConsoleDep,
 ) -> Response:
     """One table of the overview as CSV (series, stations, peak_hours, availability, alarms)."""
-    return await export_table(request, "overview", table, session, console, operator)
+    return await export_table(request, "overview", table, directory, console, operator)
 
 
 @router.get("/stations/{station_id}", description=PICKER)
@@ -53,11 +52,11 @@ async def station(
     request: Request,
     station_id: str,
     operator: CurrentOperator,
-    session: SessionDep,
+    directory: DirectoryDep,
     console: ConsoleDep,
 ) -> Response:
     """A station page's figures and tables (in the station's time zone)."""
-    return await export_json(request, "station", session, console, operator, station_id)
+    return await export_json(request, "station", directory, console, operator, station_id)
 
 
 @router.get("/stations/{station_id}/{table}.csv", description=PICKER)
@@ -66,19 +65,19 @@ async def station_csv(
     station_id: str,
     table: str,
     operator: CurrentOperator,
-    session: SessionDep,
+    directory: DirectoryDep,
     console: ConsoleDep,
 ) -> Response:
     """One table of a station page as CSV (series, devices, peak_hours, alarms, ...)."""
-    return await export_table(request, "station", table, session, console, operator, station_id)
+    return await export_table(request, "station", table, directory, console, operator, station_id)
 
 
 @router.get("/alarms")
 async def alarms(
-    request: Request, operator: CurrentOperator, session: SessionDep, console: ConsoleDep
+    request: Request, operator: CurrentOperator, directory: DirectoryDep, console: ConsoleDep
 ) -> Response:
     """Open alarms and recent dead letters of the scope."""
-    return await export_json(request, "alarms", session, console, operator)
+    return await export_json(request, "alarms", directory, console, operator)
 
 
 @router.get("/alarms/{table}.csv")
@@ -86,11 +85,11 @@ async def alarms_csv(
     request: Request,
     table: str,
     operator: CurrentOperator,
-    session: SessionDep,
+    directory: DirectoryDep,
     console: ConsoleDep,
 ) -> Response:
     """Open alarms (`alarms`) or dead letters (`dead_letters`) as CSV."""
-    return await export_table(request, "alarms", table, session, console, operator)
+    return await export_table(request, "alarms", table, directory, console, operator)
 
 
 @router.post("/alarms/{alarm_id}/acknowledge")
@@ -98,11 +97,11 @@ async def acknowledge(
     alarm_id: AlarmId,
     body: Acknowledgement,
     operator: WritingOperator,
-    session: SessionDep,
+    directory: DirectoryDep,
     console: ConsoleDep,
 ) -> dict[str, object]:
     """Acknowledge an open alarm of one's scope (it stays open until the device clears it)."""
-    scope = await resolve_scope(session, operator, None)
+    scope = await resolve_scope(directory, operator, None)
     try:
         alarm = await console.sources.acknowledge(
             alarm_id, scope.station_set(), operator.username, body.note

@@ -6,7 +6,7 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, Response
 
-from yizhan.stations.console.wiring import ConsoleDep
+from yizhan.console.wiring import ConsoleDep
 
 router = APIRouter(prefix="/console/assets", include_in_schema=False)
 

@@ -5,12 +5,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from yizhan.stations.console.formatting import bucket_label
-from yizhan.stations.console.i18n import WEEKDAYS, Lang
-from yizhan.stations.console.sources import FIGURES
+from yizhan.console.formatting import bucket_label
+from yizhan.console.i18n import WEEKDAYS, Lang
+from yizhan.console.sources import FIGURES
 
 if TYPE_CHECKING:
-    from yizhan.stations.console.view import View
+    from yizhan.console.view import View
 
 # Stations in the ranking chart (the table below it has them all).
 RANKING_BARS = 15

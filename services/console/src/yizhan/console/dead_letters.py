@@ -5,7 +5,7 @@ from typing import Any
 
 from yizhan.api.telemetry.v1 import insights_pb2
 from yizhan.common.pbtime import from_pb
-from yizhan.stations.console.tables import Column, Table
+from yizhan.console.tables import Column, Table
 
 
 def dead_letters_table(

@@ -7,15 +7,15 @@ from urllib.parse import quote
 
 from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from yizhan.common.auth import Operator
-from yizhan.stations.console.i18n import translator
-from yizhan.stations.console.pages import Page, PageKind, PageQuery, build_page
-from yizhan.stations.console.period import PeriodError
-from yizhan.stations.console.scope import OutOfScope
-from yizhan.stations.console.session import request_lang
-from yizhan.stations.console.wiring import ConsoleDeps
+from yizhan.console.i18n import translator
+from yizhan.console.pages import Page, PageKind, PageQuery, build_page
+from yizhan.console.peers.stations import StationsDirectory
+from yizhan.console.period import PeriodError
+from yizhan.console.scope import OutOfScope
+from yizhan.console.session import request_lang
+from yizhan.console.wiring import ConsoleDeps
 
 
 def query_from(request: Request) -> PageQuery:
@@ -33,7 +33,7 @@ def query_from(request: Request) -> PageQuery:
 async def page_for(
     request: Request,
     kind: PageKind,
-    session: AsyncSession,
+    directory: StationsDirectory,
     console: ConsoleDeps,
     operator: Operator,
     station_id: str | None,
@@ -43,7 +43,7 @@ async def page_for(
     try:
         return await build_page(
             kind,
-            session,
+            directory,
             console,
             operator,
             query_from(request),
@@ -61,13 +61,13 @@ async def export_table(
     request: Request,
     kind: PageKind,
     table: str,
-    session: AsyncSession,
+    directory: StationsDirectory,
     console: ConsoleDeps,
     operator: Operator,
     station_id: str | None = None,
 ) -> Response:
     """One table of a page as a CSV download."""
-    page = await page_for(request, kind, session, console, operator, station_id)
+    page = await page_for(request, kind, directory, console, operator, station_id)
     found = page.view.tables.get(table)
     if found is None:
         raise HTTPException(404, detail=f"no table {table} on this page")
@@ -89,13 +89,13 @@ async def export_table(
 async def export_json(
     request: Request,
     kind: PageKind,
-    session: AsyncSession,
+    directory: StationsDirectory,
     console: ConsoleDeps,
     operator: Operator,
     station_id: str | None = None,
 ) -> Response:
     """A whole page's figures as JSON."""
-    page = await page_for(request, kind, session, console, operator, station_id)
+    page = await page_for(request, kind, directory, console, operator, station_id)
     body: dict[str, Any] = page.view.as_json()
     if page.scope is not None:
         body["scope"] = {

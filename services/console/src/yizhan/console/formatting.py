@@ -3,7 +3,7 @@
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from yizhan.stations.console.i18n import Lang
+from yizhan.console.i18n import Lang
 
 
 def local_time(moment: datetime | None, tz: str) -> str:

@@ -117,6 +117,10 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
     "forum_waitlisted": ("候补", "Waitlisted"),
     "no_show_rate": ("未到场率 %", "No-show rate %"),
     "telemetry_unavailable": ("遥测服务暂不可用", "Telemetry is unavailable right now"),
+    "stations_unavailable": (
+        "驿站服务暂不可用，请稍后再试",
+        "Stations is unavailable; try again shortly",
+    ),
     "no_stations": ("没有驿站", "No stations in your scope"),
     "no_alarms": ("没有未关闭的告警", "No open alarms"),
     "no_dead_letters": ("没有死信", "No dead letters"),

@@ -18,15 +18,14 @@ from fastapi.responses import Response, StreamingResponse
 
 from yizhan.api.telemetry.v1 import insights_pb2
 from yizhan.common.pbtime import from_pb
-from yizhan.stations.api.deps import DepsDep
-from yizhan.stations.console.alarm_messages import alarm_json
-from yizhan.stations.console.formatting import age, local_time
-from yizhan.stations.console.i18n import Lang
-from yizhan.stations.console.period import parse_period
-from yizhan.stations.console.scope import OutOfScope, resolve_scope, station_in_scope
-from yizhan.stations.console.session import cookie_operator, request_lang
-from yizhan.stations.console.sources import SourceDown, Sources
-from yizhan.stations.console.wiring import ConsoleDep
+from yizhan.console.alarm_messages import alarm_json
+from yizhan.console.formatting import age, local_time
+from yizhan.console.i18n import Lang
+from yizhan.console.period import parse_period
+from yizhan.console.scope import OutOfScope, resolve_scope, station_in_scope
+from yizhan.console.session import cookie_operator, request_lang
+from yizhan.console.sources import SourceDown, Sources
+from yizhan.console.wiring import ConsoleDep
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -134,7 +133,6 @@ async def _events(
 @router.get("/live")
 async def live(
     request: Request,
-    deps: DepsDep,
     console: ConsoleDep,
     station: str | None = None,
     district: str | None = None,
@@ -145,19 +143,17 @@ async def live(
         return Response(status_code=401)
     lang = request_lang(request)
     tz = console.settings.timezone
-    # The session is closed before streaming: a stream must not hold a database connection.
-    async with deps.sessions() as session:
-        try:
-            if station:
-                found = await station_in_scope(session, operator, station)
-                take = station_snapshot(console.sources, found.id, found.timezone or tz, lang)
-            else:
-                scope = await resolve_scope(session, operator, district)
-                take = scope_snapshot(
-                    console.sources, scope.station_ids, scope.station_set(), tz, lang
-                )
-        except OutOfScope:
-            return Response(status_code=404)
+    try:
+        if station:
+            found = await station_in_scope(console.directory, operator, station)
+            take = station_snapshot(console.sources, found.id, found.timezone or tz, lang)
+        else:
+            scope = await resolve_scope(console.directory, operator, district)
+            take = scope_snapshot(console.sources, scope.station_ids, scope.station_set(), tz, lang)
+    except OutOfScope:
+        return Response(status_code=404)
+    except SourceDown:
+        return Response(status_code=503)
     settings = console.settings
     return StreamingResponse(
         _events(request, take, settings.live_poll_seconds, settings.live_stream_seconds),

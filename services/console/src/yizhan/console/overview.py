@@ -7,18 +7,16 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from yizhan.api.bookings.v1 import bookings_pb2
 from yizhan.api.telemetry.v1 import insights_pb2
 from yizhan.common.pbtime import from_pb
-from yizhan.stations import repository
-from yizhan.stations.console import charts
-from yizhan.stations.console.formatting import age
-from yizhan.stations.console.i18n import WEEKDAYS, Lang
-from yizhan.stations.console.period import Period, parse_period
-from yizhan.stations.console.scope import ConsoleScope, devices_of
-from yizhan.stations.console.sources import (
+from yizhan.console import charts
+from yizhan.console.formatting import age
+from yizhan.console.i18n import WEEKDAYS, Lang
+from yizhan.console.peers.stations import Device, Station, StationsDirectory
+from yizhan.console.period import Period, parse_period
+from yizhan.console.scope import ConsoleScope
+from yizhan.console.sources import (
     BOOKING_FIGURES,
     FIGURES,
     BookingFigures,
@@ -27,9 +25,8 @@ from yizhan.stations.console.sources import (
     add,
     booking_values,
 )
-from yizhan.stations.console.tables import Column, Table, Value, columns
-from yizhan.stations.console.view import Card, View, attempt
-from yizhan.stations.models import Device, Station
+from yizhan.console.tables import Column, Table, Value, columns
+from yizhan.console.view import Card, View, attempt
 
 # Alarms listed on the overview; the alarms page lists them all.
 OVERVIEW_ALARMS = 50
@@ -207,7 +204,7 @@ def ranking_table(
 
 
 async def build_overview(
-    session: AsyncSession,
+    directory: StationsDirectory,
     sources: Sources,
     scope: ConsoleScope,
     period: Period,
@@ -230,7 +227,7 @@ async def build_overview(
         booking,
         booking_today,
     ) = await asyncio.gather(
-        attempt(view, t, sources.usage_series(scope.usage_scopes(), period)),
+        attempt(view, t, sources.usage_series(scope.usage_stations(), period)),
         attempt(view, t, sources.summarize(ids, period.start, period.end)),
         attempt(view, t, sources.summarize(ids, today.start, today.end)),
         attempt(view, t, sources.peak_hours(station_set, period)),
@@ -239,8 +236,8 @@ async def build_overview(
         attempt(view, t, _bookings(sources, scope, period.start, period.end)),
         attempt(view, t, _bookings(sources, scope, today.start, today.end)),
     )
-    registered = await repository.device_counts(session, ids)
-    devices = await devices_of(session, ids)
+    registered = {s.id: s.device_count for s in scope.stations}
+    devices = await directory.devices_of(ids)
     names = {s.id: (s.name_zh if lang == "zh" else s.name_en) for s in scope.stations}
 
     period_totals: dict[str, float] | None = None

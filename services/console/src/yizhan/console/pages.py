@@ -5,18 +5,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from yizhan.common.auth import Operator
-from yizhan.stations.console.alarms_view import build_alarms_view
-from yizhan.stations.console.i18n import Lang
-from yizhan.stations.console.overview import build_overview
-from yizhan.stations.console.period import Period, parse_period
-from yizhan.stations.console.scope import ConsoleScope, resolve_scope, station_in_scope
-from yizhan.stations.console.station_view import build_station_view
-from yizhan.stations.console.view import View
-from yizhan.stations.console.wiring import ConsoleDeps
-from yizhan.stations.models import Station
+from yizhan.console.alarms_view import build_alarms_view
+from yizhan.console.i18n import Lang
+from yizhan.console.overview import build_overview
+from yizhan.console.peers.stations import Station, StationsDirectory
+from yizhan.console.period import Period, parse_period
+from yizhan.console.scope import ConsoleScope, resolve_scope, station_in_scope
+from yizhan.console.station_view import build_station_view
+from yizhan.console.view import View
+from yizhan.console.wiring import ConsoleDeps
 
 PageKind = Literal["overview", "station", "alarms"]
 
@@ -47,7 +45,7 @@ class Page:
 
 async def build_page(
     kind: PageKind,
-    session: AsyncSession,
+    directory: StationsDirectory,
     console: ConsoleDeps,
     operator: Operator,
     query: PageQuery,
@@ -59,14 +57,14 @@ async def build_page(
     tz = console.settings.timezone
     if kind == "station":
         assert station_id is not None
-        station = await station_in_scope(session, operator, station_id)
+        station = await station_in_scope(directory, operator, station_id)
         period = query.period_in(station.timezone or tz)
-        view = await build_station_view(session, console.sources, station, period, lang, t)
+        view = await build_station_view(directory, console.sources, station, period, lang, t)
         return Page(view, station=station)
-    scope = await resolve_scope(session, operator, query.district)
+    scope = await resolve_scope(directory, operator, query.district)
     period = query.period_in(tz)
     if kind == "alarms":
         view = await build_alarms_view(console.sources, scope, period, lang, t)
     else:
-        view = await build_overview(session, console.sources, scope, period, lang, t)
+        view = await build_overview(directory, console.sources, scope, period, lang, t)
     return Page(view, scope=scope)

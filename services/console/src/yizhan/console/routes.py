@@ -12,27 +12,25 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from yizhan.common.auth import Operator, issue_token
-from yizhan.stations.api.deps import DepsDep, SessionDep
-from yizhan.stations.console import assets
-from yizhan.stations.console.alarm_messages import AlarmId
-from yizhan.stations.console.exports import export_table, query_from
-from yizhan.stations.console.formatting import local_time
-from yizhan.stations.console.i18n import LANG_COOKIE, LANGS, translator
-from yizhan.stations.console.pages import Page, PageKind, PageQuery, build_page
-from yizhan.stations.console.period import BUCKETS, PERIODS, PeriodError
-from yizhan.stations.console.scope import OutOfScope, resolve_scope
-from yizhan.stations.console.session import (
+from yizhan.common.auth import Operator
+from yizhan.console import assets
+from yizhan.console.alarm_messages import AlarmId
+from yizhan.console.exports import export_table, query_from
+from yizhan.console.formatting import local_time
+from yizhan.console.i18n import LANG_COOKIE, LANGS, translator
+from yizhan.console.pages import Page, PageKind, PageQuery, build_page
+from yizhan.console.period import BUCKETS, PERIODS, PeriodError
+from yizhan.console.scope import OutOfScope, resolve_scope
+from yizhan.console.session import (
     COOKIE,
     COOKIE_PATH,
     cookie_operator,
     request_lang,
     safe_next,
 )
-from yizhan.stations.console.sources import SourceDown
-from yizhan.stations.console.tables import plain
-from yizhan.stations.console.wiring import ConsoleDep
-from yizhan.stations.operators import authenticate
+from yizhan.console.sources import SourceDown
+from yizhan.console.tables import plain
+from yizhan.console.wiring import ConsoleDep, DirectoryDep
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -95,36 +93,33 @@ async def login_form(request: Request) -> Response:
 @router.post("/login", response_class=HTMLResponse)
 async def login(
     request: Request,
-    deps: DepsDep,
-    session: SessionDep,
+    directory: DirectoryDep,
     username: Annotated[str, Form()],
     password: Annotated[str, Form()],
 ) -> Response:
-    """Check the password, set the session cookie, go to the overview."""
+    """Ask stations to check the password, set the session cookie, go to the overview."""
     lang = request_lang(request)
     t = translator(lang)
-    error = None
-    operator = None
-    if not deps.login_limiter.allow(username):
-        error = t("too_many_attempts")
-    else:
-        operator = await authenticate(session, username, password)
-        if operator is None:
-            error = t("wrong_password")
-    if operator is None:
+    try:
+        verdict = await directory.login(username, password)
+    except SourceDown:
+        log.warning("console login: stations unavailable", extra={"username": username})
+        context = {"error": t("unavailable"), "username": username, "t": t, "lang": lang}
+        return templates.TemplateResponse(request, "login.html", context, status_code=503)
+    if verdict.verdict != verdict.OK:
+        key = "too_many_attempts" if verdict.verdict == verdict.TOO_MANY_ATTEMPTS else None
+        error = t(key or "wrong_password")
+        status = 429 if key else 401
         context = {"error": error, "username": username, "t": t, "lang": lang}
-        return templates.TemplateResponse(request, "login.html", context, status_code=401)
-    token = issue_token(
-        deps.settings.common.jwt_secret.get_secret_value(), operator, deps.token_ttl
-    )
+        return templates.TemplateResponse(request, "login.html", context, status_code=status)
     response = RedirectResponse("/console/", status_code=303)
     response.set_cookie(
         COOKIE,
-        token,
+        verdict.token,
         httponly=True,
         samesite="strict",
         path=COOKIE_PATH,
-        max_age=int(deps.token_ttl.total_seconds()),
+        max_age=verdict.expires_in_seconds,
     )
     return response
 
@@ -154,7 +149,7 @@ async def switch_lang(to: str, next: str | None = None) -> Response:
 async def _render(
     request: Request,
     kind: PageKind,
-    session: SessionDep,
+    directory: DirectoryDep,
     console: ConsoleDep,
     station_id: str | None = None,
 ) -> Response:
@@ -167,12 +162,14 @@ async def _render(
     error = None
     try:
         try:
-            page = await build_page(kind, session, console, operator, query, lang, t, station_id)
+            page = await build_page(kind, directory, console, operator, query, lang, t, station_id)
         except PeriodError as exc:
             # Show the default period with the reason, rather than an error page.
             error = f"{t('invalid_period')}: {exc}"
             fallback = PageQuery(district=query.district)
-            page = await build_page(kind, session, console, operator, fallback, lang, t, station_id)
+            page = await build_page(
+                kind, directory, console, operator, fallback, lang, t, station_id
+            )
     except OutOfScope:
         return HTMLResponse(t("no_stations"), status_code=404)
     template = {"overview": "overview.html", "station": "station.html", "alarms": "alarms.html"}
@@ -181,31 +178,31 @@ async def _render(
 
 
 @router.get("/", response_class=HTMLResponse)
-async def overview(request: Request, session: SessionDep, console: ConsoleDep) -> Response:
+async def overview(request: Request, directory: DirectoryDep, console: ConsoleDep) -> Response:
     """The operator's scope over today and the chosen period (`district`, `period`,
     `bucket`, `from`, `to` as the picker sends them)."""
-    return await _render(request, "overview", session, console)
+    return await _render(request, "overview", directory, console)
 
 
 @router.get("/stations/{station_id}", response_class=HTMLResponse)
 async def station_page(
-    request: Request, station_id: str, session: SessionDep, console: ConsoleDep
+    request: Request, station_id: str, directory: DirectoryDep, console: ConsoleDep
 ) -> Response:
     """One station: details, devices live, charts, alarms, bookables."""
-    return await _render(request, "station", session, console, station_id)
+    return await _render(request, "station", directory, console, station_id)
 
 
 @router.get("/alarms", response_class=HTMLResponse)
-async def alarms_page(request: Request, session: SessionDep, console: ConsoleDep) -> Response:
+async def alarms_page(request: Request, directory: DirectoryDep, console: ConsoleDep) -> Response:
     """Open alarms and recent dead letters of the scope."""
-    return await _render(request, "alarms", session, console)
+    return await _render(request, "alarms", directory, console)
 
 
 @router.post("/alarms/{alarm_id}/ack")
 async def acknowledge(
     request: Request,
     alarm_id: AlarmId,
-    session: SessionDep,
+    directory: DirectoryDep,
     console: ConsoleDep,
     note: Annotated[str, Form(max_length=500)] = "",
     next: Annotated[str, Form()] = "/console/alarms",
@@ -217,7 +214,7 @@ async def acknowledge(
     t = translator(request_lang(request))
     if not operator.can_write:
         return HTMLResponse(t("read_only"), status_code=403)
-    scope = await resolve_scope(session, operator, None)
+    scope = await resolve_scope(directory, operator, None)
     try:
         done = await console.sources.acknowledge(
             alarm_id, scope.station_set(), operator.username, note
@@ -233,35 +230,35 @@ async def _export(
     request: Request,
     kind: PageKind,
     table: str,
-    session: SessionDep,
+    directory: DirectoryDep,
     console: ConsoleDep,
     station_id: str | None = None,
 ) -> Response:
     operator = cookie_operator(request)
     if operator is None:
         return _to_login()
-    return await export_table(request, kind, table, session, console, operator, station_id)
+    return await export_table(request, kind, table, directory, console, operator, station_id)
 
 
 @router.get("/export/overview/{table}.csv")
 async def export_overview(
-    request: Request, table: str, session: SessionDep, console: ConsoleDep
+    request: Request, table: str, directory: DirectoryDep, console: ConsoleDep
 ) -> Response:
     """A table of the overview as CSV."""
-    return await _export(request, "overview", table, session, console)
+    return await _export(request, "overview", table, directory, console)
 
 
 @router.get("/export/alarms/{table}.csv")
 async def export_alarms(
-    request: Request, table: str, session: SessionDep, console: ConsoleDep
+    request: Request, table: str, directory: DirectoryDep, console: ConsoleDep
 ) -> Response:
     """A table of the alarms page as CSV."""
-    return await _export(request, "alarms", table, session, console)
+    return await _export(request, "alarms", table, directory, console)
 
 
 @router.get("/export/stations/{station_id}/{table}.csv")
 async def export_station(
-    request: Request, station_id: str, table: str, session: SessionDep, console: ConsoleDep
+    request: Request, station_id: str, table: str, directory: DirectoryDep, console: ConsoleDep
 ) -> Response:
     """A table of a station page as CSV."""
-    return await _export(request, "station", table, session, console, station_id)
+    return await _export(request, "station", table, directory, console, station_id)

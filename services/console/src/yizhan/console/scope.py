@@ -4,13 +4,9 @@ operator never sees another district's stations, figures, alarms or dead letters
 
 from dataclasses import dataclass
 
-from sqlalchemy import distinct, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from yizhan.api.telemetry.v1 import insights_pb2
 from yizhan.common.auth import Operator
-from yizhan.stations import repository
-from yizhan.stations.models import Device, Station
+from yizhan.console.peers.stations import Station, StationsDirectory
 
 
 class OutOfScope(Exception):
@@ -44,22 +40,17 @@ class ConsoleScope:
             return insights_pb2.StationSet(all=True)
         return insights_pb2.StationSet(station_ids=self.station_ids)
 
-    def usage_scopes(self) -> list[str]:
-        """Usage scopes (CONTRACT §3) whose sum is this scope."""
-        if self.whole_network:
-            return ["network"]
-        if self.district is not None:
-            return [f"district:{self.district}"]
-        return [f"district:{d}" for d in self.operator.districts]
+    def usage_stations(self) -> list[str] | None:
+        """The scope as telemetry's usage call takes it: station ids, None for all."""
+        return None if self.whole_network else self.station_ids
 
 
 async def resolve_scope(
-    session: AsyncSession, operator: Operator, district: str | None
+    directory: StationsDirectory, operator: Operator, district: str | None
 ) -> ConsoleScope:
     """The operator's scope, narrowed to `district` when given (OutOfScope if not theirs)."""
     if operator.sees_everything:
-        names = await session.scalars(select(distinct(Station.district)).order_by(Station.district))
-        districts = list(names.all())
+        districts = await directory.districts()
     else:
         districts = sorted(operator.districts)
     if district:
@@ -68,25 +59,15 @@ async def resolve_scope(
         chosen: list[str] | None = [district]
     else:
         chosen = None if operator.sees_everything else list(operator.districts)
-    stations = await repository.list_stations(session, districts=chosen)
+    stations = await directory.list_stations(chosen)
     return ConsoleScope(operator, district or None, stations, districts)
 
 
-async def station_in_scope(session: AsyncSession, operator: Operator, station_id: str) -> Station:
+async def station_in_scope(
+    directory: StationsDirectory, operator: Operator, station_id: str
+) -> Station:
     """One station the operator may see (OutOfScope otherwise, whether or not it exists)."""
-    station = await repository.get_station(session, station_id)
+    station = await directory.get_station(station_id)
     if station is None or not operator.can_see_district(station.district):
         raise OutOfScope(station_id)
     return station
-
-
-async def devices_of(session: AsyncSession, station_ids: list[str]) -> list[Device]:
-    """Registered devices of these stations, by station and id."""
-    if not station_ids:
-        return []
-    query = (
-        select(Device)
-        .where(Device.station_id.in_(station_ids))
-        .order_by(Device.station_id, Device.id)
-    )
-    return list((await session.scalars(query)).all())

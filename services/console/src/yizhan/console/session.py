@@ -3,7 +3,7 @@
 from fastapi import Request
 
 from yizhan.common.auth import InvalidToken, Operator, decode_token
-from yizhan.stations.console.i18n import LANG_COOKIE, Lang, pick_lang
+from yizhan.console.i18n import LANG_COOKIE, Lang, pick_lang
 
 COOKIE = "yz_console"
 COOKIE_PATH = "/console"

@@ -1,19 +1,25 @@
-"""Settings of the operator console (env prefix `YZ_STATIONS_CONSOLE_`)."""
+"""Settings of the console service (env prefix `YZ_CONSOLE_`)."""
 
 from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# services/stations/src/yizhan/stations/console -> the repository root, where scripts/setup.sh
-# runs `npm ci` in console-assets/ (an installed wheel sets YZ_STATIONS_CONSOLE_ASSETS_DIR).
-_REPO_ROOT = Path(__file__).resolve().parents[6]
+from yizhan.common.settings import CommonSettings
+
+# services/console/src/yizhan/console -> the repository root, where scripts/setup.sh
+# runs `npm ci` in console-assets/ (an installed wheel sets YZ_CONSOLE_ASSETS_DIR).
+_REPO_ROOT = Path(__file__).resolve().parents[5]
 
 
 class ConsoleSettings(BaseSettings):
-    """Where the charting library is, the console's calendar, and how live pages refresh."""
+    """Its port, where the charting library is, its calendar, and how live pages refresh."""
 
-    model_config = SettingsConfigDict(env_prefix="YZ_STATIONS_CONSOLE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="YZ_CONSOLE_", extra="ignore")
+
+    http_port: int = 8104
+    # Addresses of its peers (YZ_STATIONS_GRPC, ...), the service token, the JWT secret.
+    common: CommonSettings = Field(default_factory=CommonSettings)
 
     # The npm-installed packages (console-assets/node_modules): ECharts is served from here,
     # never from a CDN, so that the console works on an intranet.

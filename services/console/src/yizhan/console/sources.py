@@ -16,7 +16,7 @@ import grpc
 from yizhan.api.bookings.v1 import bookings_pb2
 from yizhan.api.telemetry.v1 import insights_pb2, telemetry_pb2
 from yizhan.common.pbtime import from_pb, to_pb
-from yizhan.stations.console.period import Period
+from yizhan.console.period import Period
 
 if TYPE_CHECKING:
     from yizhan.api.bookings.v1.bookings_pb2_grpc import BookingReportsAsyncStub
@@ -123,27 +123,21 @@ class Sources:
             raise SourceDown(source, f"{exc.code().name}: {exc.details()}") from exc
 
     async def usage_series(
-        self, scopes: Sequence[str], period: Period
+        self, station_ids: Sequence[str] | None, period: Period
     ) -> list[tuple[datetime, dict[str, float]]]:
-        """Figures per bucket of the period, summed over `scopes` (usage scope strings)."""
-        total: list[tuple[datetime, dict[str, float]]] = []
-        for scope in scopes:
-            request = telemetry_pb2.GetUsageRequest(
-                scope=scope, to=to_pb(period.end), bucket=period.bucket, tz=period.tz
-            )
-            getattr(request, "from").CopyFrom(to_pb(period.start))
-            reply = await self._call(
-                "telemetry", self._telemetry.GetUsage(request, timeout=self._deadline)
-            )
-            series = [(from_pb(b.start), usage_dict(b.figures)) for b in reply.series]
-            if not total:
-                total = series
-            else:
-                total = [
-                    (start, add(mine, theirs))
-                    for (start, mine), (_, theirs) in zip(total, series, strict=True)
-                ]
-        return total
+        """Figures per bucket of the period over these stations (None: the whole network)."""
+        request = telemetry_pb2.GetUsageRequest(
+            all_stations=station_ids is None,
+            station_ids=list(station_ids or []),
+            to=to_pb(period.end),
+            bucket=period.bucket,
+            tz=period.tz,
+        )
+        getattr(request, "from").CopyFrom(to_pb(period.start))
+        reply = await self._call(
+            "telemetry", self._telemetry.GetUsage(request, timeout=self._deadline)
+        )
+        return [(from_pb(b.start), usage_dict(b.figures)) for b in reply.series]
 
     async def summarize(
         self, station_ids: Sequence[str], start: datetime, end: datetime

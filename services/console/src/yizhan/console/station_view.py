@@ -6,17 +6,15 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from yizhan.api.bookings.v1 import bookings_pb2
 from yizhan.api.telemetry.v1 import insights_pb2
-from yizhan.stations import repository
-from yizhan.stations.console import charts
-from yizhan.stations.console.dead_letters import dead_letters_table
-from yizhan.stations.console.i18n import Lang
-from yizhan.stations.console.overview import alarms_table, peak_table, series_table
-from yizhan.stations.console.period import Period
-from yizhan.stations.console.sources import (
+from yizhan.console import charts
+from yizhan.console.dead_letters import dead_letters_table
+from yizhan.console.i18n import Lang
+from yizhan.console.overview import alarms_table, peak_table, series_table
+from yizhan.console.peers.stations import Device, Station, StationsDirectory
+from yizhan.console.period import Period
+from yizhan.console.sources import (
     FIGURES,
     BookingFigures,
     DeviceNow,
@@ -24,9 +22,8 @@ from yizhan.stations.console.sources import (
     add,
     booking_values,
 )
-from yizhan.stations.console.tables import Column, Table
-from yizhan.stations.console.view import Card, View, attempt
-from yizhan.stations.models import Device, Station
+from yizhan.console.tables import Column, Table
+from yizhan.console.view import Card, View, attempt
 
 STATION_DEAD_LETTERS = 20
 STATION_ALARMS = 100
@@ -144,7 +141,7 @@ def bookables_tables(
 
 
 async def build_station_view(
-    session: AsyncSession,
+    directory: StationsDirectory,
     sources: Sources,
     station: Station,
     period: Period,
@@ -156,7 +153,7 @@ async def build_station_view(
     only = insights_pb2.StationSet(station_ids=[station.id])
     now = datetime.now(period.zone)
     series, states, availability, cells, alarms, letters, booking = await asyncio.gather(
-        attempt(view, t, sources.usage_series([f"station:{station.id}"], period)),
+        attempt(view, t, sources.usage_series([station.id], period)),
         attempt(view, t, sources.device_states(station.id)),
         attempt(view, t, sources.availability(only, period.start, period.end)),
         attempt(view, t, sources.peak_hours(only, period)),
@@ -164,7 +161,7 @@ async def build_station_view(
         attempt(view, t, sources.dead_letters(only, STATION_DEAD_LETTERS)),
         attempt(view, t, sources.booking_figures([station.id], period.start, period.end)),
     )
-    devices = await repository.list_devices(session, station.id)
+    devices = await directory.devices_of([station.id])
     names = {station.id: station.name_zh if lang == "zh" else station.name_en}
     view.tables["devices"] = devices_table(t, devices, states, availability, period.zone)
     if series is not None:

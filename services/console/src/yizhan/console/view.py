@@ -5,9 +5,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from yizhan.stations.console.period import Period
-from yizhan.stations.console.sources import SourceDown
-from yizhan.stations.console.tables import Table
+from yizhan.console.period import Period
+from yizhan.console.sources import SourceDown
+from yizhan.console.tables import Table
 
 
 @dataclass

@@ -1,5 +1,5 @@
-"""What the console's handlers need beyond the stations service's own Deps: the gRPC
-sources of its figures and its settings. Built once by app.py, kept on app.state.console."""
+"""What the console's handlers need: its settings and its gRPC peers (telemetry and bookings
+for figures, stations for who and what exists). Built once by app.py, kept on app.state.console."""
 
 from dataclasses import dataclass
 from typing import Annotated
@@ -8,9 +8,11 @@ import grpc
 from fastapi import Depends, Request
 
 from yizhan.api.bookings.v1 import bookings_pb2_grpc
+from yizhan.api.stations.v1 import stations_pb2_grpc
 from yizhan.api.telemetry.v1 import insights_pb2_grpc, telemetry_pb2_grpc
-from yizhan.stations.console.settings import ConsoleSettings
-from yizhan.stations.console.sources import Sources
+from yizhan.console.peers.stations import StationsDirectory
+from yizhan.console.settings import ConsoleSettings
+from yizhan.console.sources import Sources
 
 
 @dataclass
@@ -19,19 +21,29 @@ class ConsoleDeps:
 
     settings: ConsoleSettings
     sources: Sources
+    directory: StationsDirectory
 
 
 def build_console(
-    settings: ConsoleSettings, telemetry: grpc.aio.Channel, bookings: grpc.aio.Channel
+    settings: ConsoleSettings,
+    stations: grpc.aio.Channel,
+    telemetry: grpc.aio.Channel,
+    bookings: grpc.aio.Channel,
 ) -> ConsoleDeps:
-    """The console's sources on the channels to telemetry and bookings."""
+    """The console's clients on the channels to its three peers."""
+    deadline = settings.rpc_deadline_seconds
     sources = Sources(
         telemetry_pb2_grpc.TelemetryQueryStub(telemetry),
         insights_pb2_grpc.TelemetryInsightsStub(telemetry),
         bookings_pb2_grpc.BookingReportsStub(bookings),
-        settings.rpc_deadline_seconds,
+        deadline,
     )
-    return ConsoleDeps(settings, sources)
+    directory = StationsDirectory(
+        stations_pb2_grpc.StationDirectoryStub(stations),
+        stations_pb2_grpc.OperatorLoginStub(stations),
+        deadline,
+    )
+    return ConsoleDeps(settings, sources, directory)
 
 
 def get_console(request: Request) -> ConsoleDeps:
@@ -40,4 +52,10 @@ def get_console(request: Request) -> ConsoleDeps:
     return console
 
 
+def get_directory(request: Request) -> StationsDirectory:
+    """The stations directory client, set up by app.py."""
+    return get_console(request).directory
+
+
 ConsoleDep = Annotated[ConsoleDeps, Depends(get_console)]
+DirectoryDep = Annotated[StationsDirectory, Depends(get_directory)]

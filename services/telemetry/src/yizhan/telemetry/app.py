@@ -120,7 +120,7 @@ async def serve(settings: Settings) -> None:
     async def grpc_server() -> AsyncIterator[None]:
         def register(server: grpc.aio.Server) -> None:
             telemetry_pb2_grpc.add_TelemetryQueryServicer_to_server(
-                TelemetryQueryServicer(sessions, stations, settings.offline_after_seconds),
+                TelemetryQueryServicer(sessions, settings.offline_after_seconds),
                 server,
             )
             insights_pb2_grpc.add_TelemetryInsightsServicer_to_server(

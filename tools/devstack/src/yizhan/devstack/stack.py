@@ -1,5 +1,6 @@
-"""`make run`: PostgreSQL, Mosquitto, migrations, the three services, demo data and the
-kiosk simulator, in the foreground; Ctrl-C stops everything it started."""
+"""`make run`: PostgreSQL, Mosquitto, migrations, the services (stations, telemetry, bookings
+and the console), demo data and the kiosk simulator, in the foreground; Ctrl-C stops
+everything it started."""
 
 import logging
 import os
@@ -20,7 +21,9 @@ from yizhan.devstack.postgres import PostgresCluster
 
 log = logging.getLogger(__name__)
 
+# The services with a database and a gRPC port; the console (no data, HTTP only) is extra.
 SERVICES = ("stations", "telemetry", "bookings")
+CONSOLE = "console"
 READY_TIMEOUT_SECONDS = 120
 STOP_TIMEOUT_SECONDS = 20
 ADMIN_USERNAME = "admin"
@@ -49,7 +52,7 @@ class StackConfig:
             mqtt_port=int(env.get("YZ_MQTT_PORT", "1883")),
             http_ports={
                 name: int(env.get(f"YZ_{name.upper()}_HTTP_PORT", str(8101 + i)))
-                for i, name in enumerate(SERVICES)
+                for i, name in enumerate((*SERVICES, CONSOLE))
             },
             grpc_ports={
                 name: int(env.get(f"YZ_{name.upper()}_GRPC_PORT", str(50101 + i)))
@@ -86,6 +89,8 @@ class Stack:
             env[f"YZ_{name.upper()}_HTTP_PORT"] = str(self.config.http_ports[name])
             env[f"YZ_{name.upper()}_GRPC_PORT"] = str(self.config.grpc_ports[name])
             env[f"YZ_{name.upper()}_GRPC"] = f"127.0.0.1:{self.config.grpc_ports[name]}"
+        env["YZ_CONSOLE_HTTP_PORT"] = str(self.config.http_ports[CONSOLE])
+        env["YZ_STATIONS_CONSOLE_URL"] = self.config.url(CONSOLE)
         return env
 
     def start(self) -> None:
@@ -101,7 +106,7 @@ class Stack:
             self.postgres.create_database(f"yz_{name}")
             _run([f"yz-{name}", "migrate"], env, self.logs / f"{name}.log")
         admin_password = self._ensure_admin(env)
-        for name in SERVICES:
+        for name in (*SERVICES, CONSOLE):
             self._spawn(name, [f"yz-{name}", "serve"], env)
         self._wait_ready()
         _say(f"all services ready in {time.monotonic() - started:.1f}s")
@@ -160,7 +165,7 @@ class Stack:
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-        pending = set(SERVICES)
+        pending = {*SERVICES, CONSOLE}
         last: dict[str, str] = {}
         while pending and time.monotonic() < deadline:
             for name in sorted(pending):
@@ -189,7 +194,7 @@ class Stack:
             "",
             "Yizhan is running. Ctrl-C stops everything.",
             f"  worker booking form   {c.url('bookings')}/",
-            f"  operator console      {c.url('stations')}/console/   (user admin)",
+            f"  operator console      {c.url(CONSOLE)}/console/   (user admin)",
             f"  admin password        {admin_password}",
             f"  stations API          {c.url('stations')}/docs",
             f"  telemetry API         {c.url('telemetry')}/docs",
