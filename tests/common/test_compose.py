@@ -15,7 +15,8 @@ def _compose() -> dict[str, Any]:
 
 def test_every_part_of_the_stack_is_there() -> None:
     services = _compose()["services"]
-    assert set(services) == {"db", "mosquitto", "migrate", "stations", "telemetry", "bookings"}
+    expected = {"db", "mosquitto", "migrate", "stations", "telemetry", "bookings", "console"}
+    assert set(services) == expected
     assert "timescaledb" in services["db"]["image"]
     assert services["mosquitto"]["image"].startswith("eclipse-mosquitto:")
 
@@ -42,8 +43,10 @@ def test_services_run_our_console_scripts_on_contract_ports() -> None:
         assert env[f"YZ_{name.upper()}_DATABASE_URL"].endswith(f"@db:5432/yz_{name}")
     scripts = (ROOT / "services").glob("*/pyproject.toml")
     declared = "".join(path.read_text() for path in scripts)
-    for name in ("stations", "telemetry", "bookings"):
+    for name in ("stations", "telemetry", "bookings", "console"):
         assert f'yz-{name} = "yizhan.{name}.__main__:main"' in declared
+    assert services["console"]["command"] == ["yz-console", "serve"]
+    assert services["console"]["ports"] == ["8104:8104"]
 
 
 def test_databases_created_by_init_match_the_urls() -> None:
