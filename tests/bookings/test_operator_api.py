@@ -89,10 +89,12 @@ def test_operators_list_a_stations_bookings_page_by_page(network: Network) -> No
     assert "****" in item["phone"]
 
 
-def test_readyz_checks_database_and_stations(network: Network) -> None:
+def test_readyz_checks_database_and_reports_stations_as_a_peer(network: Network) -> None:
     ready = httpx.get(f"{network.bookings.base_url}/readyz")
     assert ready.status_code == 200, ready.text
-    assert ready.json()["checks"] == {"database": "ok", "stations": "ok"}
+    assert ready.json()["checks"] == {"database": "ok"}
+    assert ready.json()["peers"] == {"stations": "ok"}
+    assert ready.json()["degraded"] == []
 
 
 def test_metrics_count_bookings_and_conflicts(network: Network) -> None:

@@ -433,4 +433,6 @@ def test_dead_letters_api_pages_and_filters(
 def test_readiness_names_every_dependency(telemetry: RunningService) -> None:
     reply = httpx.get(f"{telemetry.base_url}/readyz")
     assert reply.status_code == 200, reply.text
-    assert set(reply.json()["checks"]) == {"database", "mqtt", "stations", "bookings"}
+    # What it cannot work without, and its gRPC peers (reported, never making it unready).
+    assert set(reply.json()["checks"]) == {"database", "mqtt"}
+    assert set(reply.json()["peers"]) == {"stations", "bookings"}

@@ -1,4 +1,9 @@
-"""The HTTP app every service starts from: health, readiness, metrics, problem JSON errors."""
+"""The HTTP app every service starts from: health, readiness, metrics, problem JSON errors.
+
+Readiness checks only what the service cannot work without (its database, the broker of an
+ingesting process). gRPC peers are probed beside it and reported as `degraded`, in the body and
+as `yz_peer_up` in /metrics, but never make the service unready: behind a load balancer a hung
+peer must not take a healthy service out of rotation (CONTRACT §1)."""
 
 import asyncio
 import logging
@@ -9,18 +14,24 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from yizhan.common.rpc import check_peer
 
 log = logging.getLogger(__name__)
 
 ReadinessCheck = Callable[[], Awaitable[None]]
 READINESS_TIMEOUT_SECONDS = 2.0
+# A peer that does not say SERVING within this is reported degraded (kept short: a hung peer
+# must not make /readyz itself slow).
+PEER_TIMEOUT_SECONDS = 0.5
 
 HTTP_REQUESTS = Counter(
     "yz_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
 )
 HTTP_LATENCY = Histogram("yz_http_request_seconds", "HTTP request latency", ["method", "route"])
+PEER_UP = Gauge("yz_peer_up", "1 when a gRPC peer answered its last health probe", ["peer"])
 
 
 def problem(status: int, title: str, detail: str | None = None, **extra: Any) -> JSONResponse:
@@ -100,13 +111,19 @@ class MetricsMiddleware:
 
 
 def create_http_app(
-    *, title: str, description: str, readiness: Mapping[str, ReadinessCheck]
+    *,
+    title: str,
+    description: str,
+    readiness: Mapping[str, ReadinessCheck],
+    peers: Mapping[str, str] | None = None,
 ) -> FastAPI:
-    """A FastAPI app with /healthz, /readyz (running `readiness`), /metrics and problem JSON."""
+    """A FastAPI app with /healthz, /readyz (running `readiness`; `peers`, name -> gRPC
+    address, reported as degraded when down), /metrics and problem JSON."""
     app = FastAPI(title=title, description=description, version="1")
     app.add_middleware(MetricsMiddleware)
     app.add_exception_handler(HTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation_exception)
+    peer_addresses = dict(peers or {})
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -114,17 +131,41 @@ def create_http_app(
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:
-        results = await asyncio.gather(*(_run_check(check) for check in readiness.values()))
+        results, peer_states = await asyncio.gather(
+            asyncio.gather(*(_run_check(check) for check in readiness.values())),
+            probe_peers(peer_addresses),
+        )
         checks = dict(zip(readiness.keys(), results, strict=True))
         down = [name for name, result in checks.items() if result != "ok"]
-        body = {"status": "not_ready" if down else "ready", "down": down, "checks": checks}
+        degraded = [name for name, result in peer_states.items() if result != "ok"]
+        body = {
+            "status": "not_ready" if down else "ready",
+            "down": down,
+            "checks": checks,
+            "degraded": degraded,
+            "peers": peer_states,
+        }
         return JSONResponse(body, status_code=503 if down else 200)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
+        await probe_peers(peer_addresses)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+async def probe_peers(peers: Mapping[str, str]) -> dict[str, str]:
+    """Each peer's gRPC health, "ok" or why not; sets `yz_peer_up` (never raises)."""
+
+    async def probe(address: str) -> str:
+        return await _run_check(lambda: check_peer(address, PEER_TIMEOUT_SECONDS))
+
+    results = await asyncio.gather(*(probe(address) for address in peers.values()))
+    states = dict(zip(peers.keys(), results, strict=True))
+    for name, state in states.items():
+        PEER_UP.labels(name).set(1 if state == "ok" else 0)
+    return states
 
 
 async def _run_check(check: ReadinessCheck) -> str:

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 import grpc
 from fastapi import FastAPI
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from yizhan.api.bookings.v1 import bookings_pb2_grpc
@@ -46,7 +45,7 @@ from yizhan.bookings.sms import SmsSender, build_sender
 from yizhan.bookings.stats import BookingStats
 from yizhan.bookings.web import routes as web_routes
 from yizhan.common import rpc
-from yizhan.common.db import create_engine, session_factory
+from yizhan.common.db import create_engine, database_ping, session_factory
 from yizhan.common.http import create_http_app
 from yizhan.common.runtime import background_task, serve_until_stopped
 
@@ -136,17 +135,12 @@ def build_deps(
 def build_http_app(deps: Deps) -> FastAPI:
     """The HTTP app: worker and operator API, the web form, health."""
 
-    async def database() -> None:
-        async with deps.sessions() as session:
-            await session.execute(text("SELECT 1"))
-
-    async def stations() -> None:
-        await rpc.check_peer(deps.settings.common.stations_grpc)
-
     app = create_http_app(
         title="Yizhan bookings",
         description="Livestream slots and forum seats for workers; check-in at the kiosk.",
-        readiness={"database": database, "stations": stations},
+        readiness={"database": database_ping(deps.sessions)},
+        # Stations is a peer: when it is down, check-in answers `unavailable`, the rest serves.
+        peers={"stations": deps.settings.common.stations_grpc},
     )
     app.state.deps = deps
     app.state.jwt_secret = deps.settings.common.jwt_secret.get_secret_value()

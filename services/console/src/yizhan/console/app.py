@@ -32,12 +32,18 @@ async def _source_down(request: Request, exc: Exception) -> Response:
 
 def build_http_app(console: ConsoleDeps) -> FastAPI:
     """The console's pages, assets, live streams and JSON/CSV API, plus health."""
-    # Nothing of its own to wait for: the console is ready when it listens; its peers
-    # are reported by each page (and by /metrics through the gRPC call counters).
+    # Nothing of its own to wait for: the console is ready when it listens; its peers are
+    # reported as degraded (and on each page that misses them).
+    common = console.settings.common
     app = create_http_app(
         title="Yizhan console",
         description="The operator console: figures of the station network, read over gRPC.",
         readiness={},
+        peers={
+            "stations": common.stations_grpc,
+            "telemetry": common.telemetry_grpc,
+            "bookings": common.bookings_grpc,
+        },
     )
     app.state.console = console
     app.state.jwt_secret = console.settings.common.jwt_secret.get_secret_value()

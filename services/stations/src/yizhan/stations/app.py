@@ -10,12 +10,11 @@ from datetime import timedelta
 import grpc
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from yizhan.api.stations.v1 import stations_pb2_grpc
 from yizhan.common import rpc
-from yizhan.common.db import create_engine, session_factory
+from yizhan.common.db import create_engine, database_ping, session_factory
 from yizhan.common.http import create_http_app
 from yizhan.common.runtime import Component, serve_until_stopped
 from yizhan.stations.api import audit_routes, auth_routes, device_routes, station_routes
@@ -33,11 +32,7 @@ log = logging.getLogger(__name__)
 def build_http_app(deps: Deps) -> FastAPI:
     """The HTTP app: operator API, health, and the redirect from the console's old address."""
 
-    async def database() -> None:
-        async with deps.sessions() as session:
-            await session.execute(text("SELECT 1"))
-
-    readiness = {"database": database}
+    readiness = {"database": database_ping(deps.sessions)}
     broker = deps.broker
     if broker is not None:
 

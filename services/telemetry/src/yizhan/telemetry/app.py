@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from yizhan.api.stations.v1 import stations_pb2_grpc
 from yizhan.api.telemetry.v1 import insights_pb2_grpc, telemetry_pb2_grpc
 from yizhan.common import rpc
-from yizhan.common.db import create_engine, session_factory
+from yizhan.common.db import create_engine, database_ping, session_factory
 from yizhan.common.http import create_http_app, problem
 from yizhan.common.runtime import Component, background_task, serve_until_stopped
 from yizhan.telemetry import maintenance, presence, storage
@@ -35,14 +35,9 @@ def build_http_app(deps: Deps) -> FastAPI:
     """The HTTP app: operator API (usage, device state, dead letters), health."""
     common = deps.settings.common
 
-    async def database() -> None:
-        async with deps.sessions() as session:
-            await session.execute(text("SELECT 1"))
-
-    async def stations() -> None:
-        await rpc.check_peer(common.stations_grpc)
-
-    readiness = {"database": database, "stations": stations}
+    readiness = {"database": database_ping(deps.sessions)}
+    # Peers are reported as degraded, never as unready (CONTRACT §1).
+    peers = {"stations": common.stations_grpc}
     ingest = deps.ingest
     if ingest is not None:
 
@@ -50,15 +45,14 @@ def build_http_app(deps: Deps) -> FastAPI:
             if not ingest.consumer.connected:
                 raise RuntimeError("not connected to the broker")
 
-        async def bookings() -> None:
-            await rpc.check_peer(common.bookings_grpc)
-
-        readiness |= {"mqtt": mqtt, "bookings": bookings}
+        readiness["mqtt"] = mqtt
+        peers["bookings"] = common.bookings_grpc
 
     app = create_http_app(
         title="Yizhan telemetry",
         description="Kiosk MQTT ingest, device state and usage figures.",
         readiness=readiness,
+        peers=peers,
     )
     app.state.deps = deps
     app.state.jwt_secret = common.jwt_secret.get_secret_value()
