@@ -26,5 +26,9 @@ typecheck:
 test: setup lint typecheck
 	$(UV) run --frozen pytest
 
+# The tests that need nothing running (marked `unit`): seconds, no database or broker.
+unit:
+	$(UV) run --frozen pytest -m unit
+
 proto:
 	$(UV) run --frozen python scripts/gen_proto.py

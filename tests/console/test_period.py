@@ -6,6 +6,8 @@ import pytest
 
 from yizhan.console.period import PeriodError, parse_period
 
+pytestmark = pytest.mark.unit
+
 SHANGHAI = "Asia/Shanghai"
 # 2026-11-30 20:00 UTC is already 1 December in Shanghai.
 LATE_EVENING_UTC = datetime(2026, 11, 30, 20, 0, tzinfo=UTC)

@@ -1,8 +1,12 @@
 """Who sees what: the scope's station set and usage stations for each kind of operator."""
 
+import pytest
+
 from yizhan.api.stations.v1.stations_pb2 import Station
 from yizhan.common.auth import Operator
 from yizhan.console.scope import ConsoleScope
+
+pytestmark = pytest.mark.unit
 
 
 def _station(station_id: str, district: str) -> Station:
