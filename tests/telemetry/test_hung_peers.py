@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.services import RunningService, run_service
+from tests.services import RunningService, run_service, run_telemetry
 from tests.telemetry.conftest import (
     Database,
     connected_kiosk,
@@ -22,6 +22,7 @@ from tests.telemetry.conftest import (
     login,
     telemetry_env,
     unique,
+    wait_ready,
     wait_until,
 )
 from yizhan.devstack.broker import MosquittoBroker
@@ -39,6 +40,7 @@ class Trio:
     stations: RunningService
     bookings: RunningService
     telemetry: RunningService
+    ingest: RunningService
     telemetry_database: Database
     token: str
 
@@ -62,8 +64,16 @@ def trio(
             )
         )
         env = telemetry_env(broker, stations, bookings.grpc_address, unique("yz-hung"))
-        telemetry = stack.enter_context(run_service("telemetry", telemetry_db, workdir, env=env))
-        yield Trio(stations, bookings, telemetry, Database(telemetry_db), login(stations, "admin"))
+        telemetry = stack.enter_context(run_telemetry(telemetry_db, workdir, env=env))
+        wait_ready(telemetry.ingest)  # subscribed: nothing published from now on is missed
+        yield Trio(
+            stations,
+            bookings,
+            telemetry.api,
+            telemetry.ingest,
+            Database(telemetry_db),
+            login(stations, "admin"),
+        )
 
 
 @contextmanager
@@ -84,7 +94,7 @@ def _ready(service: RunningService) -> httpx.Response:
 
 def test_stations_serves_with_telemetry_and_bookings_hung(trio: Trio) -> None:
     headers = {"Authorization": f"Bearer {trio.token}"}
-    with hung(trio.telemetry, trio.bookings):
+    with hung(trio.telemetry, trio.ingest, trio.bookings):
         ready = _ready(trio.stations)
         assert ready.status_code == 200, ready.text
         assert ready.json()["checks"] == {"database": "ok"}
@@ -116,7 +126,7 @@ def test_telemetry_and_bookings_stay_ready_and_ingest_with_stations_hung(
         kiosk.publish(topic, {**visit(1), "count": 1})
         wait_until(lambda: trio.telemetry_database.has_key(device, 1))
         with hung(trio.stations):
-            for service in (trio.telemetry, trio.bookings):
+            for service in (trio.telemetry, trio.ingest, trio.bookings):
                 ready = _ready(service)
                 assert ready.status_code == 200, (service.name, ready.text)
                 assert ready.json()["degraded"] == ["stations"], ready.text
@@ -128,6 +138,7 @@ def test_telemetry_and_bookings_stay_ready_and_ingest_with_stations_hung(
 
     # The peer is back: nobody restarts anything, the degradation clears by itself.
     def recovered() -> bool:
-        return all(_ready(s).json()["degraded"] == [] for s in (trio.telemetry, trio.bookings))
+        services = (trio.telemetry, trio.ingest, trio.bookings)
+        return all(_ready(s).json()["degraded"] == [] for s in services)
 
     wait_until(recovered)
