@@ -83,6 +83,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         env[f"YZ_{name.upper()}_HTTP_PORT"] = str(ports[name])
         env[f"YZ_{name.upper()}_GRPC_PORT"] = str(free_port())
     env["YZ_CONSOLE_HTTP_PORT"] = str(ports["console"])
+    env["YZ_TELEMETRY_INGEST_HTTP_PORT"] = str(free_port())
     output = data_dir / "run-output.txt"
     with output.open("w") as out:
         process = subprocess.Popen(

@@ -386,6 +386,14 @@ def test_stations_old_console_address_redirects_to_the_console(stack: Stack) -> 
     assert httpx.get(f"{stack.url('console')}/readyz").status_code == 200
 
 
+def test_every_service_answers_errors_as_problems_with_codes(stack: Stack) -> None:
+    for service in ("stations", "telemetry", "bookings", "console"):
+        reply = httpx.get(f"{stack.url(service)}/api/v1/no-such-thing")
+        assert reply.status_code == 404, service
+        assert reply.headers["content-type"] == "application/problem+json", service
+        assert reply.json()["code"] == "not_found", service
+
+
 def test_ctrl_c_leaves_nothing_running(stack: Stack) -> None:
     data_dir = str(stack.data_dir)
     stack.process.send_signal(signal.SIGINT)

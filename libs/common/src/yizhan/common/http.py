@@ -15,6 +15,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from yizhan.common.rpc import check_peer
@@ -34,13 +35,59 @@ HTTP_LATENCY = Histogram("yz_http_request_seconds", "HTTP request latency", ["me
 PEER_UP = Gauge("yz_peer_up", "1 when a gRPC peer answered its last health probe", ["peer"])
 
 
-def problem(status: int, title: str, detail: str | None = None, **extra: Any) -> JSONResponse:
-    """An RFC 9457 problem response."""
+# Stable machine-readable `code`s of problem responses, by status, for errors that have no
+# more specific one (a service raises `Problem` with its own code, e.g. `slot_taken`).
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    422: "invalid_input",
+    429: "too_many_requests",
+    503: "unavailable",
+}
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Content too large",
+    422: "Invalid input",
+    429: "Too many requests",
+    503: "Service unavailable",
+}
+
+
+def title_of(status: int) -> str:
+    """The problem title of a status."""
+    return _TITLES.get(status, "Error")
+
+
+def problem(
+    status: int, title: str, detail: str | None = None, *, code: str | None = None, **extra: Any
+) -> JSONResponse:
+    """An RFC 9457 problem response with a stable `code` (by default, the status's)."""
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     if detail is not None:
         body["detail"] = detail
+    body["code"] = code or _CODES.get(status, "error")
     body.update(extra)
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+class Problem(HTTPException):
+    """An HTTP error with a code of its own (`stations_unavailable`, `slot_taken`, ...)."""
+
+    def __init__(
+        self, status: int, code: str, detail: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(status, detail=detail, headers=headers)
+        self.code = code
 
 
 def field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
@@ -53,11 +100,14 @@ def field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
 
 
 async def _http_exception(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    detail = exc.detail if isinstance(exc.detail, str) else None
-    response = problem(exc.status_code, _title(exc.status_code), detail)
-    if not isinstance(exc.detail, str):
-        response = problem(exc.status_code, _title(exc.status_code), None, errors=exc.detail)
+    # Starlette's own (an unmatched route, a wrong method) as well as FastAPI's.
+    assert isinstance(exc, StarletteHTTPException)
+    code = exc.code if isinstance(exc, Problem) else None
+    title = title_of(exc.status_code)
+    if isinstance(exc.detail, str):
+        response = problem(exc.status_code, title, exc.detail, code=code)
+    else:
+        response = problem(exc.status_code, title, None, code=code, errors=exc.detail)
     for key, value in (exc.headers or {}).items():
         response.headers[key] = value
     return response
@@ -66,20 +116,6 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
 async def _validation_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     return problem(422, "Invalid input", "some fields are invalid", errors=field_errors(exc))
-
-
-def _title(status: int) -> str:
-    titles = {
-        400: "Bad request",
-        401: "Unauthorized",
-        403: "Forbidden",
-        404: "Not found",
-        409: "Conflict",
-        422: "Invalid input",
-        429: "Too many requests",
-        503: "Service unavailable",
-    }
-    return titles.get(status, "Error")
 
 
 class MetricsMiddleware:
@@ -121,7 +157,7 @@ def create_http_app(
     address, reported as degraded when down), /metrics and problem JSON."""
     app = FastAPI(title=title, description=description, version="1")
     app.add_middleware(MetricsMiddleware)
-    app.add_exception_handler(HTTPException, _http_exception)
+    app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation_exception)
     peer_addresses = dict(peers or {})
 

@@ -3,9 +3,10 @@ credential, and client channels that present that credential."""
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeAlias
 
 import grpc
@@ -87,6 +88,30 @@ async def stop_server(server: grpc.aio.Server, health_servicer: health.HealthSer
     """Say NOT_SERVING, then let calls in flight finish within the grace period."""
     health_servicer.enter_graceful_shutdown()
     await server.stop(GRACE_SECONDS)
+
+
+@contextlib.asynccontextmanager
+async def server_component(
+    *,
+    host: str,
+    port: int,
+    service_token: str,
+    register: Callable[[grpc.aio.Server], None],
+    service_names: Sequence[str],
+) -> AsyncIterator[None]:
+    """The gRPC server as a component of `serve_until_stopped`: serving inside the block,
+    drained (NOT_SERVING, then the grace period) when it ends."""
+    server, health_servicer = await start_server(
+        host=host,
+        port=port,
+        service_token=service_token,
+        register=register,
+        service_names=service_names,
+    )
+    try:
+        yield
+    finally:
+        await stop_server(server, health_servicer)
 
 
 def _credential(token: str) -> tuple[tuple[str, str], ...]:

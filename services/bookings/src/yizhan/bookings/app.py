@@ -3,7 +3,7 @@ outbox, the BookingDesk gRPC server, the worker and operator HTTP API, the web f
 background work (no-show sweep, SMS outbox, housekeeping)."""
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -172,27 +172,22 @@ async def serve(settings: Settings) -> None:
     )
     deps = build_deps(settings, sessions, stations, build_sender(settings))
 
-    @contextlib.asynccontextmanager
-    async def grpc_server() -> AsyncIterator[None]:
-        def register(server: grpc.aio.Server) -> None:
-            bookings_pb2_grpc.add_BookingDeskServicer_to_server(
-                BookingDeskServicer(deps.checkin), server
-            )
-            bookings_pb2_grpc.add_BookingReportsServicer_to_server(
-                BookingReportsServicer(deps.stats), server
-            )
+    def register(server: grpc.aio.Server) -> None:
+        bookings_pb2_grpc.add_BookingDeskServicer_to_server(
+            BookingDeskServicer(deps.checkin), server
+        )
+        bookings_pb2_grpc.add_BookingReportsServicer_to_server(
+            BookingReportsServicer(deps.stats), server
+        )
 
-        server, health = await rpc.start_server(
+    def grpc_server() -> contextlib.AbstractAsyncContextManager[None]:
+        return rpc.server_component(
             host=settings.common.bind_host,
             port=settings.grpc_port,
             service_token=token,
             register=register,
             service_names=[BOOKING_DESK, BOOKING_REPORTS],
         )
-        try:
-            yield
-        finally:
-            await rpc.stop_server(server, health)
 
     def housekeeper() -> contextlib.AbstractAsyncContextManager[None]:
         return background_task(

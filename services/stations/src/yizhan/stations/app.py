@@ -4,7 +4,6 @@ own that calls stations)."""
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import grpc
@@ -102,18 +101,15 @@ async def serve(settings: Settings) -> None:
         broker=broker,
     )
 
-    @contextlib.asynccontextmanager
-    async def grpc_server() -> AsyncIterator[None]:
-        def register(server: grpc.aio.Server) -> None:
-            stations_pb2_grpc.add_StationDirectoryServicer_to_server(
-                StationDirectoryServicer(sessions, settings.common.jwt_secret.get_secret_value()),
-                server,
-            )
-            stations_pb2_grpc.add_OperatorLoginServicer_to_server(
-                OperatorLoginServicer(deps), server
-            )
+    def register(server: grpc.aio.Server) -> None:
+        stations_pb2_grpc.add_StationDirectoryServicer_to_server(
+            StationDirectoryServicer(sessions, settings.common.jwt_secret.get_secret_value()),
+            server,
+        )
+        stations_pb2_grpc.add_OperatorLoginServicer_to_server(OperatorLoginServicer(deps), server)
 
-        server, health = await rpc.start_server(
+    def grpc_server() -> contextlib.AbstractAsyncContextManager[None]:
+        return rpc.server_component(
             host=settings.common.bind_host,
             port=settings.grpc_port,
             service_token=token,
@@ -123,10 +119,6 @@ async def serve(settings: Settings) -> None:
                 "yizhan.api.stations.v1.OperatorLogin",
             ],
         )
-        try:
-            yield
-        finally:
-            await rpc.stop_server(server, health)
 
     components: list[Component] = [grpc_server]
     if control is not None and broker is not None:

@@ -4,7 +4,6 @@ queries, HTTP API, presence sampling and purges. The MQTT ingest is a process of
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
 
 import grpc
 from fastapi import FastAPI, Request
@@ -51,7 +50,12 @@ def build_http_app(deps: Deps) -> FastAPI:
 
     async def stations_down(request: Request, exc: Exception) -> Response:
         log.warning("stations unreachable", extra={"error": str(exc)})
-        return problem(503, "Service unavailable", "the stations service does not answer")
+        return problem(
+            503,
+            "Service unavailable",
+            "the stations service does not answer",
+            code="stations_unavailable",
+        )
 
     app.add_exception_handler(StationsUnreachable, stations_down)
     app.include_router(usage_routes.router)
@@ -101,28 +105,23 @@ async def serve(settings: Settings) -> None:
     deps = Deps(settings=settings, sessions=sessions, stations=stations)
     await log_storage(engine)
 
-    @contextlib.asynccontextmanager
-    async def grpc_server() -> AsyncIterator[None]:
-        def register(server: grpc.aio.Server) -> None:
-            telemetry_pb2_grpc.add_TelemetryQueryServicer_to_server(
-                TelemetryQueryServicer(sessions, settings.offline_after_seconds),
-                server,
-            )
-            insights_pb2_grpc.add_TelemetryInsightsServicer_to_server(
-                TelemetryInsightsServicer(sessions), server
-            )
+    def register(server: grpc.aio.Server) -> None:
+        telemetry_pb2_grpc.add_TelemetryQueryServicer_to_server(
+            TelemetryQueryServicer(sessions, settings.offline_after_seconds),
+            server,
+        )
+        insights_pb2_grpc.add_TelemetryInsightsServicer_to_server(
+            TelemetryInsightsServicer(sessions), server
+        )
 
-        server, health = await rpc.start_server(
+    def grpc_server() -> contextlib.AbstractAsyncContextManager[None]:
+        return rpc.server_component(
             host=settings.common.bind_host,
             port=settings.grpc_port,
             service_token=token,
             register=register,
             service_names=[GRPC_SERVICE, INSIGHTS_SERVICE],
         )
-        try:
-            yield
-        finally:
-            await rpc.stop_server(server, health)
 
     async def sample_presence() -> None:
         await presence.run_sampler(

@@ -1,32 +1,19 @@
 """Typed FastAPI dependencies of the bookings API."""
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from yizhan.bookings.context import Deps
 from yizhan.bookings.errors import NotFound
 from yizhan.bookings.rpc.stations_client import StationInfo
 from yizhan.common.auth import InvalidToken, Operator, decode_token
+from yizhan.common.deps import SessionDep as SessionDep  # re-exported for the routes
+from yizhan.common.deps import deps_getter
 
-
-def get_deps(request: Request) -> Deps:
-    """The service's dependencies, set up by app.py."""
-    deps: Deps = request.app.state.deps
-    return deps
-
-
-async def get_session(deps: Annotated[Deps, Depends(get_deps)]) -> AsyncIterator[AsyncSession]:
-    """A database session for one request."""
-    async with deps.sessions() as session:
-        yield session
-
-
+get_deps = deps_getter(Deps)
 DepsDep = Annotated[Deps, Depends(get_deps)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 

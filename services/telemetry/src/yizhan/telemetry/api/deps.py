@@ -1,31 +1,18 @@
 """Typed FastAPI dependencies of the telemetry API, and the operator-scope rules."""
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import Depends, HTTPException, status
 
 from yizhan.common.auth import Operator
+from yizhan.common.deps import SessionDep as SessionDep  # re-exported for the routes
+from yizhan.common.deps import deps_getter
 from yizhan.telemetry.context import Deps
 from yizhan.telemetry.rpc.stations_client import StationRef, StationsClient
 from yizhan.telemetry.scope import Scope
 
-
-def get_deps(request: Request) -> Deps:
-    """The service's dependencies, set up by app.py."""
-    deps: Deps = request.app.state.deps
-    return deps
-
-
-async def get_session(deps: Annotated[Deps, Depends(get_deps)]) -> AsyncIterator[AsyncSession]:
-    """A database session for one request."""
-    async with deps.sessions() as session:
-        yield session
-
-
+get_deps = deps_getter(Deps)
 DepsDep = Annotated[Deps, Depends(get_deps)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
 async def visible_station(
