@@ -1,5 +1,5 @@
-"""What the console asks stations: which stations and devices exist, and operator logins.
-Stations owns them; the console keeps nothing (each page asks again)."""
+"""What the console asks stations: which stations and devices exist (the shared directory
+client of libs/common), and operator logins. Stations owns them; the console keeps nothing."""
 
 from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, TypeVar
@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, TypeVar
 import grpc
 
 from yizhan.api.stations.v1 import stations_pb2
+from yizhan.common.stations_directory import StationsDirectory as Directory
+from yizhan.common.stations_directory import StationsUnavailable
 from yizhan.console.sources import SourceDown
 
 if TYPE_CHECKING:
@@ -22,7 +24,8 @@ Login = stations_pb2.LoginResponse
 
 
 class StationsDirectory:
-    """The stations service's directory and login, with one deadline for every call."""
+    """The stations service's directory and login, with one deadline for every call; a
+    failed call raises SourceDown, as the console's other sources do."""
 
     def __init__(
         self,
@@ -30,23 +33,20 @@ class StationsDirectory:
         login: "OperatorLoginAsyncStub",
         deadline_seconds: float,
     ) -> None:
-        self._directory = directory
+        self._directory = Directory(directory, deadline_seconds=deadline_seconds)
         self._login = login
         self._deadline = deadline_seconds
 
-    async def _call(self, call: Awaitable[T]) -> T:
+    async def _ask(self, call: Awaitable[T]) -> T:
         try:
             return await call
-        except grpc.aio.AioRpcError as exc:
-            raise SourceDown("stations", f"{exc.code().name}: {exc.details()}") from exc
+        except StationsUnavailable as exc:
+            raise SourceDown("stations", str(exc)) from exc
 
     async def list_stations(self, districts: Sequence[str] | None = None) -> list[Station]:
         """Stations of these districts (None: all), by id."""
-        if districts is not None and not districts:
-            return []
-        request = stations_pb2.ListStationsRequest(districts=list(districts or []))
-        reply = await self._call(self._directory.ListStations(request, timeout=self._deadline))
-        return sorted(reply.stations, key=lambda s: s.id)
+        found = await self._ask(self._directory.list_stations(districts=districts))
+        return sorted(found, key=lambda s: s.id)
 
     async def districts(self) -> list[str]:
         """Every district that has a station, sorted."""
@@ -54,23 +54,16 @@ class StationsDirectory:
 
     async def get_station(self, station_id: str) -> Station | None:
         """One station, or None when there is none by that id."""
-        request = stations_pb2.GetStationRequest(id=station_id)
-        try:
-            return await self._directory.GetStation(request, timeout=self._deadline)
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.NOT_FOUND:
-                return None
-            raise SourceDown("stations", f"{exc.code().name}: {exc.details()}") from exc
+        return await self._ask(self._directory.get_station(station_id))
 
     async def devices_of(self, station_ids: Sequence[str]) -> list[Device]:
         """Registered devices of these stations, by station and id."""
-        if not station_ids:
-            return []
-        request = stations_pb2.ListDevicesRequest(station_ids=list(station_ids))
-        reply = await self._call(self._directory.ListDevices(request, timeout=self._deadline))
-        return list(reply.devices)
+        return await self._ask(self._directory.list_devices(station_ids))
 
     async def login(self, username: str, password: str) -> Login:
         """Stations' verdict on a sign-in, with the operator's token when it succeeds."""
         request = stations_pb2.LoginRequest(username=username, password=password)
-        return await self._call(self._login.Login(request, timeout=self._deadline))
+        try:
+            return await self._login.Login(request, timeout=self._deadline)
+        except grpc.aio.AioRpcError as exc:
+            raise SourceDown("stations", f"{exc.code().name}: {exc.details()}") from exc

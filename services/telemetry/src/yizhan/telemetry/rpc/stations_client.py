@@ -1,14 +1,20 @@
-"""What the query side asks of stations (gRPC StationDirectory): stations and districts."""
+"""What the query side asks of stations (gRPC StationDirectory): stations and districts,
+through the shared directory client (libs/common)."""
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
 
-import grpc
-
-from yizhan.api.stations.v1 import stations_pb2, stations_pb2_grpc
+from yizhan.common.stations_directory import StationsDirectory, StationsUnavailable
 from yizhan.telemetry.scope import Scope
 
+if TYPE_CHECKING:
+    from yizhan.api.stations.v1.stations_pb2_grpc import StationDirectoryAsyncStub
+
+# The operator API waits on these calls (a district scope, a station's zone).
 DEADLINE_SECONDS = 2.0
+
+T = TypeVar("T")
 
 
 class StationsUnreachable(Exception):
@@ -25,36 +31,28 @@ class StationRef:
 
 
 class StationsClient:
-    """A thin async client of StationDirectory."""
+    """The stations a question of the telemetry API covers."""
 
-    def __init__(self, stub: "stations_pb2_grpc.StationDirectoryAsyncStub") -> None:
-        # Quoted: the async stub type exists only in the generated .pyi.
-        self._stub = stub
+    def __init__(self, stub: "StationDirectoryAsyncStub") -> None:
+        self._directory = StationsDirectory(stub, deadline_seconds=DEADLINE_SECONDS)
+
+    async def _ask(self, call: Awaitable[T]) -> T:
+        try:
+            return await call
+        except StationsUnavailable as exc:
+            raise StationsUnreachable(str(exc)) from exc
 
     async def get_station(self, station_id: str) -> StationRef | None:
         """The station, or None when stations does not know it."""
-        try:
-            reply = await self._stub.GetStation(
-                stations_pb2.GetStationRequest(id=station_id), timeout=DEADLINE_SECONDS
-            )
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.NOT_FOUND:
-                return None
-            raise StationsUnreachable(exc.details() or str(exc.code())) from exc
-        return StationRef(reply.id, reply.district, reply.timezone)
+        found = await self._ask(self._directory.get_station(station_id))
+        return None if found is None else StationRef(found.id, found.district, found.timezone)
 
     async def station_ids(self, districts: Sequence[str]) -> list[str]:
         """Ids of the stations of these districts (at least one district)."""
         if not districts:
             raise ValueError("no districts: ListStations would answer every station")
-        try:
-            reply = await self._stub.ListStations(
-                stations_pb2.ListStationsRequest(districts=list(districts)),
-                timeout=DEADLINE_SECONDS,
-            )
-        except grpc.aio.AioRpcError as exc:
-            raise StationsUnreachable(exc.details() or str(exc.code())) from exc
-        return [station.id for station in reply.stations]
+        found = await self._ask(self._directory.list_stations(districts=districts))
+        return [station.id for station in found]
 
     async def scope_station_ids(self, scope: Scope) -> list[str] | None:
         """The stations a scope covers; None for the whole network."""
