@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, ge
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from yizhan.common import tracing
 from yizhan.common.rpc import check_peer
 
 log = logging.getLogger(__name__)
@@ -146,6 +147,33 @@ class MetricsMiddleware:
             HTTP_LATENCY.labels(method, template).observe(time.perf_counter() - started)
 
 
+class TraceMiddleware:
+    """Every request runs in a trace: the caller's (a valid `traceparent` header) or a new
+    one; the response says which, in its own `traceparent` header."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sent = dict(scope.get("headers") or ()).get(tracing.HEADER.encode())
+        trace = tracing.continue_trace(sent.decode("latin-1") if sent else None)
+
+        async def send_wrapper(message: Mapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    *message.get("headers", ()),
+                    (b"traceparent", trace.traceparent.encode()),
+                ]
+                message = {**message, "headers": headers}
+            await send(message)  # type: ignore[arg-type]
+
+        with tracing.traced(trace):
+            await self.app(scope, receive, send_wrapper)
+
+
 def create_http_app(
     *,
     title: str,
@@ -157,6 +185,7 @@ def create_http_app(
     address, reported as degraded when down), /metrics and problem JSON."""
     app = FastAPI(title=title, description=description, version="1")
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(TraceMiddleware)  # added last: outermost, so everything is traced
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation_exception)
     peer_addresses = dict(peers or {})

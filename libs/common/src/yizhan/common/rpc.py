@@ -13,6 +13,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from yizhan.common import tracing
+
 log = logging.getLogger(__name__)
 
 SERVICE_TOKEN_HEADER = "x-yz-service-token"  # noqa: S105 (a header name)
@@ -48,7 +50,28 @@ class ServiceTokenInterceptor(grpc.aio.ServerInterceptor):
         ):
             log.warning("refused gRPC call without service credential", extra={"method": method})
             return _refusal_handler()
-        return await continuation(handler_call_details)
+        handler = await continuation(handler_call_details)
+        return _traced(handler, metadata.get(tracing.HEADER))
+
+
+def _traced(
+    handler: grpc.RpcMethodHandler[Any, Any] | None, traceparent: object
+) -> grpc.RpcMethodHandler[Any, Any] | None:
+    """The handler, run inside the caller's trace (our RPCs are all unary-unary)."""
+    if handler is None or handler.unary_unary is None:
+        return handler
+    behaviour: Callable[..., Awaitable[Any]] = handler.unary_unary
+    trace = tracing.continue_trace(traceparent if isinstance(traceparent, str) else None)
+
+    async def run(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        with tracing.traced(trace):
+            return await behaviour(request, context)
+
+    return grpc.unary_unary_rpc_method_handler(
+        run,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
 
 
 def _refusal_handler() -> grpc.RpcMethodHandler[Any, Any]:
@@ -125,7 +148,12 @@ class _AioCredentialInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(
         self, continuation: Callable[..., Any], client_call_details: Any, request: Any
     ) -> Any:
-        metadata = list(client_call_details.metadata or ()) + list(self._metadata)
+        # The credential, and the current trace (W3C traceparent) when there is one.
+        metadata = [
+            *(client_call_details.metadata or ()),
+            *self._metadata,
+            *tracing.outgoing_metadata(),
+        ]
         details = client_call_details._replace(metadata=metadata)
         return await continuation(details, request)
 
@@ -137,7 +165,11 @@ class _SyncCredentialInterceptor(grpc.UnaryUnaryClientInterceptor):
     def intercept_unary_unary(
         self, continuation: Callable[..., Any], client_call_details: Any, request: Any
     ) -> Any:
-        metadata = list(client_call_details.metadata or ()) + list(self._metadata)
+        metadata = [
+            *(client_call_details.metadata or ()),
+            *self._metadata,
+            *tracing.outgoing_metadata(),
+        ]
         details = _SyncCallDetails(
             client_call_details.method,
             client_call_details.timeout,
