@@ -1,10 +1,5 @@
 """Where the usage figures are computed (the operator API, gRPC and the console all come here).
-
-- visits: the sum of `count` of `visit` events (people counted at the door)
-- charge_sessions: the number of `charge.stop` events (a stop without a start still counts)
-- energy_kwh: the sum of `energy_wh` of `charge.stop` events, / 1000
-- water_liters: the sum of `liters` of `water.dispense` events
-- dispenses: the number of `water.dispense` events
+What each figure is, is defined once in figures.py.
 
 Events count by when they happened (`ts`), in calendar buckets of the requested time zone.
 The figures come from the quarter-hour rollups (`usage_15m` per station, `usage_network_15m`
@@ -23,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from yizhan.telemetry import figures
 from yizhan.telemetry.scope import Scope, parse_scope
 
 Bucket = Literal["hour", "day", "week", "month"]
@@ -38,34 +34,19 @@ _BUCKET_MAX_SPAN: Final = {
 }
 QUARTER: Final = timedelta(minutes=15)
 
-_RAW_FIGURES = """
-    COALESCE(SUM(count) FILTER (WHERE type = 'visit'), 0) AS visits,
-    COUNT(*) FILTER (WHERE type = 'charge.stop') AS charge_sessions,
-    COALESCE(SUM(amount::numeric) FILTER (WHERE type = 'charge.stop'), 0) AS energy_wh,
-    COALESCE(SUM(amount::numeric) FILTER (WHERE type = 'water.dispense'), 0) AS water_liters,
-    COUNT(*) FILTER (WHERE type = 'water.dispense') AS dispenses
-"""
-_ROLLUP_FIGURES = """
-    SUM(visits) AS visits, SUM(charge_sessions) AS charge_sessions, SUM(energy_wh) AS energy_wh,
-    SUM(water_liters) AS water_liters, SUM(dispenses) AS dispenses
-"""
-_OUTER_FIGURES = """
-    COALESCE(SUM({p}.visits), 0), COALESCE(SUM({p}.charge_sessions), 0),
-    COALESCE(SUM({p}.energy_wh), 0), COALESCE(SUM({p}.water_liters), 0),
-    COALESCE(SUM({p}.dispenses), 0)
-"""
-_USAGE_TYPES = "('visit', 'charge.stop', 'water.dispense')"
+# The five figures summed over the parts (each part holds them already, per key).
+_OUTER_FIGURES = ", ".join(f"COALESCE(SUM(p.{name}), 0)" for name in figures.NAMES)
 # Whole quarter hours [lo, hi) from the rollups, the partial ones around them from raw events.
 _PARTS = f"""
-    SELECT {{rollup_key}}, {_ROLLUP_FIGURES}
+    SELECT {{rollup_key}}, {figures.OVER_ROLLUPS}
     FROM {{rollup}} WHERE bucket >= :lo AND bucket < :hi {{stations}} GROUP BY 1
     UNION ALL
-    SELECT {{raw_key}}, {_RAW_FIGURES}
-    FROM events WHERE time >= :start AND time < :lo AND type IN {_USAGE_TYPES} {{stations}}
+    SELECT {{raw_key}}, {figures.OVER_EVENTS}
+    FROM events WHERE time >= :start AND time < :lo AND type IN {figures.USAGE_TYPES} {{stations}}
     GROUP BY 1
     UNION ALL
-    SELECT {{raw_key}}, {_RAW_FIGURES}
-    FROM events WHERE time >= :hi AND time < :end AND type IN {_USAGE_TYPES} {{stations}}
+    SELECT {{raw_key}}, {figures.OVER_EVENTS}
+    FROM events WHERE time >= :hi AND time < :end AND type IN {figures.USAGE_TYPES} {{stations}}
     GROUP BY 1
 """  # noqa: S608 (composed of constants; values are bound)
 
@@ -79,13 +60,13 @@ WITH buckets AS (
         CAST(:step AS interval)
     ) AS start
 ), parts AS ({{parts}})
-SELECT b.start, {_OUTER_FIGURES.format(p="p")}
+SELECT b.start, {_OUTER_FIGURES}
 FROM buckets b LEFT JOIN parts p ON p.key = b.start
 GROUP BY b.start ORDER BY b.start
 """  # noqa: S608 (composed of constants; values are bound)
 
 _PER_STATION = f"""
-SELECT p.key, {_OUTER_FIGURES.format(p="p")}
+SELECT p.key, {_OUTER_FIGURES}
 FROM ({{parts}}) p GROUP BY p.key
 """  # noqa: S608 (composed of constants; values are bound)
 
