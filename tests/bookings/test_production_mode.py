@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from tests.bookings.conftest import new_phone
-from tests.services import RunningService, run_service
+from tests.support.services import RunningService, run_service
 from yizhan.common.db import libpq_dsn
 from yizhan.devstack.processes import free_port
 

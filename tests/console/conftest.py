@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support import waiting
+from tests.support.mqtt import mosquitto_pub
 from yizhan.devstack.postgres import SUPERUSER
 from yizhan.devstack.processes import free_port
 
@@ -30,15 +32,8 @@ WAIT_SECONDS = 30.0
 
 
 def wait_until(condition: Callable[[], Any], timeout: float = WAIT_SECONDS) -> Any:
-    """Poll until `condition()` is truthy; return its value or fail."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(0.25)
+    """Poll (four times a second: pages and the stack move slowly) until `condition()`."""
+    return waiting.wait_until(condition, timeout, interval=0.25)
 
 
 @dataclass
@@ -177,27 +172,7 @@ def district_operator(stack: Stack) -> dict[str, str]:
 
 def publish(stack: Stack, topic: str, payload: str, user: str, password: str) -> None:
     """One QoS 1 message through the stack's broker."""
-    subprocess.run(
-        [
-            "mosquitto_pub",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(stack.ports["mqtt"]),
-            "-q",
-            "1",
-            "-u",
-            user,
-            "-P",
-            password,
-            "-t",
-            topic,
-            "-m",
-            payload,
-        ],
-        check=True,
-        timeout=10,
-    )
+    mosquitto_pub(stack.ports["mqtt"], topic, payload, user, password)
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.services import RunningService, run_service
-from tests.telemetry.conftest import wait_until
+from tests.support.services import RunningService, run_service
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

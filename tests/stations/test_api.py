@@ -3,8 +3,8 @@
 import httpx
 import pytest
 
-from tests.services import RunningService
 from tests.stations.conftest import create_operator, login
+from tests.support.services import RunningService
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,7 @@ from typing import Any
 import grpc
 import pytest
 
-from tests.services import RunningService
+from tests.support.services import RunningService
 from tests.telemetry.conftest import Database, Kiosk, Registry, unique, wait_until
 from yizhan.api.telemetry.v1 import telemetry_pb2, telemetry_pb2_grpc
 from yizhan.common.pbtime import to_pb

@@ -14,16 +14,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.services import RunningService, run_service, run_telemetry
+from tests.support.mqtt import connected_kiosk, unique
+from tests.support.operators import create_operator, login
+from tests.support.services import RunningService, run_service, run_telemetry
+from tests.support.waiting import wait_until
 from tests.telemetry.conftest import (
+    ADMIN_PASSWORD,
     Database,
-    connected_kiosk,
-    create_operator,
-    login,
     telemetry_env,
-    unique,
     wait_ready,
-    wait_until,
 )
 from yizhan.devstack.broker import MosquittoBroker
 
@@ -54,7 +53,7 @@ def trio(
     telemetry_db = new_database("hung_telemetry")
     with ExitStack() as stack:
         stations = stack.enter_context(run_service("stations", stations_db, workdir))
-        create_operator(stations_db, "admin", "admin")
+        create_operator(stations_db, "admin", ADMIN_PASSWORD, "admin")
         bookings = stack.enter_context(
             run_service(
                 "bookings",
@@ -72,7 +71,7 @@ def trio(
             telemetry.api,
             telemetry.ingest,
             Database(telemetry_db),
-            login(stations, "admin"),
+            login(stations, "admin", ADMIN_PASSWORD),
         )
 
 

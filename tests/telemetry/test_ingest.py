@@ -11,7 +11,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.services import RunningService
+from tests.support.services import RunningService
 from tests.telemetry import examples
 from tests.telemetry.conftest import Bookings, Database, Kiosk, Registry, unique, wait_until
 from yizhan.devstack.broker import MosquittoBroker
