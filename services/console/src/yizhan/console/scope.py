@@ -5,12 +5,10 @@ operator never sees another district's stations, figures, alarms or dead letters
 from dataclasses import dataclass
 
 from yizhan.api.telemetry.v1 import insights_pb2
+from yizhan.common import scope
 from yizhan.common.auth import Operator
+from yizhan.common.scope import OutOfScope as OutOfScope  # what pages catch
 from yizhan.console.peers.stations import Station, StationsDirectory
-
-
-class OutOfScope(Exception):
-    """The operator asked for a district or station outside their scope."""
 
 
 @dataclass(frozen=True)
@@ -54,8 +52,7 @@ async def resolve_scope(
     else:
         districts = sorted(operator.districts)
     if district:
-        if not operator.can_see_district(district):
-            raise OutOfScope(district)
+        scope.check_district(operator, district)
         chosen: list[str] | None = [district]
     else:
         chosen = None if operator.sees_everything else list(operator.districts)
@@ -67,7 +64,4 @@ async def station_in_scope(
     directory: StationsDirectory, operator: Operator, station_id: str
 ) -> Station:
     """One station the operator may see (OutOfScope otherwise, whether or not it exists)."""
-    station = await directory.get_station(station_id)
-    if station is None or not operator.can_see_district(station.district):
-        raise OutOfScope(station_id)
-    return station
+    return scope.visible_station(await directory.get_station(station_id), operator)

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Path, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from yizhan.common import scope
 from yizhan.common.auth import Operator
 from yizhan.common.deps import SessionDep as SessionDep  # re-exported for the routes
 from yizhan.common.deps import deps_getter
@@ -21,11 +22,9 @@ DeviceIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="device id")]
 
 
 def visible_station(station: Station | None, operator: Operator) -> Station:
-    """The station if it exists and is in the operator's scope; 404 otherwise (a station
-    outside one's districts is reported as absent, so ids do not leak)."""
-    if station is None or not operator.can_see_district(station.district):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such station")
-    return station
+    """The station if it exists and is in the operator's scope; 404 otherwise (the rule of
+    yizhan.common.scope: a station outside one's districts is reported as absent)."""
+    return scope.visible_station(station, operator)
 
 
 async def station_in_scope(session: AsyncSession, station_id: str, operator: Operator) -> Station:
