@@ -35,11 +35,11 @@ from yizhan.bookings.notices import Notices
 from yizhan.bookings.opinions import OpinionDesk, OpinionRules
 from yizhan.bookings.otp import HASH_CONTEXT, OtpPolicy, OtpService
 from yizhan.bookings.outbox import Outbox
+from yizhan.bookings.peers.stations import StationsClient
 from yizhan.bookings.quotas import BookingLimits
 from yizhan.bookings.ratelimit import SlidingWindowLimiter
 from yizhan.bookings.rpc.booking_desk import BookingDeskServicer
 from yizhan.bookings.rpc.booking_reports import BookingReportsServicer
-from yizhan.bookings.rpc.stations_client import StationsClient
 from yizhan.bookings.settings import Settings
 from yizhan.bookings.sms import SmsSender, build_sender
 from yizhan.bookings.stats import BookingStats

@@ -20,9 +20,9 @@ from yizhan.common.runtime import Component, background_task, serve_until_stoppe
 from yizhan.telemetry import maintenance, presence, storage
 from yizhan.telemetry.api import dead_letter_routes, device_routes, usage_routes
 from yizhan.telemetry.context import Deps
+from yizhan.telemetry.peers.stations import StationsClient, StationsUnreachable
 from yizhan.telemetry.rpc.insights import TelemetryInsightsServicer
 from yizhan.telemetry.rpc.query import TelemetryQueryServicer
-from yizhan.telemetry.rpc.stations_client import StationsClient, StationsUnreachable
 from yizhan.telemetry.settings import Settings
 
 log = logging.getLogger(__name__)

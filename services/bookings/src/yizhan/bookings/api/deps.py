@@ -7,7 +7,7 @@ from fastapi.security import OAuth2PasswordBearer
 
 from yizhan.bookings.context import Deps
 from yizhan.bookings.errors import NotFound
-from yizhan.bookings.rpc.stations_client import StationInfo
+from yizhan.bookings.peers.stations import StationInfo
 from yizhan.common import scope
 from yizhan.common.auth import InvalidToken, Operator, decode_token
 from yizhan.common.deps import SessionDep as SessionDep  # re-exported for the routes

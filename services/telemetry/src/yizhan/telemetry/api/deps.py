@@ -9,7 +9,7 @@ from yizhan.common.auth import Operator
 from yizhan.common.deps import SessionDep as SessionDep  # re-exported for the routes
 from yizhan.common.deps import deps_getter
 from yizhan.telemetry.context import Deps
-from yizhan.telemetry.rpc.stations_client import StationRef, StationsClient
+from yizhan.telemetry.peers.stations import StationRef, StationsClient
 from yizhan.telemetry.scope import Scope
 
 get_deps = deps_getter(Deps)
