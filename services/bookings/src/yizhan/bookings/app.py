@@ -47,7 +47,8 @@ from yizhan.bookings.web import routes as web_routes
 from yizhan.common import rpc
 from yizhan.common.db import create_engine, database_ping, session_factory
 from yizhan.common.http import create_http_app
-from yizhan.common.runtime import background_task, serve_until_stopped
+from yizhan.common.runtime import background_task
+from yizhan.common.service import serve_service
 
 BOOKING_DESK = "yizhan.api.bookings.v1.BookingDesk"
 BOOKING_REPORTS = "yizhan.api.bookings.v1.BookingReports"
@@ -180,15 +181,6 @@ async def serve(settings: Settings) -> None:
             BookingReportsServicer(deps.stats), server
         )
 
-    def grpc_server() -> contextlib.AbstractAsyncContextManager[None]:
-        return rpc.server_component(
-            host=settings.common.bind_host,
-            port=settings.grpc_port,
-            service_token=token,
-            register=register,
-            service_names=[BOOKING_DESK, BOOKING_REPORTS],
-        )
-
     def housekeeper() -> contextlib.AbstractAsyncContextManager[None]:
         return background_task(
             "housekeeping", lambda: housekeeping.run_forever(sessions, deps.clock)
@@ -204,11 +196,12 @@ async def serve(settings: Settings) -> None:
         return background_task("sms-outbox", deps.outbox.run_forever)
 
     try:
-        await serve_until_stopped(
+        await serve_service(
+            settings,
             app=build_http_app(deps),
-            host=settings.common.bind_host,
-            port=settings.http_port,
-            components=[grpc_server, housekeeper, no_show_sweep, sms_outbox],
+            register=register,
+            grpc_services=[BOOKING_DESK, BOOKING_REPORTS],
+            components=[housekeeper, no_show_sweep, sms_outbox],
         )
     finally:
         await stations_channel.close()

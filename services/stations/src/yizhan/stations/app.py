@@ -2,7 +2,6 @@
 Stations calls no other service at run time (the console, its old tenant, is a service of its
 own that calls stations)."""
 
-import contextlib
 import logging
 from datetime import timedelta
 
@@ -12,10 +11,10 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from yizhan.api.stations.v1 import stations_pb2_grpc
-from yizhan.common import rpc
 from yizhan.common.db import create_engine, database_ping, session_factory
 from yizhan.common.http import create_http_app
-from yizhan.common.runtime import Component, serve_until_stopped
+from yizhan.common.runtime import Component
+from yizhan.common.service import serve_service
 from yizhan.stations.api import audit_routes, auth_routes, device_routes, station_routes
 from yizhan.stations.broker import sync as broker_sync
 from yizhan.stations.broker.control import DynsecControl
@@ -91,7 +90,6 @@ async def serve(settings: Settings) -> None:
     """Run the stations service until SIGINT/SIGTERM."""
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
-    token = settings.common.service_token.get_secret_value()
     control, broker = _broker(settings, sessions)
     deps = Deps(
         settings=settings,
@@ -108,26 +106,18 @@ async def serve(settings: Settings) -> None:
         )
         stations_pb2_grpc.add_OperatorLoginServicer_to_server(OperatorLoginServicer(deps), server)
 
-    def grpc_server() -> contextlib.AbstractAsyncContextManager[None]:
-        return rpc.server_component(
-            host=settings.common.bind_host,
-            port=settings.grpc_port,
-            service_token=token,
-            register=register,
-            service_names=[
-                "yizhan.api.stations.v1.StationDirectory",
-                "yizhan.api.stations.v1.OperatorLogin",
-            ],
-        )
-
-    components: list[Component] = [grpc_server]
+    components: list[Component] = []
     if control is not None and broker is not None:
         components.append(lambda: broker_sync.running(broker, control))
     try:
-        await serve_until_stopped(
+        await serve_service(
+            settings,
             app=build_http_app(deps),
-            host=settings.common.bind_host,
-            port=settings.http_port,
+            register=register,
+            grpc_services=[
+                "yizhan.api.stations.v1.StationDirectory",
+                "yizhan.api.stations.v1.OperatorLogin",
+            ],
             components=components,
         )
     finally:

@@ -2,7 +2,6 @@
 queries, HTTP API, presence sampling and purges. The MQTT ingest is a process of its own
 (ingest_app.py), so its threads and garbage-collector tuning stay out of this one."""
 
-import contextlib
 import logging
 
 import grpc
@@ -16,7 +15,8 @@ from yizhan.api.telemetry.v1 import insights_pb2_grpc, telemetry_pb2_grpc
 from yizhan.common import rpc
 from yizhan.common.db import create_engine, database_ping, session_factory
 from yizhan.common.http import create_http_app, problem
-from yizhan.common.runtime import Component, background_task, serve_until_stopped
+from yizhan.common.runtime import background_task
+from yizhan.common.service import serve_service
 from yizhan.telemetry import maintenance, presence, storage
 from yizhan.telemetry.api import dead_letter_routes, device_routes, usage_routes
 from yizhan.telemetry.context import Deps
@@ -114,15 +114,6 @@ async def serve(settings: Settings) -> None:
             TelemetryInsightsServicer(sessions), server
         )
 
-    def grpc_server() -> contextlib.AbstractAsyncContextManager[None]:
-        return rpc.server_component(
-            host=settings.common.bind_host,
-            port=settings.grpc_port,
-            service_token=token,
-            register=register,
-            service_names=[GRPC_SERVICE, INSIGHTS_SERVICE],
-        )
-
     async def sample_presence() -> None:
         await presence.run_sampler(
             sessions, settings.offline_after_seconds, settings.presence_sample_seconds
@@ -136,17 +127,16 @@ async def serve(settings: Settings) -> None:
             dead_letter_retention_days=settings.dead_letter_retention_days,
         )
 
-    components: list[Component] = [
-        grpc_server,
-        lambda: background_task("presence-sampler", sample_presence),
-        lambda: background_task("maintenance", purge),
-    ]
     try:
-        await serve_until_stopped(
+        await serve_service(
+            settings,
             app=build_http_app(deps),
-            host=settings.common.bind_host,
-            port=settings.http_port,
-            components=components,
+            register=register,
+            grpc_services=[GRPC_SERVICE, INSIGHTS_SERVICE],
+            components=[
+                lambda: background_task("presence-sampler", sample_presence),
+                lambda: background_task("maintenance", purge),
+            ],
         )
     finally:
         await stations_channel.close()
