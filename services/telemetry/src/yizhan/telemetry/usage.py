@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yizhan.telemetry import figures
+from yizhan.telemetry import queries
 from yizhan.telemetry.scope import Scope, parse_scope
 
 Bucket = Literal["hour", "day", "week", "month"]
@@ -33,42 +33,6 @@ _BUCKET_MAX_SPAN: Final = {
     "month": 31 * 86400 + 3600,
 }
 QUARTER: Final = timedelta(minutes=15)
-
-# The five figures summed over the parts (each part holds them already, per key).
-_OUTER_FIGURES = ", ".join(f"COALESCE(SUM(p.{name}), 0)" for name in figures.NAMES)
-# Whole quarter hours [lo, hi) from the rollups, the partial ones around them from raw events.
-_PARTS = f"""
-    SELECT {{rollup_key}}, {figures.OVER_ROLLUPS}
-    FROM {{rollup}} WHERE bucket >= :lo AND bucket < :hi {{stations}} GROUP BY 1
-    UNION ALL
-    SELECT {{raw_key}}, {figures.OVER_EVENTS}
-    FROM events WHERE time >= :start AND time < :lo AND type IN {figures.USAGE_TYPES} {{stations}}
-    GROUP BY 1
-    UNION ALL
-    SELECT {{raw_key}}, {figures.OVER_EVENTS}
-    FROM events WHERE time >= :hi AND time < :end AND type IN {figures.USAGE_TYPES} {{stations}}
-    GROUP BY 1
-"""  # noqa: S608 (composed of constants; values are bound)
-
-# Runs with the session's TimeZone set to the requested zone, so that date_trunc and
-# `+ interval '1 day'` on timestamptz follow that zone's calendar (DST included).
-_SERIES = f"""
-WITH buckets AS (
-    SELECT generate_series(
-        date_trunc(:bucket, CAST(:start AS timestamptz)),
-        CAST(:end AS timestamptz) - interval '1 microsecond',
-        CAST(:step AS interval)
-    ) AS start
-), parts AS ({{parts}})
-SELECT b.start, {_OUTER_FIGURES}
-FROM buckets b LEFT JOIN parts p ON p.key = b.start
-GROUP BY b.start ORDER BY b.start
-"""  # noqa: S608 (composed of constants; values are bound)
-
-_PER_STATION = f"""
-SELECT p.key, {_OUTER_FIGURES}
-FROM ({{parts}}) p GROUP BY p.key
-"""  # noqa: S608 (composed of constants; values are bound)
 
 
 def _floor_quarter(moment: datetime) -> datetime:
@@ -91,14 +55,14 @@ def _parts(*, per_station: bool, station_filter: bool) -> str:
     """Figures keyed by calendar bucket (or by station), from rollups and raw edges."""
     stations = "AND station_id = ANY(:stations)" if station_filter else ""
     if per_station:
-        return _PARTS.format(
+        return queries.USAGE_PARTS.format(
             rollup_key="station_id AS key",
             rollup_inner_key="station_id",
             raw_key="station_id AS key",
             rollup="usage_15m",
             stations=stations,
         )
-    return _PARTS.format(
+    return queries.USAGE_PARTS.format(
         rollup_key="date_trunc(:bucket, bucket) AS key",
         rollup_inner_key="bucket",
         raw_key="date_trunc(:bucket, time) AS key",
@@ -179,7 +143,7 @@ async def usage_series(
     if station_ids is not None:
         params["stations"] = list(station_ids)
     parts = _parts(per_station=False, station_filter=station_ids is not None)
-    result = await session.execute(text(_SERIES.format(parts=parts)), params)
+    result = await session.execute(text(queries.USAGE_SERIES.format(parts=parts)), params)
     series = [(row[0], _figures(row[1:])) for row in result.all()]
     totals = sum((figures for _, figures in series), Figures())
     return Usage(series, totals)
@@ -192,7 +156,7 @@ async def usage_by_station(
     lo, hi = _whole_quarters(start, end)
     parts = _parts(per_station=True, station_filter=True)
     result = await session.execute(
-        text(_PER_STATION.format(parts=parts)),
+        text(queries.USAGE_PER_STATION.format(parts=parts)),
         {"stations": list(station_ids), "start": start, "end": end, "lo": lo, "hi": hi},
     )
     return {row[0]: _figures(row[1:]) for row in result.all()}
