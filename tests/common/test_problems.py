@@ -1,8 +1,11 @@
 """Problem JSON with stable codes, as every service's HTTP app answers errors."""
 
+import asyncio
+from typing import Any
+
+import httpx
 import pytest
-from fastapi import HTTPException
-from fastapi.testclient import TestClient
+from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel
 
 from yizhan.common.http import Problem, create_http_app
@@ -14,7 +17,31 @@ class Body(BaseModel):
     phone: str
 
 
-def _client() -> TestClient:
+class _Client:
+    """Requests to the app in process (ASGI), one event loop per request."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    def request(self, method: str, path: str, **options: Any) -> httpx.Response:
+        async def send() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                return await client.request(method, path, **options)
+
+        return asyncio.run(send())
+
+    def get(self, path: str) -> httpx.Response:
+        return self.request("GET", path)
+
+    def post(self, path: str, **options: Any) -> httpx.Response:
+        return self.request("POST", path, **options)
+
+    def delete(self, path: str) -> httpx.Response:
+        return self.request("DELETE", path)
+
+
+def _client() -> _Client:
     app = create_http_app(title="t", description="d", readiness={})
 
     @app.get("/missing")
@@ -29,7 +56,7 @@ def _client() -> TestClient:
     async def form(body: Body) -> None:
         return None
 
-    return TestClient(app)
+    return _Client(app)
 
 
 def test_errors_carry_a_stable_code() -> None:
