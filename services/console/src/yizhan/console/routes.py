@@ -104,7 +104,7 @@ async def login(
         verdict = await directory.login(username, password)
     except SourceDown:
         log.warning("console login: stations unavailable", extra={"username": username})
-        context = {"error": t("unavailable"), "username": username, "t": t, "lang": lang}
+        context = {"error": t("stations_unavailable"), "username": username, "t": t, "lang": lang}
         return templates.TemplateResponse(request, "login.html", context, status_code=503)
     if verdict.verdict != verdict.OK:
         key = "too_many_attempts" if verdict.verdict == verdict.TOO_MANY_ATTEMPTS else None
