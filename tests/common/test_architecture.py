@@ -45,9 +45,15 @@ def _grpc_owner() -> dict[str, str]:
 
 def outbound_peers(service: str) -> set[str]:
     """The services whose gRPC stubs this service builds or types (its outbound calls)."""
+    return {peer for peers in stub_uses(service).values() for peer in peers}
+
+
+def stub_uses(service: str) -> dict[Path, set[str]]:
+    """Per source file, the other services whose gRPC stubs it builds or types."""
     owner = _grpc_owner()
-    peers: set[str] = set()
+    uses: dict[Path, set[str]] = {}
     for path in _sources(service):
+        peers: set[str] = set()
         tree = ast.parse(path.read_text(), str(path))
         for node in ast.walk(tree):
             # stations_pb2_grpc.StationDirectoryStub(...) or a "...AsyncStub" annotation.
@@ -62,8 +68,10 @@ def outbound_peers(service: str) -> set[str]:
             module = text.rpartition(".")[2]
             if module in owner:
                 peers.add(owner[module])
-    peers.discard(service)
-    return peers
+        peers.discard(service)
+        if peers:
+            uses[path] = peers
+    return uses
 
 
 def find_cycle(graph: Mapping[str, set[str]]) -> list[str] | None:
@@ -112,6 +120,17 @@ def test_the_runtime_call_graph_has_no_cycle() -> None:
     assert find_cycle(graph) is None, f"cycle: {find_cycle(graph)}"
     # Read, not declared: the graph found in the code is the one the docs draw.
     assert graph == EXPECTED_CALLS
+
+
+def test_inbound_servicers_and_outbound_clients_live_apart() -> None:
+    # rpc/ holds what a service answers; what it asks others lives elsewhere (peers/, ...).
+    mixed = [
+        str(path.relative_to(ROOT))
+        for service in SERVICES
+        for path in stub_uses(service)
+        if "rpc" in path.relative_to(ROOT / "services" / service).parts
+    ]
+    assert mixed == []
 
 
 def test_the_cycle_finder_finds_cycles() -> None:
