@@ -15,7 +15,13 @@ from yizhan.common.db import create_engine, database_ping, session_factory
 from yizhan.common.http import create_http_app
 from yizhan.common.runtime import Component
 from yizhan.common.service import serve_service
-from yizhan.stations.api import audit_routes, auth_routes, device_routes, station_routes
+from yizhan.stations.api import (
+    audit_routes,
+    auth_routes,
+    broker_hook_routes,
+    device_routes,
+    station_routes,
+)
 from yizhan.stations.broker import sync as broker_sync
 from yizhan.stations.broker.control import DynsecControl
 from yizhan.stations.context import Deps
@@ -50,6 +56,7 @@ def build_http_app(deps: Deps) -> FastAPI:
     app.include_router(station_routes.router)
     app.include_router(device_routes.router)
     app.include_router(audit_routes.router)
+    app.include_router(broker_hook_routes.router)
     console_url = deps.settings.console_url.rstrip("/")
 
     @app.api_route("/console/{rest:path}", methods=["GET", "POST"], include_in_schema=False)

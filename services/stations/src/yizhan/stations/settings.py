@@ -42,6 +42,13 @@ class Settings(ServiceSettings):
     # when the password is set: subscribe to every device topic, publish only `down`.
     telemetry_mqtt_username: str = "yz.telemetry"
     telemetry_mqtt_password: SecretStr | None = None
+    # The ingest's client id (its YZ_TELEMETRY_MQTT_CLIENT_ID): its account connects only
+    # with it, and it cannot be a device id, so no other account can take its session.
+    telemetry_mqtt_client_id: str = "yz.telemetry"
+    # The shared secret a clustering broker sends (header X-Yizhan-Broker-Secret) when it
+    # asks stations to authenticate a client or authorise a topic (broker/hook.py). Unset:
+    # the hook answers 404. At least 32 characters.
+    broker_hook_secret: SecretStr | None = Field(default=None, min_length=32)
     # Device MQTT passwords are HMACs of (device, generation) under this key: the database
     # holds only their argon2 hashes, yet stations can push every device to a broker that
     # lost its accounts. Changing it invalidates every device password (rotate them all).
@@ -58,7 +65,11 @@ class Settings(ServiceSettings):
     def _check_broker(self) -> Self:
         if self.broker_security == "dynsec" and self.broker_admin_password is None:
             raise ValueError("YZ_STATIONS_BROKER_ADMIN_PASSWORD is required with dynsec")
-        for name in (self.broker_admin_username, self.telemetry_mqtt_username):
+        for name in (
+            self.broker_admin_username,
+            self.telemetry_mqtt_username,
+            self.telemetry_mqtt_client_id,
+        ):
             if DEVICE_USERNAME.match(name):
                 raise ValueError(
                     f"broker service account {name!r} could be a device id; "
