@@ -11,11 +11,15 @@ from yizhan.common.logs import configure_logging
 from yizhan.common.settings import CommonSettings
 
 
-def _simulate(backfill_days: int) -> int:
+def _simulate(args: argparse.Namespace) -> int:
+    from yizhan.devstack.locked_broker import load_kiosk_credentials
     from yizhan.devstack.simulator import Simulator
 
     configure_logging("simulator")
-    simulator = Simulator(CommonSettings())
+    credentials = load_kiosk_credentials(args.credentials) if args.credentials else None
+    tls = (args.tls_port, args.ca) if args.tls_port else None
+    simulator = Simulator(CommonSettings(), credentials=credentials, tls=tls)
+    backfill_days: int = args.backfill_days
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -37,13 +41,16 @@ def main() -> None:
     sub.add_parser("run", help="bring up the whole network here (what `make run` does)")
     simulate = sub.add_parser("simulate", help="simulated kiosks of the demo network")
     simulate.add_argument("--backfill-days", type=int, default=0)
+    simulate.add_argument("--credentials", type=Path, help="device credentials (JSON) to use")
+    simulate.add_argument("--tls-port", type=int, help="connect over TLS on this port")
+    simulate.add_argument("--ca", type=Path, help="the CA the broker's certificate is from")
     args = parser.parse_args()
     if args.command == "run":
         from yizhan.devstack.stack import run
 
         logging.basicConfig(level=logging.WARNING)
         sys.exit(run(Path.cwd()))
-    sys.exit(_simulate(args.backfill_days))
+    sys.exit(_simulate(args))
 
 
 if __name__ == "__main__":
