@@ -141,7 +141,8 @@ def build_http_app(deps: Deps) -> FastAPI:
             await session.execute(text("SELECT 1"))
 
     async def stations() -> None:
-        await rpc.check_peer(deps.settings.common.stations_grpc)
+        common = deps.settings.common
+        await rpc.check_peer(common.stations_grpc, tls=common.grpc_tls())
 
     app = create_http_app(
         title="Yizhan bookings",
@@ -171,7 +172,9 @@ async def serve(settings: Settings) -> None:
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     sessions = session_factory(engine)
     token = settings.common.service_token.get_secret_value()
-    stations_channel = rpc.aio_channel(settings.common.stations_grpc, token)
+    stations_channel = rpc.aio_channel(
+        settings.common.stations_grpc, token, settings.common.grpc_tls()
+    )
     stations = StationsClient(
         stations_pb2_grpc.StationDirectoryStub(stations_channel),
         cache_seconds=settings.stations_cache_seconds,
@@ -194,6 +197,7 @@ async def serve(settings: Settings) -> None:
             service_token=token,
             register=register,
             service_names=[BOOKING_DESK, BOOKING_REPORTS],
+            tls=settings.common.grpc_tls(),
         )
         try:
             yield

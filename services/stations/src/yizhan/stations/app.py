@@ -41,7 +41,8 @@ def build_http_app(deps: Deps, console: ConsoleDeps) -> FastAPI:
             await session.execute(text("SELECT 1"))
 
     async def telemetry() -> None:
-        await rpc.check_peer(deps.settings.common.telemetry_grpc)
+        common = deps.settings.common
+        await rpc.check_peer(common.telemetry_grpc, tls=common.grpc_tls())
 
     readiness = {"database": database, "telemetry": telemetry}
     broker = deps.broker
@@ -101,9 +102,10 @@ async def serve(settings: Settings) -> None:
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
     token = settings.common.service_token.get_secret_value()
-    telemetry_channel = rpc.aio_channel(settings.common.telemetry_grpc, token)
+    grpc_tls = settings.common.grpc_tls()
+    telemetry_channel = rpc.aio_channel(settings.common.telemetry_grpc, token, grpc_tls)
     # The console's booking figures; stations itself does not need bookings to be ready.
-    bookings_channel = rpc.aio_channel(settings.common.bookings_grpc, token)
+    bookings_channel = rpc.aio_channel(settings.common.bookings_grpc, token, grpc_tls)
     console = build_console(ConsoleSettings(), telemetry_channel, bookings_channel)
     control, broker = _broker(settings, sessions)
     deps = Deps(
@@ -129,6 +131,7 @@ async def serve(settings: Settings) -> None:
             service_token=token,
             register=register,
             service_names=["yizhan.api.stations.v1.StationDirectory"],
+            tls=grpc_tls,
         )
         try:
             yield

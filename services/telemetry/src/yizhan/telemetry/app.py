@@ -40,7 +40,7 @@ def build_http_app(deps: Deps) -> FastAPI:
             await session.execute(text("SELECT 1"))
 
     async def stations() -> None:
-        await rpc.check_peer(common.stations_grpc)
+        await rpc.check_peer(common.stations_grpc, tls=common.grpc_tls())
 
     readiness = {"database": database, "stations": stations}
     ingest = deps.ingest
@@ -51,7 +51,7 @@ def build_http_app(deps: Deps) -> FastAPI:
                 raise RuntimeError("not connected to the broker")
 
         async def bookings() -> None:
-            await rpc.check_peer(common.bookings_grpc)
+            await rpc.check_peer(common.bookings_grpc, tls=common.grpc_tls())
 
         readiness |= {"mqtt": mqtt, "bookings": bookings}
 
@@ -110,7 +110,9 @@ async def serve(settings: Settings) -> None:
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
     token = settings.common.service_token.get_secret_value()
-    stations_channel = rpc.aio_channel(settings.common.stations_grpc, token)
+    stations_channel = rpc.aio_channel(
+        settings.common.stations_grpc, token, settings.common.grpc_tls()
+    )
     stations = StationsClient(stations_pb2_grpc.StationDirectoryStub(stations_channel))
     ingest = Ingest(settings) if settings.ingest_enabled else None
     deps = Deps(settings=settings, sessions=sessions, stations=stations, ingest=ingest)
@@ -133,6 +135,7 @@ async def serve(settings: Settings) -> None:
             service_token=token,
             register=register,
             service_names=[GRPC_SERVICE, INSIGHTS_SERVICE],
+            tls=settings.common.grpc_tls(),
         )
         try:
             yield
