@@ -34,6 +34,16 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _certs(args: argparse.Namespace) -> int:
+    from yizhan.devstack.tls import ensure_dev_tls
+
+    names = [name.strip() for name in args.names.split(",") if name.strip()]
+    made = ensure_dev_tls(args.folder, names)
+    print(f"CA {made.ca_cert}\ncertificate {made.server.cert} (for {', '.join(names)})")
+    print(f"key {made.server.key}")
+    return 0
+
+
 def main() -> None:
     """Entry point of the `yz-dev` console script."""
     parser = argparse.ArgumentParser(prog="yz-dev")
@@ -44,7 +54,14 @@ def main() -> None:
     simulate.add_argument("--credentials", type=Path, help="device credentials (JSON) to use")
     simulate.add_argument("--tls-port", type=int, help="connect over TLS on this port")
     simulate.add_argument("--ca", type=Path, help="the CA the broker's certificate is from")
+    certs = sub.add_parser(
+        "certs", help="a CA and a certificate for these names in a folder (kept when present)"
+    )
+    certs.add_argument("folder", type=Path)
+    certs.add_argument("--names", required=True, help="comma-separated host names or addresses")
     args = parser.parse_args()
+    if args.command == "certs":
+        sys.exit(_certs(args))
     if args.command == "run":
         from yizhan.devstack.stack import run
 
