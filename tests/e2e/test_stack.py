@@ -47,6 +47,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "bookings": free_port(),
         "mqtt": free_port(),
         "mqtt_tls": free_port(),
+        "telemetry-ingest": free_port(),
     }
     env = dict(os.environ)
     env.update(
@@ -56,6 +57,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "YZ_PG_PORT": str(free_port()),
             "YZ_MQTT_PORT": str(ports["mqtt"]),
             "YZ_MQTT_TLS_PORT": str(ports["mqtt_tls"]),
+            "YZ_TELEMETRY_INGEST_HTTP_PORT": str(ports["telemetry-ingest"]),
             "YZ_DEMO_BACKFILL_DAYS": "1",
         }
     )
@@ -143,7 +145,7 @@ def _publish(
 
 
 def test_every_service_is_ready(stack: Stack) -> None:
-    for name in ("stations", "telemetry", "bookings"):
+    for name in ("stations", "telemetry", "telemetry-ingest", "bookings"):
         reply = httpx.get(f"{stack.url(name)}/readyz")
         assert reply.status_code == 200, (name, reply.text)
 
