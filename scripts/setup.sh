@@ -9,11 +9,12 @@ cd "$(dirname "$0")/.."
 
 UV_VERSION=0.13.8
 TOOLS_VENV=.tools/venv
-# Debian packages: the broker and its clients, PostgreSQL, the browser for browser tests, npm
-# for the console's charting library, and venv support for the tools environment.
+# Debian packages: the broker and its clients, PostgreSQL, the browser for browser tests (and
+# libatomic1, which Playwright's bundled node driver links against), npm for the console's
+# charting library, and venv support for the tools environment.
 DEBIAN_PACKAGES=(
   mosquitto mosquitto-clients postgresql postgresql-contrib
-  chromium chromium-l10n fonts-noto-cjk nodejs npm python3-venv
+  chromium chromium-l10n fonts-noto-cjk libatomic1 nodejs npm python3-venv
 )
 
 # Installed means the Debian package is, or (npm, venv) the command works however it came.
