@@ -11,9 +11,10 @@ UV_VERSION=0.13.8
 TOOLS_VENV=.tools/venv
 # Debian packages: the broker and its clients, PostgreSQL, the browser for browser tests (and
 # libatomic1, which Playwright's bundled node driver links against), npm for the console's
-# charting library, and venv support for the tools environment.
+# charting library, venv support for the tools environment, and Caddy (the tests run the
+# deployed proxy configuration, deploy/caddy/Caddyfile, with it).
 DEBIAN_PACKAGES=(
-  mosquitto mosquitto-clients postgresql postgresql-contrib
+  mosquitto mosquitto-clients postgresql postgresql-contrib caddy
   chromium chromium-l10n fonts-noto-cjk libatomic1 nodejs npm python3-venv
 )
 
@@ -42,6 +43,10 @@ if ((${#missing[@]})); then
     echo "setup: installing ${missing[*]} with apt-get (a first run takes a few minutes)"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # Debian starts a Caddy of its own on port 80 when it installs it; only the binary is needed.
+    if [[ " ${missing[*]} " == *" caddy "* ]] && command -v systemctl >/dev/null; then
+      systemctl disable --now caddy 2>/dev/null || true
+    fi
   else
     echo "setup: these system packages are missing; install them, then run make again:" >&2
     echo "  sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2

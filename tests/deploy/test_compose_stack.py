@@ -4,8 +4,9 @@ fills it), in compose's dependency order, each waited for as compose waits (one-
 finish, health checks to pass). Only what a container would provide is mapped: host names
 (`db`, `mosquitto`, the services) to local PostgreSQL and Mosquitto and free ports, and the
 mounted folders (certificates, secrets) to files made here. Mosquitto runs with the deployed
-deploy/mosquitto/mosquitto.conf, paths and ports rewritten. Not started: the Caddy proxy
-(its image; docs/deploy.md says what needs a real Docker engine).
+deploy/mosquitto/mosquitto.conf and Caddy (Debian's, not the image) with the deployed
+deploy/caddy/Caddyfile, ports and upstreams mapped and its local CA instead of Let's Encrypt
+(docs/deploy.md says what needs a real Docker engine).
 
 Then the first admin logs in, a device's message sent over TLS is stored, and a backup of the
 three databases restores into an empty cluster with that data in it."""
@@ -14,6 +15,7 @@ import os
 import re
 import secrets
 import shutil
+import ssl
 import subprocess
 import time
 from collections.abc import Iterator
@@ -50,8 +52,8 @@ from yizhan.stations.settings import DEV_DEVICE_KEY
 
 pytestmark = pytest.mark.integration
 
-# Provided by containers, not by this test: the database and broker (mapped to local ones)
-# and the proxy (needs the Caddy image).
+# Images not our own, started here from local binaries with the deployed configuration: the
+# database and broker before the services, the proxy after them (its own fixture).
 INFRASTRUCTURE = {"db", "mosquitto"}
 NEEDS_DOCKER = {"proxy"}
 READY_TIMEOUT_SECONDS = 120
@@ -438,3 +440,123 @@ def test_a_backup_restores_into_an_empty_cluster(
         assert again.returncode != 0
     finally:
         empty.stop()
+
+
+@dataclass
+class Proxy:
+    """Caddy in front of the stack: where HTTPS and HTTP listen, and the CA to trust."""
+
+    domain: str
+    https_port: int
+    http_port: int
+    ca: Path
+
+    def get(self, host: str, path: str, **kwargs: Any) -> httpx.Response:
+        """A request over HTTPS for `host` (SNI and Host), verified against the proxy's CA."""
+        return self.request("GET", host, path, **kwargs)
+
+    def request(self, method: str, host: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Any method over HTTPS, as a browser that resolved `host` to this machine."""
+        with httpx.Client(verify=ssl.create_default_context(cafile=str(self.ca))) as client:
+            return client.request(
+                method,
+                f"https://127.0.0.1:{self.https_port}{path}",
+                headers={"Host": host, **kwargs.pop("headers", {})},
+                extensions={"sni_hostname": host},
+                timeout=10,
+                **kwargs,
+            )
+
+
+@pytest.fixture(scope="module")
+def proxy(compose: ComposeRun) -> Iterator[Proxy]:
+    caddy = shutil.which("caddy")
+    if caddy is None:
+        pytest.fail("caddy is not installed: run scripts/setup.sh (apt-get install caddy)")
+    folder = compose.workdir / "caddy"
+    folder.mkdir()
+    ports = {"admin": free_port(), "http": free_port(), "https": free_port()}
+    config = (ROOT / "deploy" / "caddy" / "Caddyfile").read_text()
+    global_options = "{\n\temail {$YZ_ACME_EMAIL}\n}"
+    assert global_options in config
+    config = config.replace(
+        global_options,
+        "{\n\temail {$YZ_ACME_EMAIL}\n"
+        # Caddy's own CA instead of Let's Encrypt, kept out of the system's trust store.
+        "\tlocal_certs\n\tskip_install_trust\n"
+        f"\tadmin 127.0.0.1:{ports['admin']}\n"
+        f"\thttp_port {ports['http']}\n\thttps_port {ports['https']}\n}}",
+    )
+    for service, port in (("stations", 8101), ("telemetry", 8102), ("bookings", 8103)):
+        upstream = f"reverse_proxy {service}:{port}"
+        assert upstream in config
+        config = config.replace(upstream, f"reverse_proxy 127.0.0.1:{compose.ports[port]}")
+    (folder / "Caddyfile").write_text(config)
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(folder),
+        "XDG_DATA_HOME": str(folder / "data"),
+        "XDG_CONFIG_HOME": str(folder / "config"),
+        **environment(compose.services["proxy"]),
+    }
+    process = subprocess.Popen(
+        [caddy, "run", "--config", str(folder / "Caddyfile"), "--adapter", "caddyfile"],
+        env=env,
+        stdout=(folder / "caddy.log").open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_for_port("127.0.0.1", ports["https"], 30, process)
+        ca = folder / "data" / "caddy" / "pki" / "authorities" / "local" / "root.crt"
+        deadline = time.monotonic() + 30
+        while not ca.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        yield Proxy(env["YZ_DOMAIN"], ports["https"], ports["http"], ca)
+    finally:
+        process.terminate()
+        process.wait(15)
+
+
+def _retry_tls(call: Any) -> httpx.Response:
+    # Caddy issues its certificates right after it starts listening.
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            reply: httpx.Response = call()
+            return reply
+        except httpx.ConnectError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def test_https_in_front_of_the_services(compose: ComposeRun, proxy: Proxy) -> None:
+    stations_host = f"stations.{proxy.domain}"
+    login = _retry_tls(
+        lambda: proxy.request(
+            "POST",
+            stations_host,
+            "/api/v1/auth/token",
+            data={"username": "admin", "password": compose.admin_password},
+        )
+    )
+    assert login.status_code == 200, login.text
+    assert login.headers["strict-transport-security"].startswith("max-age=")
+    token = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    worker_site = _retry_tls(lambda: proxy.get(proxy.domain, "/"))
+    assert worker_site.status_code == 200
+    assert "text/html" in worker_site.headers["content-type"]
+    now = datetime.now(UTC)
+    window = {"scope": "network", "bucket": "day", "from": now.isoformat()}
+    window["to"] = (now + timedelta(days=1)).isoformat()
+    usage = proxy.get(f"telemetry.{proxy.domain}", "/api/v1/usage", headers=token, params=window)
+    assert usage.status_code == 200, usage.text
+    # Metrics stay inside; plain HTTP only redirects to HTTPS.
+    assert proxy.get(stations_host, "/metrics").status_code == 404
+    assert httpx.get(f"{compose.url('stations')}/metrics").status_code == 200
+    plain = httpx.get(
+        f"http://127.0.0.1:{proxy.http_port}/api/v1/auth/token", headers={"Host": stations_host}
+    )
+    assert plain.status_code in (301, 308)
+    assert plain.headers["location"].startswith(f"https://{stations_host}")
