@@ -53,9 +53,9 @@ from yizhan.stations.settings import DEV_DEVICE_KEY
 pytestmark = pytest.mark.integration
 
 # Images not our own, started here from local binaries with the deployed configuration: the
-# database and broker before the services, the proxy after them (its own fixture).
+# database and broker before the services, the proxy after them (fixture `proxy`).
 INFRASTRUCTURE = {"db", "mosquitto"}
-NEEDS_DOCKER = {"proxy"}
+STARTED_APART = {"proxy"}
 READY_TIMEOUT_SECONDS = 120
 ONE_SHOT_TIMEOUT_SECONDS = 180
 # What the image's Dockerfile sets (ENV) beside compose's `environment`.
@@ -143,7 +143,7 @@ def _satisfied(run: ComposeRun, name: str) -> bool:
 def _bring_up(run: ComposeRun, broker_port: int) -> None:
     """As `docker compose up`: start each service once its dependencies' conditions hold
     (one-shots run to the end, the others run on), until every service is healthy."""
-    wanted = [n for n in start_order(run.services) if n not in INFRASTRUCTURE | NEEDS_DOCKER]
+    wanted = [n for n in start_order(run.services) if n not in INFRASTRUCTURE | STARTED_APART]
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS * 2
     while any(run.states.get(name) not in ("healthy", "completed") for name in wanted):
         if time.monotonic() > deadline:
@@ -288,7 +288,7 @@ def _admin_token(run: ComposeRun, password: str) -> httpx.Response:
 
 
 def test_every_service_started_in_order_and_is_ready(compose: ComposeRun) -> None:
-    expected = set(compose.services) - NEEDS_DOCKER
+    expected = set(compose.services) - STARTED_APART
     assert set(compose.states) == expected
     for name, process in compose.processes.items():
         assert process.poll() is None, name
