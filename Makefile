@@ -1,8 +1,8 @@
 # The two commands of the README: `make run` and `make test`. Everything else is a step of them.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-# uv as installed by scripts/setup.sh (pip puts it on PATH, or at least in python3 -m uv).
-UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+# uv as installed by scripts/setup.sh, in a project-local environment (never the system Python).
+UV = .tools/venv/bin/uv
 
 .PHONY: help setup run test lint typecheck unit proto
 

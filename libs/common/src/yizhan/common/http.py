@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from yizhan.common import tracing
-from yizhan.common.rpc import check_peer
+from yizhan.common.rpc import GrpcTls, check_peer
 
 log = logging.getLogger(__name__)
 
@@ -180,9 +180,11 @@ def create_http_app(
     description: str,
     readiness: Mapping[str, ReadinessCheck],
     peers: Mapping[str, str] | None = None,
+    peer_tls: GrpcTls | None = None,
 ) -> FastAPI:
     """A FastAPI app with /healthz, /readyz (running `readiness`; `peers`, name -> gRPC
-    address, reported as degraded when down), /metrics and problem JSON."""
+    address, reached with `peer_tls` when set, reported as degraded when down), /metrics and
+    problem JSON."""
     app = FastAPI(title=title, description=description, version="1")
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(TraceMiddleware)  # added last: outermost, so everything is traced
@@ -198,7 +200,7 @@ def create_http_app(
     async def readyz() -> JSONResponse:
         results, peer_states = await asyncio.gather(
             asyncio.gather(*(_run_check(check) for check in readiness.values())),
-            probe_peers(peer_addresses),
+            probe_peers(peer_addresses, peer_tls),
         )
         checks = dict(zip(readiness.keys(), results, strict=True))
         down = [name for name, result in checks.items() if result != "ok"]
@@ -214,17 +216,17 @@ def create_http_app(
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
-        await probe_peers(peer_addresses)
+        await probe_peers(peer_addresses, peer_tls)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
 
 
-async def probe_peers(peers: Mapping[str, str]) -> dict[str, str]:
+async def probe_peers(peers: Mapping[str, str], tls: GrpcTls | None = None) -> dict[str, str]:
     """Each peer's gRPC health, "ok" or why not; sets `yz_peer_up` (never raises)."""
 
     async def probe(address: str) -> str:
-        return await _run_check(lambda: check_peer(address, PEER_TIMEOUT_SECONDS))
+        return await _run_check(lambda: check_peer(address, PEER_TIMEOUT_SECONDS, tls))
 
     results = await asyncio.gather(*(probe(address) for address in peers.values()))
     states = dict(zip(peers.keys(), results, strict=True))

@@ -53,6 +53,7 @@ async def serve_service(
             service_token=settings.common.service_token.get_secret_value(),
             register=register,
             service_names=grpc_services,
+            tls=settings.common.grpc_tls(),
         )
 
     await serve_until_stopped(

@@ -142,6 +142,7 @@ def build_http_app(deps: Deps) -> FastAPI:
         readiness={"database": database_ping(deps.sessions)},
         # Stations is a peer: when it is down, check-in answers `unavailable`, the rest serves.
         peers={"stations": deps.settings.common.stations_grpc},
+        peer_tls=deps.settings.common.grpc_tls(),
     )
     app.state.deps = deps
     app.state.jwt_secret = deps.settings.common.jwt_secret.get_secret_value()
@@ -166,7 +167,9 @@ async def serve(settings: Settings) -> None:
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     sessions = session_factory(engine)
     token = settings.common.service_token.get_secret_value()
-    stations_channel = rpc.aio_channel(settings.common.stations_grpc, token)
+    stations_channel = rpc.aio_channel(
+        settings.common.stations_grpc, token, settings.common.grpc_tls()
+    )
     stations = StationsClient(
         stations_pb2_grpc.StationDirectoryStub(stations_channel),
         cache_seconds=settings.stations_cache_seconds,

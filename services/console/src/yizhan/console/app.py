@@ -44,6 +44,7 @@ def build_http_app(console: ConsoleDeps) -> FastAPI:
             "telemetry": common.telemetry_grpc,
             "bookings": common.bookings_grpc,
         },
+        peer_tls=common.grpc_tls(),
     )
     app.state.console = console
     app.state.jwt_secret = console.settings.common.jwt_secret.get_secret_value()
@@ -59,9 +60,10 @@ async def serve(settings: ConsoleSettings) -> None:
     """Run the console until SIGINT/SIGTERM."""
     common = settings.common
     token = common.service_token.get_secret_value()
-    stations = rpc.aio_channel(common.stations_grpc, token)
-    telemetry = rpc.aio_channel(common.telemetry_grpc, token)
-    bookings = rpc.aio_channel(common.bookings_grpc, token)
+    grpc_tls = common.grpc_tls()
+    stations = rpc.aio_channel(common.stations_grpc, token, grpc_tls)
+    telemetry = rpc.aio_channel(common.telemetry_grpc, token, grpc_tls)
+    bookings = rpc.aio_channel(common.bookings_grpc, token, grpc_tls)
     try:
         await serve_until_stopped(
             app=build_http_app(build_console(settings, stations, telemetry, bookings)),

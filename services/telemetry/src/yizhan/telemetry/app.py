@@ -44,6 +44,7 @@ def build_http_app(deps: Deps) -> FastAPI:
         description="Kiosk MQTT ingest, device state and usage figures.",
         readiness=readiness,
         peers=peers,
+        peer_tls=common.grpc_tls(),
     )
     app.state.deps = deps
     app.state.jwt_secret = common.jwt_secret.get_secret_value()
@@ -100,7 +101,9 @@ async def serve(settings: Settings) -> None:
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
     token = settings.common.service_token.get_secret_value()
-    stations_channel = rpc.aio_channel(settings.common.stations_grpc, token)
+    stations_channel = rpc.aio_channel(
+        settings.common.stations_grpc, token, settings.common.grpc_tls()
+    )
     stations = StationsClient(stations_pb2_grpc.StationDirectoryStub(stations_channel))
     deps = Deps(settings=settings, sessions=sessions, stations=stations)
     await log_storage(engine)

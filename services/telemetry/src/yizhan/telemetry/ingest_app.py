@@ -35,6 +35,7 @@ def build_health_app(ingest: Ingest, engine: AsyncEngine, settings: Settings) ->
         # Known devices are stored from the cache while stations is away; check-ins answer
         # `unavailable` while bookings is: both are degraded, neither makes the ingest unready.
         peers={"stations": common.stations_grpc, "bookings": common.bookings_grpc},
+        peer_tls=common.grpc_tls(),
     )
 
 
