@@ -87,7 +87,7 @@ def _levels(topic: str) -> list[str] | None:
     return levels
 
 
-def _service_filter_ok(topic: str) -> bool:
+def service_filter_ok(topic: str) -> bool:
     """A filter inside `yz/v1/st/+/dev/+/+`, plain or shared."""
     if topic.startswith("$share/"):
         parts = topic.split("/", 2)
@@ -127,7 +127,7 @@ async def authorize(
         if not service_client_id_ok(service, client_id):
             return False
         if action == "subscribe":
-            return _service_filter_ok(topic)
+            return service_filter_ok(topic)
         return action == "publish" and _service_publish_ok(topic)
     if not DEVICE_ID.fullmatch(username) or client_id != username:
         return False
