@@ -17,6 +17,8 @@ INGEST = ServiceLogin("yz.telemetry", "password", "yz.telemetry")
         ("yz.telemetry.telemetry-ingest-7c9f8-x2x4q", True),
         ("yz.telemetry-2", True),
         ("yz.telemetry.", False),
+        ("yz.telemetry.ingest-1.probe-3f2a", False),  # a foreign id under a replica's
+        ("yz.telemetry-x", False),
         ("yz.telemetryx", False),
         ("yz.telemetr", False),
         ("kiosk-1", False),

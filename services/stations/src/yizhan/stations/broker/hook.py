@@ -31,6 +31,7 @@ Action = Literal["publish", "subscribe"]
 _PREFIX_LEVELS = TOPIC_PREFIX.split("/")  # ["yz", "v1", "st"]
 # Device ids, which are also device usernames and client ids (CONTRACT §2).
 DEVICE_ID = re.compile(ID_PATTERN)
+_REPLICA_SUFFIX = re.compile(r"\.[A-Za-z0-9_-]{1,64}|-[0-9]{1,2}")
 
 
 @dataclass(frozen=True)
@@ -43,13 +44,17 @@ class ServiceLogin:
 
 
 def service_client_id_ok(login: ServiceLogin, client_id: str) -> bool:
-    """The ingest's own client id, or one of its replicas' (`<id>.<pod>`, `<id>-<n>`)."""
+    """The ingest's own client id, or one process's of a shared group: `<id>.<name>` (a pod
+    name: letters, digits, `-`, `_`) or `<id>-<n>`. Nothing longer, so that a login under
+    `<id>.<name>.<more>` is refused as any foreign client id is (issue 9's session guard
+    probes exactly that)."""
     base = login.client_id
-    return client_id == base or (
-        len(client_id) > len(base) + 1
-        and client_id.startswith(base)
-        and client_id[len(base)] in ".-"
-    )
+    if client_id == base:
+        return True
+    rest = client_id.removeprefix(base)
+    if rest == client_id:
+        return False
+    return bool(_REPLICA_SUFFIX.fullmatch(rest))
 
 
 async def authenticate(
