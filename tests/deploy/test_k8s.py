@@ -124,6 +124,8 @@ def test_the_ingest_scales_on_cpu_and_shares_one_subscription() -> None:
     manifests = rendered("prod")
     hpa = next(m for m in manifests if m["kind"] == "HorizontalPodAutoscaler")
     assert hpa["spec"]["scaleTargetRef"]["name"] == "telemetry-ingest"
+    # Stable pod names: a replaced process resumes its broker session (client id).
+    assert hpa["spec"]["scaleTargetRef"]["kind"] == "StatefulSet"
     assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
     env = {e["name"]: e.get("value") for w, e in env_values(manifests) if w.endswith("-ingest")}
     assert env["YZ_TELEMETRY_MQTT_SHARE_GROUP"]
