@@ -12,6 +12,8 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from yizhan.common.security_headers import SecurityHeadersMiddleware
+
 log = logging.getLogger(__name__)
 
 ReadinessCheck = Callable[[], Awaitable[None]]
@@ -105,6 +107,7 @@ def create_http_app(
     """A FastAPI app with /healthz, /readyz (running `readiness`), /metrics and problem JSON."""
     app = FastAPI(title=title, description=description, version="1")
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_exception_handler(HTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation_exception)
 

@@ -2,7 +2,6 @@
 letters, CSV exports of every table on screen. Figures come from telemetry (and bookings)
 over gRPC; the console owns none of them (see sources.py)."""
 
-import json
 import logging
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from yizhan.common.auth import Operator, issue_token
+from yizhan.common.html import install_filters
 from yizhan.stations.api.deps import DepsDep, SessionDep
 from yizhan.stations.console import assets
 from yizhan.stations.console.alarm_messages import AlarmId
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/console", include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.filters["cell"] = plain
+install_filters(templates.env)
 LANG_COOKIE_DAYS = 365
 
 
@@ -79,7 +80,6 @@ def _page_context(
         "error": error,
         "export": lambda table: f"{export_base}/{table}.csv?{urlencode({**params, 'lang': lang})}",
         "local_time": lambda moment: local_time(moment, tz),
-        "charts_json": json.dumps(view.charts, ensure_ascii=False),
         "echarts": assets.echarts_path(request.app.state.console.settings.assets_dir).is_file(),
     }
 
