@@ -107,7 +107,8 @@ class Simulator:
         """Connect every device (status online, Last Will offline)."""
         for station in STATIONS:
             for device_id, kind in device_ids(station.id):
-                client = make_client(f"sim-{device_id}", self._settings)
+                # Bound by the broker: a device connects with its own id as client id.
+                client = make_client(device_id, self._settings)
                 device = Device(station, device_id, kind, client)
                 client.will_set(device.topic("status"), _status("offline"), qos=1, retain=True)
                 client.connect_async(
