@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from yizhan.common.security_headers import SecurityHeadersMiddleware
+from yizhan.common.storable_text import StorableTextMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,7 @@ def create_http_app(
     """A FastAPI app with /healthz, /readyz (running `readiness`), /metrics and problem JSON."""
     app = FastAPI(title=title, description=description, version="1")
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(StorableTextMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_exception_handler(HTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation_exception)

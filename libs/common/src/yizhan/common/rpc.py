@@ -12,6 +12,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from yizhan.common.storable_text import StorableTextInterceptor
+
 log = logging.getLogger(__name__)
 
 SERVICE_TOKEN_HEADER = "x-yz-service-token"  # noqa: S105 (a header name)
@@ -66,7 +68,9 @@ async def start_server(
     service_names: Sequence[str],
 ) -> tuple[grpc.aio.Server, health.HealthServicer]:
     """Start a grpc.aio server with our services, health (SERVING) and reflection."""
-    server = grpc.aio.server(interceptors=[ServiceTokenInterceptor(service_token)])
+    server = grpc.aio.server(
+        interceptors=[ServiceTokenInterceptor(service_token), StorableTextInterceptor()]
+    )
     register(server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
