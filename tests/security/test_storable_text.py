@@ -33,12 +33,10 @@ def _admin(network: Network) -> dict[str, str]:
     return {"Authorization": f"Bearer {network.tokens['admin']}"}
 
 
-@pytest.mark.parametrize("bad", ["a\x00b", "a\ud800b"])
+# Escaped in JSON as a client would send them: a NUL and a lone surrogate.
+@pytest.mark.parametrize("bad", ["a\\u0000b", "a\\ud800b"])
 def test_bad_text_in_json_and_forms_is_a_field_error(network: Network, bad: str) -> None:
-    # Escaped in JSON (\u0000, \ud800) as a client would send them.
-    body = '{"phone":"13800138000","note":"%s"}' % bad.encode("unicode_escape").decode().replace(
-        "\\x00", "\\u0000"
-    )
+    body = '{"phone":"13800138000","note":"' + bad + '"}'
     reply = httpx.post(
         f"{network.bookings.base_url}/api/v1/otp",
         content=body,
