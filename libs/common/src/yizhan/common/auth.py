@@ -1,8 +1,10 @@
-"""Operator tokens: issued by stations, accepted by every service with the shared key."""
+"""Operator tokens: issued by stations, accepted by every service with the shared key, and
+only while the account still has the version the token was issued at (account_versions.py):
+disabling, a new role or districts, or a new password end every older token."""
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Protocol
 
 import jwt
 from fastapi import Depends, HTTPException, Request, status
@@ -25,6 +27,8 @@ class Operator:
     username: str
     role: Role
     districts: tuple[str, ...] = field(default=())
+    # The account's version when the token was issued (see AccountVersions).
+    version: int = 0
 
     @property
     def sees_everything(self) -> bool:
@@ -54,6 +58,7 @@ def issue_token(secret: str, operator: Operator, ttl: timedelta) -> str:
         "sub": operator.username,
         "role": operator.role,
         "districts": list(operator.districts),
+        "ver": operator.version,
         "iat": now,
         "exp": now + ttl,
     }
@@ -78,13 +83,41 @@ def decode_token(secret: str, token: str) -> Operator:
     districts = claims.get("districts") or []
     if not isinstance(districts, list) or not all(isinstance(d, str) for d in districts):
         raise InvalidToken("bad districts claim")
-    return Operator(username=str(claims["sub"]), role=role, districts=tuple(districts))
+    version = claims.get("ver", 0)
+    if not isinstance(version, int):
+        raise InvalidToken("bad version claim")
+    return Operator(
+        username=str(claims["sub"]), role=role, districts=tuple(districts), version=version
+    )
+
+
+class AccountVersions(Protocol):
+    """Where a service learns an account's current version (None: no such account)."""
+
+    async def version_of(self, username: str) -> int | None:
+        """The account's version now, or None when it does not exist (or is disabled)."""
+        ...
+
+
+async def verify_token(request: Request, token: str) -> Operator:
+    """The operator of a token that is valid now and still matches its account; raises
+    InvalidToken otherwise. Needs `app.state.jwt_secret` and `app.state.accounts`."""
+    operator = decode_token(request.app.state.jwt_secret, token)
+    accounts: AccountVersions = request.app.state.accounts
+    current = await accounts.version_of(operator.username)
+    if current is None:
+        raise InvalidToken("the account no longer exists")
+    if current != operator.version:
+        raise InvalidToken("the account changed since the token was issued")
+    return operator
 
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-def current_operator(request: Request, token: Annotated[str | None, Depends(_bearer)]) -> Operator:
+async def current_operator(
+    request: Request, token: Annotated[str | None, Depends(_bearer)]
+) -> Operator:
     """FastAPI dependency: the operator behind the bearer token, or 401."""
     unauthorized = HTTPException(
         status.HTTP_401_UNAUTHORIZED,
@@ -93,9 +126,8 @@ def current_operator(request: Request, token: Annotated[str | None, Depends(_bea
     )
     if token is None:
         raise unauthorized
-    secret: str = request.app.state.jwt_secret
     try:
-        return decode_token(secret, token)
+        return await verify_token(request, token)
     except InvalidToken as exc:
         raise unauthorized from exc
 

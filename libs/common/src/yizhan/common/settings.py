@@ -21,6 +21,9 @@ class CommonSettings(BaseSettings):
 
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_ttl_minutes: int = 12 * 60
+    # How long telemetry and bookings trust an operator account's version before asking
+    # stations again: the longest a disabled or changed account's old token works there.
+    account_cache_seconds: float = 5.0
     service_token: SecretStr = SecretStr(DEV_SERVICE_TOKEN)
 
     mqtt_host: str = "127.0.0.1"

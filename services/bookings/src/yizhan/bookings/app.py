@@ -40,12 +40,14 @@ from yizhan.bookings.quotas import BookingLimits
 from yizhan.bookings.ratelimit import SlidingWindowLimiter
 from yizhan.bookings.rpc.booking_desk import BookingDeskServicer
 from yizhan.bookings.rpc.booking_reports import BookingReportsServicer
-from yizhan.bookings.rpc.stations_client import StationsClient
+from yizhan.bookings.rpc.stations_client import StationsClient, stations_unavailable
 from yizhan.bookings.settings import Settings
 from yizhan.bookings.sms import SmsSender, build_sender
 from yizhan.bookings.stats import BookingStats
 from yizhan.bookings.web import routes as web_routes
 from yizhan.common import rpc
+from yizhan.common.account_versions import CachedAccountVersions, stations_version_fetch
+from yizhan.common.auth import AccountVersions
 from yizhan.common.db import create_engine, session_factory
 from yizhan.common.http import create_http_app
 from yizhan.common.runtime import background_task, serve_until_stopped
@@ -133,7 +135,7 @@ def build_deps(
     )
 
 
-def build_http_app(deps: Deps) -> FastAPI:
+def build_http_app(deps: Deps, accounts: AccountVersions) -> FastAPI:
     """The HTTP app: worker and operator API, the web form, health."""
 
     async def database() -> None:
@@ -150,6 +152,7 @@ def build_http_app(deps: Deps) -> FastAPI:
     )
     app.state.deps = deps
     app.state.jwt_secret = deps.settings.common.jwt_secret.get_secret_value()
+    app.state.accounts = accounts
     app.state.templates = web_routes.build_templates()
     app.add_exception_handler(BookingError, booking_error_handler)
     app.include_router(otp_routes.router)
@@ -177,6 +180,13 @@ async def serve(settings: Settings) -> None:
         cache_seconds=settings.stations_cache_seconds,
     )
     deps = build_deps(settings, sessions, stations, build_sender(settings))
+    accounts = CachedAccountVersions(
+        stations_version_fetch(
+            stations_pb2_grpc.StationDirectoryStub(stations_channel),
+            lambda exc: stations_unavailable("GetOperatorAccount", exc),
+        ),
+        settings.common.account_cache_seconds,
+    )
 
     @contextlib.asynccontextmanager
     async def grpc_server() -> AsyncIterator[None]:
@@ -216,7 +226,7 @@ async def serve(settings: Settings) -> None:
 
     try:
         await serve_until_stopped(
-            app=build_http_app(deps),
+            app=build_http_app(deps, accounts),
             host=settings.common.bind_host,
             port=settings.http_port,
             components=[grpc_server, housekeeper, no_show_sweep, sms_outbox],

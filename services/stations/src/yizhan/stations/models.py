@@ -91,6 +91,8 @@ class OperatorAccount(Base):
     role: Mapped[str] = mapped_column(String(16))
     districts: Mapped[list[str]] = mapped_column(ARRAY(String(100)), default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Raised by every change of the account; tokens carry the version they were issued at.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class AuditEntry(Base):

@@ -29,7 +29,17 @@ async def authenticate(session: AsyncSession, username: str, password: str) -> O
     account = await repository.get_operator(session, username)
     if account is None or not verify_secret(account.password_hash, password):
         return None
-    return Operator(account.username, cast(Role, account.role), tuple(account.districts))
+    return Operator(
+        account.username, cast(Role, account.role), tuple(account.districts), account.version
+    )
+
+
+async def account_version(session: AsyncSession, username: str) -> int | None:
+    """The account's current version, None when there is no such account."""
+    if not _storable(username) or len(username) > MAX_USERNAME_LENGTH:
+        return None
+    account = await repository.get_operator(session, username)
+    return None if account is None else account.version
 
 
 async def save_operator(
@@ -52,10 +62,12 @@ async def save_operator(
     account = await repository.get_operator(session, username)
     before = None
     if account is None:
-        account = OperatorAccount(username=username)
+        account = OperatorAccount(username=username, version=1)
         session.add(account)
     else:
         before = audit.operator_snapshot(account)
+        # Every token issued before this change stops working (common/auth.py).
+        account.version += 1
     account.password_hash = hash_secret(password)
     account.role = role
     account.districts = districts

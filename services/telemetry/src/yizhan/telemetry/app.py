@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from yizhan.api.stations.v1 import stations_pb2_grpc
 from yizhan.api.telemetry.v1 import insights_pb2_grpc, telemetry_pb2_grpc
 from yizhan.common import rpc
+from yizhan.common.account_versions import CachedAccountVersions, stations_version_fetch
+from yizhan.common.auth import AccountVersions
 from yizhan.common.db import create_engine, session_factory
 from yizhan.common.http import create_http_app, problem
 from yizhan.common.runtime import Component, background_task, serve_until_stopped
@@ -31,7 +33,7 @@ GRPC_SERVICE = "yizhan.api.telemetry.v1.TelemetryQuery"
 INSIGHTS_SERVICE = "yizhan.api.telemetry.v1.TelemetryInsights"
 
 
-def build_http_app(deps: Deps) -> FastAPI:
+def build_http_app(deps: Deps, accounts: AccountVersions) -> FastAPI:
     """The HTTP app: operator API (usage, device state, dead letters), health."""
     common = deps.settings.common
 
@@ -62,6 +64,7 @@ def build_http_app(deps: Deps) -> FastAPI:
     )
     app.state.deps = deps
     app.state.jwt_secret = common.jwt_secret.get_secret_value()
+    app.state.accounts = accounts
 
     async def stations_down(request: Request, exc: Exception) -> Response:
         log.warning("stations unreachable", extra={"error": str(exc)})
@@ -114,6 +117,13 @@ async def serve(settings: Settings) -> None:
     stations = StationsClient(stations_pb2_grpc.StationDirectoryStub(stations_channel))
     ingest = Ingest(settings) if settings.ingest_enabled else None
     deps = Deps(settings=settings, sessions=sessions, stations=stations, ingest=ingest)
+    accounts = CachedAccountVersions(
+        stations_version_fetch(
+            stations_pb2_grpc.StationDirectoryStub(stations_channel),
+            lambda exc: StationsUnreachable(exc.details() or str(exc.code())),
+        ),
+        settings.common.account_cache_seconds,
+    )
     await log_storage(engine)
 
     @contextlib.asynccontextmanager
@@ -161,7 +171,7 @@ async def serve(settings: Settings) -> None:
         components.append(lambda: running(ingest))
     try:
         await serve_until_stopped(
-            app=build_http_app(deps),
+            app=build_http_app(deps, accounts),
             host=settings.common.bind_host,
             port=settings.http_port,
             components=components,

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from yizhan.bookings.context import Deps
 from yizhan.bookings.errors import NotFound
 from yizhan.bookings.rpc.stations_client import StationInfo
-from yizhan.common.auth import InvalidToken, Operator, decode_token
+from yizhan.common.auth import InvalidToken, Operator, verify_token
 
 
 def get_deps(request: Request) -> Deps:
@@ -31,14 +31,14 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-def optional_operator(
+async def optional_operator(
     request: Request, token: Annotated[str | None, Depends(_bearer)]
 ) -> Operator | None:
     """The operator behind a bearer token, None without one; 401 for a bad token."""
     if token is None:
         return None
     try:
-        return decode_token(request.app.state.jwt_secret, token)
+        return await verify_token(request, token)
     except InvalidToken as exc:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

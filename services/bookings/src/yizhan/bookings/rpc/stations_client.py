@@ -96,7 +96,7 @@ class StationsClient:
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 return None
-            raise _unavailable("GetStation", exc) from exc
+            raise stations_unavailable("GetStation", exc) from exc
         return _station(reply)
 
     async def list_stations(
@@ -115,7 +115,7 @@ class StationsClient:
         try:
             reply = await self._stub.ListStations(request, timeout=CALL_TIMEOUT_SECONDS)
         except grpc.aio.AioRpcError as exc:
-            raise _unavailable("ListStations", exc) from exc
+            raise stations_unavailable("ListStations", exc) from exc
         return [_station(message) for message in reply.stations]
 
     async def opening_hours(
@@ -134,11 +134,12 @@ class StationsClient:
         except grpc.aio.AioRpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 return []
-            raise _unavailable("GetOpeningHours", exc) from exc
+            raise stations_unavailable("GetOpeningHours", exc) from exc
         return [Interval(from_pb(i.start), from_pb(i.end)) for i in reply.intervals]
 
 
-def _unavailable(method: str, exc: grpc.aio.AioRpcError) -> PeerUnavailable:
+def stations_unavailable(method: str, exc: grpc.aio.AioRpcError) -> PeerUnavailable:
+    """The error (503) for a failed call to stations, counted and logged."""
     PEER_ERRORS.labels("stations").inc()
     log.warning(
         "stations call failed",

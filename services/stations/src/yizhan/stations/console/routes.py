@@ -158,7 +158,7 @@ async def _render(
     console: ConsoleDep,
     station_id: str | None = None,
 ) -> Response:
-    operator = cookie_operator(request)
+    operator = await cookie_operator(request)
     if operator is None:
         return _to_login()
     lang = request_lang(request)
@@ -211,7 +211,7 @@ async def acknowledge(
     next: Annotated[str, Form()] = "/console/alarms",
 ) -> Response:
     """Acknowledge an open alarm of one's scope, then go back."""
-    operator = cookie_operator(request)
+    operator = await cookie_operator(request)
     if operator is None:
         return _to_login()
     t = translator(request_lang(request))
@@ -237,7 +237,7 @@ async def _export(
     console: ConsoleDep,
     station_id: str | None = None,
 ) -> Response:
-    operator = cookie_operator(request)
+    operator = await cookie_operator(request)
     if operator is None:
         return _to_login()
     return await export_table(request, kind, table, session, console, operator, station_id)

@@ -59,6 +59,11 @@ class StationDirectoryStub:
                 request_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.CheckOperatorScopeRequest.SerializeToString,
                 response_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.CheckOperatorScopeResponse.FromString,
                 _registered_method=True)
+        self.GetOperatorAccount = channel.unary_unary(
+                '/yizhan.api.stations.v1.StationDirectory/GetOperatorAccount',
+                request_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.GetOperatorAccountRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.OperatorAccountVersion.FromString,
+                _registered_method=True)
 
 
 class StationDirectoryServicer:
@@ -102,6 +107,15 @@ class StationDirectoryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetOperatorAccount(self, request, context):
+        """An operator account's current version, raised by every change of its role, districts,
+        password or status; a token is good only while it carries that version. NOT_FOUND when
+        the account does not exist.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StationDirectoryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -129,6 +143,11 @@ def add_StationDirectoryServicer_to_server(servicer, server):
                     servicer.CheckOperatorScope,
                     request_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.CheckOperatorScopeRequest.FromString,
                     response_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.CheckOperatorScopeResponse.SerializeToString,
+            ),
+            'GetOperatorAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOperatorAccount,
+                    request_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.GetOperatorAccountRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.OperatorAccountVersion.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -266,6 +285,33 @@ class StationDirectory:
             '/yizhan.api.stations.v1.StationDirectory/CheckOperatorScope',
             yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.CheckOperatorScopeRequest.SerializeToString,
             yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.CheckOperatorScopeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOperatorAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.stations.v1.StationDirectory/GetOperatorAccount',
+            yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.GetOperatorAccountRequest.SerializeToString,
+            yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.OperatorAccountVersion.FromString,
             options,
             channel_credentials,
             insecure,

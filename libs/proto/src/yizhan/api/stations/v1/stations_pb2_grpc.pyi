@@ -46,6 +46,11 @@ class StationDirectoryStub:
     account as it is now (a deleted account or a narrowed role counts at once, although
     the token itself stays valid until it expires).
     """
+    GetOperatorAccount: _grpc.UnaryUnaryMultiCallable[_stations_pb2.GetOperatorAccountRequest, _stations_pb2.OperatorAccountVersion]
+    """An operator account's current version, raised by every change of its role, districts,
+    password or status; a token is good only while it carries that version. NOT_FOUND when
+    the account does not exist.
+    """
 
 @_typing.type_check_only
 class StationDirectoryAsyncStub(StationDirectoryStub):
@@ -64,6 +69,11 @@ class StationDirectoryAsyncStub(StationDirectoryStub):
     """Whether an operator token may act on a station or district, judged on the operator's
     account as it is now (a deleted account or a narrowed role counts at once, although
     the token itself stays valid until it expires).
+    """
+    GetOperatorAccount: _aio.UnaryUnaryMultiCallable[_stations_pb2.GetOperatorAccountRequest, _stations_pb2.OperatorAccountVersion]  # type: ignore[assignment]
+    """An operator account's current version, raised by every change of its role, districts,
+    password or status; a token is good only while it carries that version. NOT_FOUND when
+    the account does not exist.
     """
 
 class StationDirectoryServicer(metaclass=_abc_1.ABCMeta):
@@ -110,6 +120,17 @@ class StationDirectoryServicer(metaclass=_abc_1.ABCMeta):
         """Whether an operator token may act on a station or district, judged on the operator's
         account as it is now (a deleted account or a narrowed role counts at once, although
         the token itself stays valid until it expires).
+        """
+
+    @_abc_1.abstractmethod
+    def GetOperatorAccount(
+        self,
+        request: _stations_pb2.GetOperatorAccountRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_stations_pb2.OperatorAccountVersion, _abc.Awaitable[_stations_pb2.OperatorAccountVersion]]:
+        """An operator account's current version, raised by every change of its role, districts,
+        password or status; a token is good only while it carries that version. NOT_FOUND when
+        the account does not exist.
         """
 
 def add_StationDirectoryServicer_to_server(servicer: StationDirectoryServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
