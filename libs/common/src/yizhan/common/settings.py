@@ -31,6 +31,10 @@ class CommonSettings(BaseSettings):
     mqtt_username: str | None = None
     mqtt_password: SecretStr | None = None
 
+    # Reverse proxies whose X-Forwarded-For/-Proto are believed (comma-separated addresses or
+    # networks, as uvicorn's forwarded_allow_ips). Empty: none, every client is its TCP peer.
+    trusted_proxies: str = ""
+
     stations_grpc: str = "127.0.0.1:50101"
     telemetry_grpc: str = "127.0.0.1:50102"
     bookings_grpc: str = "127.0.0.1:50103"

@@ -37,7 +37,6 @@ from yizhan.bookings.opinions import OpinionDesk, OpinionRules
 from yizhan.bookings.otp import HASH_CONTEXT, OtpPolicy, OtpService
 from yizhan.bookings.outbox import Outbox
 from yizhan.bookings.quotas import BookingLimits
-from yizhan.bookings.ratelimit import SlidingWindowLimiter
 from yizhan.bookings.rpc.booking_desk import BookingDeskServicer
 from yizhan.bookings.rpc.booking_reports import BookingReportsServicer
 from yizhan.bookings.rpc.stations_client import StationsClient, stations_unavailable
@@ -50,6 +49,7 @@ from yizhan.common.account_versions import CachedAccountVersions, stations_versi
 from yizhan.common.auth import AccountVersions
 from yizhan.common.db import create_engine, session_factory
 from yizhan.common.http import create_http_app
+from yizhan.common.ratelimit import RateLimiter, Rule
 from yizhan.common.runtime import background_task, serve_until_stopped
 
 BOOKING_DESK = "yizhan.api.bookings.v1.BookingDesk"
@@ -130,7 +130,11 @@ def build_deps(
         checkin=CheckInDesk(sessions, clock),
         stats=BookingStats(sessions, stations, clock),
         outbox=outbox,
-        otp_client_limiter=SlidingWindowLimiter(settings.otp_sends_per_client_per_hour, 3600),
+        limiter=RateLimiter(sessions),
+        # Past the hour's free codes, each further one waits a minute, doubling to an hour.
+        otp_client_rule=Rule(
+            "otp-client", settings.otp_sends_per_client_per_hour, timedelta(hours=1), 60, 3600
+        ),
         clock=clock,
     )
 
@@ -230,6 +234,7 @@ async def serve(settings: Settings) -> None:
             host=settings.common.bind_host,
             port=settings.http_port,
             components=[grpc_server, housekeeper, no_show_sweep, sms_outbox],
+            trusted_proxies=settings.common.trusted_proxies,
         )
     finally:
         await stations_channel.close()

@@ -16,6 +16,7 @@ from yizhan.common import rpc
 from yizhan.common.account_versions import CachedAccountVersions
 from yizhan.common.db import create_engine, session_factory
 from yizhan.common.http import create_http_app
+from yizhan.common.ratelimit import RateLimiter
 from yizhan.common.runtime import Component, serve_until_stopped
 from yizhan.stations.api import audit_routes, auth_routes, device_routes, station_routes
 from yizhan.stations.broker import sync as broker_sync
@@ -27,7 +28,7 @@ from yizhan.stations.console.routes import router as console_router
 from yizhan.stations.console.settings import ConsoleSettings
 from yizhan.stations.console.wiring import ConsoleDeps, build_console
 from yizhan.stations.context import Deps
-from yizhan.stations.login_limiter import LoginLimiter
+from yizhan.stations.login_limits import LoginLimits
 from yizhan.stations.operators import account_version
 from yizhan.stations.rpc.directory import StationDirectoryServicer
 from yizhan.stations.settings import Settings
@@ -119,7 +120,7 @@ async def serve(settings: Settings) -> None:
         settings=settings,
         sessions=sessions,
         telemetry=telemetry_pb2_grpc.TelemetryQueryStub(telemetry_channel),
-        login_limiter=LoginLimiter(settings.login_attempts_per_minute),
+        login_limits=LoginLimits.from_settings(RateLimiter(sessions), settings),
         token_ttl=timedelta(minutes=settings.common.jwt_ttl_minutes),
         broker=broker,
     )
@@ -153,6 +154,7 @@ async def serve(settings: Settings) -> None:
             host=settings.common.bind_host,
             port=settings.http_port,
             components=components,
+            trusted_proxies=settings.common.trusted_proxies,
         )
     finally:
         await bookings_channel.close()

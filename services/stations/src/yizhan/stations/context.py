@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from yizhan.stations.broker.sync import BrokerSync
-from yizhan.stations.login_limiter import LoginLimiter
+from yizhan.stations.login_limits import LoginLimits
 from yizhan.stations.settings import Settings
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ class Deps:
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]
     telemetry: "TelemetryQueryAsyncStub"
-    login_limiter: LoginLimiter
+    login_limits: LoginLimits
     token_ttl: timedelta
     # None when the broker is not managed by stations (broker_security=off).
     broker: BrokerSync | None = None

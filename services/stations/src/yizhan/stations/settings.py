@@ -20,8 +20,14 @@ class Settings(ServiceSettings):
     http_port: int = 8101
     grpc_port: int = 50101
     database_url: str = "postgresql+psycopg://yizhan@127.0.0.1:54329/yz_stations"
-    # Logins per username and minute before the token endpoint answers 429.
-    login_attempts_per_minute: int = 10
+    # Login attempts that go through at once within 15 minutes (login_limits.py): per
+    # account and client, per client over all accounts, per account over all clients.
+    # Past them each attempt waits longer (429 with Retry-After; the console says so).
+    login_free_attempts: int = Field(default=5, ge=1)
+    login_free_attempts_per_client: int = Field(default=30, ge=1)
+    login_free_attempts_per_account: int = Field(default=10, ge=1)
+    # The most a distributed guess on an account can slow down its real operator.
+    login_account_max_delay_seconds: float = Field(default=30.0, ge=1)
     admin_password: SecretStr | None = None
 
     # `dynsec`: stations keeps the accounts of Mosquitto's dynamic security plugin (devices,

@@ -175,6 +175,7 @@ async def serve(settings: Settings) -> None:
             host=settings.common.bind_host,
             port=settings.http_port,
             components=components,
+            trusted_proxies=settings.common.trusted_proxies,
         )
     finally:
         await stations_channel.close()

@@ -50,11 +50,6 @@ async def optional_operator(
 OptionalOperator = Annotated[Operator | None, Depends(optional_operator)]
 
 
-def client_address(request: Request) -> str:
-    """The caller's address, for per-client limits."""
-    return request.client.host if request.client else "unknown"
-
-
 async def station_in_scope(deps: Deps, operator: Operator, station_id: str) -> StationInfo:
     """The station if stations knows it and it is in the operator's districts; 404 otherwise
     (a station outside one's districts is reported as absent, as stations does)."""

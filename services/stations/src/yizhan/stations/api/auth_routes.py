@@ -3,10 +3,11 @@
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from yizhan.common.auth import issue_token
+from yizhan.common.clients import client_address
 from yizhan.stations.api.deps import DepsDep, SessionDep
 from yizhan.stations.operators import authenticate
 from yizhan.stations.schemas import TokenOut
@@ -18,15 +19,18 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 @router.post("/token", response_model=TokenOut)
 async def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    request: Request,
     deps: DepsDep,
     session: SessionDep,
 ) -> TokenOut:
     """Exchange an operator's username and password for a bearer token."""
-    if not deps.login_limiter.allow(form.username):
+    client = client_address(request)
+    wait = await deps.login_limits.attempt(form.username, client)
+    if wait is not None:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
-            detail="too many login attempts; wait a minute",
-            headers={"Retry-After": "60"},
+            detail=f"too many login attempts; try again in {wait} s",
+            headers={"Retry-After": str(wait)},
         )
     operator = await authenticate(session, form.username, form.password)
     if operator is None:
@@ -36,5 +40,6 @@ async def login(
             detail="wrong username or password",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    await deps.login_limits.succeeded(form.username, client)
     secret = deps.settings.common.jwt_secret.get_secret_value()
     return TokenOut(access_token=issue_token(secret, operator, deps.token_ttl))

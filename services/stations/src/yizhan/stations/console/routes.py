@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from yizhan.common.auth import Operator, issue_token
+from yizhan.common.clients import client_address
 from yizhan.common.html import install_filters
 from yizhan.stations.api.deps import DepsDep, SessionDep
 from yizhan.stations.console import assets
@@ -105,15 +106,19 @@ async def login(
     t = translator(lang)
     error = None
     operator = None
-    if not deps.login_limiter.allow(username):
-        error = t("too_many_attempts")
+    client = client_address(request)
+    wait = await deps.login_limits.attempt(username, client)
+    if wait is not None:
+        error = t("too_many_attempts", seconds=wait)
     else:
         operator = await authenticate(session, username, password)
         if operator is None:
             error = t("wrong_password")
     if operator is None:
         context = {"error": error, "username": username, "t": t, "lang": lang}
-        return templates.TemplateResponse(request, "login.html", context, status_code=401)
+        status_code = 401 if wait is None else 429
+        return templates.TemplateResponse(request, "login.html", context, status_code=status_code)
+    await deps.login_limits.succeeded(username, client)
     token = issue_token(
         deps.settings.common.jwt_secret.get_secret_value(), operator, deps.token_ttl
     )

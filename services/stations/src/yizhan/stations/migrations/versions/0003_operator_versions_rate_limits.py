@@ -1,4 +1,5 @@
-"""Operator account versions: a change to an account ends its older tokens.
+"""Operator account versions (a change to an account ends its older tokens) and the shared
+rate limiter's counters (logins).
 
 Revision ID: 0003
 Revises: 0002
@@ -6,6 +7,8 @@ Revises: 0002
 
 import sqlalchemy as sa
 from alembic import op
+
+from yizhan.common import ratelimit
 
 revision = "0003"
 down_revision = "0002"
@@ -15,7 +18,9 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("operators", sa.Column("version", sa.Integer, nullable=False, server_default="1"))
+    ratelimit.create_table()
 
 
 def downgrade() -> None:
+    ratelimit.drop_table()
     op.drop_column("operators", "version")
