@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from yizhan.common.csrf import CrossSiteRequestMiddleware
 from yizhan.common.security_headers import SecurityHeadersMiddleware
 from yizhan.common.storable_text import StorableTextMiddleware
 
@@ -109,6 +110,7 @@ def create_http_app(
     app = FastAPI(title=title, description=description, version="1")
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(StorableTextMiddleware)
+    app.add_middleware(CrossSiteRequestMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_exception_handler(HTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation_exception)
