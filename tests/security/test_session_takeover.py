@@ -62,8 +62,6 @@ def test_a_kiosk_cannot_connect_as_the_ingest_and_the_ingest_keeps_its_session(
     assert own.publish(topic, json.dumps(status).encode(), retain=True) == "Success"
     own.close()
     wait_for(lambda: _state_of(network, station_id, device["id"]))
-    assert "takeover" not in network.telemetry.log_text().lower()
-    assert "session could be taken over" not in network.telemetry.log_text()
 
 
 def test_the_ingest_refuses_to_start_on_an_unbound_account(

@@ -21,8 +21,8 @@ class Settings(ServiceSettings):
     # migration, so changing it later needs a fresh database.
     timescaledb: Literal["auto", "on", "off"] = "auto"
 
-    # Ingest runs in this process unless switched off (e.g. an API-only replica).
-    ingest_enabled: bool = True
+    # The ingest process (`yz-telemetry ingest`) answers /healthz, /readyz and /metrics here.
+    ingest_http_port: int = 8105
     # The MQTT client id is the broker's key for our persistent session: keep it stable
     # across restarts, and distinct per ingest replica (stations binds replica n >= 1 to
     # `<id>-<n>`). It must not be a possible device id (hence the dot): see session_guard.py.
