@@ -22,6 +22,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 TABLE = "rate_limits"
+# Counters untouched this long are deleted (every window is far shorter), by whichever
+# process makes the PURGE_EVERY-th attempt: no background task needed in any service.
+IDLE_RETENTION = timedelta(days=1)
+PURGE_EVERY = 1000
 
 
 def _columns() -> list[sa.Column[object]]:
@@ -83,10 +87,14 @@ class RateLimiter:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        self._attempts = 0
 
     async def attempt(self, checks: Sequence[Check]) -> int | None:
         """Record one hit under every check; or, when one of them must wait, record nothing
         and return the whole seconds to wait."""
+        self._attempts += 1
+        if self._attempts % PURGE_EVERY == 0:
+            await self.purge(IDLE_RETENTION)
         keys = sorted({c.key for c in checks} | {c.pace_key for c in checks})
         async with self._sessions.begin() as session:
             now = await _now(session)
