@@ -64,7 +64,9 @@ def test_a_station_name_never_runs_as_script_in_the_admins_console(
     for station_id in names:
         page.goto(f"{network.stations.base_url}/console/stations/{station_id}")
         page.wait_for_load_state("networkidle")
-    page.goto(f"{network.stations.base_url}/console/")
+    overview = page.goto(f"{network.stations.base_url}/console/")
+    assert overview is not None
+    assert "script-src 'self'" in overview.headers["content-security-policy"]
     page.wait_for_load_state("networkidle")
     page.wait_for_timeout(300)
     assert dialogs == []

@@ -4,6 +4,7 @@ INVALID_ARGUMENT, instead of a database error, a 500 and a traceback per request
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -152,7 +153,9 @@ class StorableTextInterceptor(grpc.aio.ServerInterceptor):
         async def checked(request: Any, context: Any) -> Any:
             if isinstance(request, Message) and (found := message_problem(request)):
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{found[0]}: {found[1]}")
-            return await behaviour(request, context)
+            answer = behaviour(request, context)
+            # Our servicers are coroutines; grpc's own health servicer answers directly.
+            return await answer if inspect.isawaitable(answer) else answer
 
         return grpc.unary_unary_rpc_method_handler(
             checked,
