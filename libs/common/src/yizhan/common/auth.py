@@ -1,6 +1,7 @@
 """Operator tokens: issued by stations, accepted by every service with the shared key, and
-only while the account still has the version the token was issued at (account_versions.py):
-disabling, a new role or districts, or a new password end every older token."""
+judged on the account as it is now (account_versions.py): a token acts with the account's
+current role and districts, and only while the account exists and has the version the token
+was issued at (a new password raises it, ending every older token)."""
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,7 +28,7 @@ class Operator:
     username: str
     role: Role
     districts: tuple[str, ...] = field(default=())
-    # The account's version when the token was issued (see AccountVersions).
+    # The account's version (raised by a password change) when the token was issued.
     version: int = 0
 
     @property
@@ -92,24 +93,25 @@ def decode_token(secret: str, token: str) -> Operator:
 
 
 class AccountVersions(Protocol):
-    """Where a service learns an account's current version (None: no such account)."""
+    """Where a service learns an operator account as it is now (None: no such account)."""
 
-    async def version_of(self, username: str) -> int | None:
-        """The account's version now, or None when it does not exist (or is disabled)."""
+    async def account_of(self, username: str) -> Operator | None:
+        """The account now (role, districts, version), or None when it does not exist."""
         ...
 
 
 async def verify_token(request: Request, token: str) -> Operator:
-    """The operator of a token that is valid now and still matches its account; raises
-    InvalidToken otherwise. Needs `app.state.jwt_secret` and `app.state.accounts`."""
-    operator = decode_token(request.app.state.jwt_secret, token)
+    """The operator of a token that is valid now, as the account is now (its current role
+    and districts); raises InvalidToken when the account is gone or its password changed
+    since. Needs `app.state.jwt_secret` and `app.state.accounts`."""
+    claimed = decode_token(request.app.state.jwt_secret, token)
     accounts: AccountVersions = request.app.state.accounts
-    current = await accounts.version_of(operator.username)
+    current = await accounts.account_of(claimed.username)
     if current is None:
         raise InvalidToken("the account no longer exists")
-    if current != operator.version:
-        raise InvalidToken("the account changed since the token was issued")
-    return operator
+    if current.version != claimed.version:
+        raise InvalidToken("the password changed since the token was issued")
+    return current
 
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)

@@ -45,7 +45,7 @@ from yizhan.bookings.sms import SmsSender, build_sender
 from yizhan.bookings.stats import BookingStats
 from yizhan.bookings.web import routes as web_routes
 from yizhan.common import rpc
-from yizhan.common.account_versions import CachedAccountVersions, stations_version_fetch
+from yizhan.common.account_versions import CachedAccountVersions, stations_account_fetch
 from yizhan.common.auth import AccountVersions
 from yizhan.common.db import create_engine, session_factory
 from yizhan.common.http import create_http_app
@@ -185,7 +185,7 @@ async def serve(settings: Settings) -> None:
     )
     deps = build_deps(settings, sessions, stations, build_sender(settings))
     accounts = CachedAccountVersions(
-        stations_version_fetch(
+        stations_account_fetch(
             stations_pb2_grpc.StationDirectoryStub(stations_channel),
             lambda exc: stations_unavailable("GetOperatorAccount", exc),
         ),

@@ -14,6 +14,7 @@ from yizhan.api.stations.v1 import stations_pb2_grpc
 from yizhan.api.telemetry.v1 import telemetry_pb2_grpc
 from yizhan.common import rpc
 from yizhan.common.account_versions import CachedAccountVersions
+from yizhan.common.auth import Operator
 from yizhan.common.db import create_engine, session_factory
 from yizhan.common.http import create_http_app
 from yizhan.common.ratelimit import RateLimiter
@@ -29,7 +30,7 @@ from yizhan.stations.console.settings import ConsoleSettings
 from yizhan.stations.console.wiring import ConsoleDeps, build_console
 from yizhan.stations.context import Deps
 from yizhan.stations.login_limits import LoginLimits
-from yizhan.stations.operators import account_version
+from yizhan.stations.operators import current_account
 from yizhan.stations.rpc.directory import StationDirectoryServicer
 from yizhan.stations.settings import Settings
 
@@ -63,12 +64,12 @@ def build_http_app(deps: Deps, console: ConsoleDeps) -> FastAPI:
     app.state.deps = deps
     app.state.jwt_secret = deps.settings.common.jwt_secret.get_secret_value()
 
-    async def version_of(username: str) -> int | None:
+    async def account_of(username: str) -> Operator | None:
         async with deps.sessions() as session:
-            return await account_version(session, username)
+            return await current_account(session, username)
 
     # Stations owns the accounts: no cache, a change counts from the next request.
-    app.state.accounts = CachedAccountVersions(version_of, ttl_seconds=0)
+    app.state.accounts = CachedAccountVersions(account_of, ttl_seconds=0)
     app.include_router(auth_routes.router)
     app.include_router(station_routes.router)
     app.include_router(device_routes.router)

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from yizhan.api.stations.v1 import stations_pb2_grpc
 from yizhan.api.telemetry.v1 import insights_pb2_grpc, telemetry_pb2_grpc
 from yizhan.common import rpc
-from yizhan.common.account_versions import CachedAccountVersions, stations_version_fetch
+from yizhan.common.account_versions import CachedAccountVersions, stations_account_fetch
 from yizhan.common.auth import AccountVersions
 from yizhan.common.db import create_engine, session_factory
 from yizhan.common.http import create_http_app, problem
@@ -106,7 +106,7 @@ async def serve(settings: Settings) -> None:
     stations = StationsClient(stations_pb2_grpc.StationDirectoryStub(stations_channel))
     deps = Deps(settings=settings, sessions=sessions, stations=stations)
     accounts = CachedAccountVersions(
-        stations_version_fetch(
+        stations_account_fetch(
             stations_pb2_grpc.StationDirectoryStub(stations_channel),
             lambda exc: StationsUnreachable(exc.details() or str(exc.code())),
         ),

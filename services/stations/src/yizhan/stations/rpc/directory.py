@@ -9,7 +9,7 @@ from yizhan.common.rpc import ServicerContext
 from yizhan.stations import repository
 from yizhan.stations.models import Station
 from yizhan.stations.opening_hours import open_intervals
-from yizhan.stations.operators import account_version
+from yizhan.stations.operators import current_account
 from yizhan.stations.rpc.scope_check import check_scope
 
 # Longest range GetOpeningHours expands, so one call cannot ask for years of intervals.
@@ -125,7 +125,12 @@ class StationDirectoryServicer(stations_pb2_grpc.StationDirectoryServicer):
         self, request: stations_pb2.GetOperatorAccountRequest, context: ServicerContext
     ) -> stations_pb2.OperatorAccountVersion:
         async with self._sessions() as session:
-            version = await account_version(session, request.username)
-        if version is None:
+            account = await current_account(session, request.username)
+        if account is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, "no such operator")
-        return stations_pb2.OperatorAccountVersion(username=request.username, version=version)
+        return stations_pb2.OperatorAccountVersion(
+            username=account.username,
+            version=account.version,
+            role=account.role,
+            districts=list(account.districts),
+        )

@@ -26,7 +26,7 @@ async def check_scope(
     if account.version != claimed.version:
         return Response(
             verdict=Response.UNAUTHENTICATED,
-            reason="the account changed since the token was issued",
+            reason="the password changed since the token was issued",
         )
     operator = Operator(account.username, cast(Role, account.role), tuple(account.districts))
 

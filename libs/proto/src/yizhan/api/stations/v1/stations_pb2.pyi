@@ -365,17 +365,25 @@ class OperatorAccountVersion(_message.Message):
 
     USERNAME_FIELD_NUMBER: _builtins.int
     VERSION_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    DISTRICTS_FIELD_NUMBER: _builtins.int
     username: _builtins.str
     version: _builtins.int
+    role: _builtins.str
+    """admin | district | viewer"""
+    @_builtins.property
+    def districts(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
         self,
         *,
         username: _builtins.str = ...,
         version: _builtins.int = ...,
+        role: _builtins.str = ...,
+        districts: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["username", b"username", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["districts", b"districts", "role", b"role", "username", b"username", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

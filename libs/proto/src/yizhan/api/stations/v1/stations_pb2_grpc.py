@@ -108,9 +108,9 @@ class StationDirectoryServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetOperatorAccount(self, request, context):
-        """An operator account's current version, raised by every change of its role, districts,
-        password or status; a token is good only while it carries that version. NOT_FOUND when
-        the account does not exist.
+        """An operator account as it is now: its role and districts (a token acts with these, not
+        with those it was issued with) and its version, raised by a password change (a token is
+        good only while it carries that version). NOT_FOUND when the account does not exist.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -47,9 +47,9 @@ class StationDirectoryStub:
     the token itself stays valid until it expires).
     """
     GetOperatorAccount: _grpc.UnaryUnaryMultiCallable[_stations_pb2.GetOperatorAccountRequest, _stations_pb2.OperatorAccountVersion]
-    """An operator account's current version, raised by every change of its role, districts,
-    password or status; a token is good only while it carries that version. NOT_FOUND when
-    the account does not exist.
+    """An operator account as it is now: its role and districts (a token acts with these, not
+    with those it was issued with) and its version, raised by a password change (a token is
+    good only while it carries that version). NOT_FOUND when the account does not exist.
     """
 
 @_typing.type_check_only
@@ -71,9 +71,9 @@ class StationDirectoryAsyncStub(StationDirectoryStub):
     the token itself stays valid until it expires).
     """
     GetOperatorAccount: _aio.UnaryUnaryMultiCallable[_stations_pb2.GetOperatorAccountRequest, _stations_pb2.OperatorAccountVersion]  # type: ignore[assignment]
-    """An operator account's current version, raised by every change of its role, districts,
-    password or status; a token is good only while it carries that version. NOT_FOUND when
-    the account does not exist.
+    """An operator account as it is now: its role and districts (a token acts with these, not
+    with those it was issued with) and its version, raised by a password change (a token is
+    good only while it carries that version). NOT_FOUND when the account does not exist.
     """
 
 class StationDirectoryServicer(metaclass=_abc_1.ABCMeta):
@@ -128,9 +128,9 @@ class StationDirectoryServicer(metaclass=_abc_1.ABCMeta):
         request: _stations_pb2.GetOperatorAccountRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_stations_pb2.OperatorAccountVersion, _abc.Awaitable[_stations_pb2.OperatorAccountVersion]]:
-        """An operator account's current version, raised by every change of its role, districts,
-        password or status; a token is good only while it carries that version. NOT_FOUND when
-        the account does not exist.
+        """An operator account as it is now: its role and districts (a token acts with these, not
+        with those it was issued with) and its version, raised by a password change (a token is
+        good only while it carries that version). NOT_FOUND when the account does not exist.
         """
 
 def add_StationDirectoryServicer_to_server(servicer: StationDirectoryServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
