@@ -21,6 +21,9 @@ from yizhan.devstack.processes import free_port
 
 PASSWORD = "security-tests-password"
 TELEMETRY_MQTT = ("yz.telemetry", "telemetry-broker-password-for-tests")
+# The ingest's client id; stations binds telemetry's account to it (and replica 1's account,
+# `yz.telemetry-1`, to `<it>-1`, which the tests use to act as telemetry beside the ingest).
+TELEMETRY_CLIENT_ID = "yz.telemetry.sec"
 DISTRICT_A = "南岸区"
 DISTRICT_B = "渝中区"
 
@@ -35,6 +38,8 @@ def stations_broker_env(broker: MosquittoBroker, resync_seconds: float = 60) -> 
         "YZ_STATIONS_BROKER_ADMIN_PASSWORD": BROKER_ADMIN.password,
         "YZ_STATIONS_TELEMETRY_MQTT_USERNAME": TELEMETRY_MQTT[0],
         "YZ_STATIONS_TELEMETRY_MQTT_PASSWORD": TELEMETRY_MQTT[1],
+        "YZ_STATIONS_TELEMETRY_MQTT_CLIENT_ID": TELEMETRY_CLIENT_ID,
+        "YZ_STATIONS_TELEMETRY_MQTT_REPLICAS": "2",
         "YZ_STATIONS_BROKER_RESYNC_SECONDS": str(resync_seconds),
         "YZ_STATIONS_BROKER_RECONNECT_MAX_SECONDS": "1",
     }
@@ -108,7 +113,7 @@ def network(
         "YZ_MQTT_PORT": str(secured_broker.port),
         "YZ_MQTT_USERNAME": TELEMETRY_MQTT[0],
         "YZ_MQTT_PASSWORD": TELEMETRY_MQTT[1],
-        "YZ_TELEMETRY_MQTT_CLIENT_ID": unique("yz.telemetry-sec"),
+        "YZ_TELEMETRY_MQTT_CLIENT_ID": TELEMETRY_CLIENT_ID,
         "YZ_TELEMETRY_FLUSH_INTERVAL_SECONDS": "0.05",
     }
 

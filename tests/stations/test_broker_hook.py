@@ -28,6 +28,7 @@ def hooked(new_database: Callable[[str], str], workdir: Path) -> Iterator[Runnin
         "YZ_STATIONS_TELEMETRY_MQTT_USERNAME": TELEMETRY[0],
         "YZ_STATIONS_TELEMETRY_MQTT_PASSWORD": TELEMETRY[1],
         "YZ_STATIONS_TELEMETRY_MQTT_CLIENT_ID": TELEMETRY[2],
+        "YZ_STATIONS_TELEMETRY_MQTT_REPLICAS": "2",
     }
     with run_service("stations", database, workdir, env=env) as service:
         create_operator(database, "admin", ADMIN_PASSWORD, "admin")
@@ -160,6 +161,10 @@ def test_the_ingest_account_reads_every_device_and_answers_only_on_down(
     assert _connect(broker, user, password, "dev-1") == "deny"  # a device's session
     assert _connect(broker, user, password, f"{client}x") == "deny"
     assert _connect(broker, user, "wrong", client) == "deny"
+    # A second replica's account (as dynsec makes them) is bound to its own client id.
+    assert _connect(broker, f"{user}-1", password, f"{client}-1") == "allow"
+    assert _connect(broker, f"{user}-1", password, client) == "deny"
+    assert _connect(broker, f"{user}-2", password, f"{client}-2") == "deny"  # only 2 replicas
     allowed = [
         ("subscribe", "yz/v1/st/+/dev/+/+"),
         ("subscribe", "$share/yz-ingest/yz/v1/st/+/dev/+/+"),

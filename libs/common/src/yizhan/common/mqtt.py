@@ -1,5 +1,9 @@
 """MQTT client setup shared by the services and tools (paho-mqtt 2, MQTT 5)."""
 
+import re
+import threading
+from typing import Any
+
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
@@ -15,6 +19,46 @@ RECONNECT_MIN_SECONDS = 1
 RECONNECT_MAX_SECONDS = 10
 
 TOPIC_PREFIX = "yz/v1/st"
+# Device ids, which are also device usernames and (bound by the broker) device client ids.
+# Service accounts and service client ids must not match: no device can then be provisioned
+# under a service's name and take its session.
+DEVICE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def could_be_device_id(name: str) -> bool:
+    """Whether a device could ever be provisioned under this name (or client id)."""
+    return DEVICE_ID.match(name) is not None
+
+
+def login_accepted(
+    host: str, port: int, username: str, password: str | None, client_id: str, timeout: float
+) -> bool:
+    """Whether the broker accepts a login with these credentials and client id now (a
+    throwaway, clean connection). Blocking."""
+    answered = threading.Event()
+    accepted = threading.Event()
+
+    def on_connect(client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if not reason.is_failure:
+            accepted.set()
+        answered.set()
+
+    probe = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
+    )
+    probe.username_pw_set(username, password)
+    probe.on_connect = on_connect
+    try:
+        probe.connect(host, port, keepalive=KEEPALIVE_SECONDS)
+    except OSError:
+        return False
+    probe.loop_start()
+    try:
+        answered.wait(timeout)
+    finally:
+        probe.disconnect()
+        probe.loop_stop()
+    return accepted.is_set()
 
 
 def device_topic(station_id: str, device_id: str, channel: str) -> str:

@@ -18,7 +18,10 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
     "username": ("用户名", "Username"),
     "password": ("密码", "Password"),
     "wrong_password": ("用户名或密码错误", "Wrong username or password"),
-    "too_many_attempts": ("登录尝试过多，请一分钟后再试", "Too many attempts, wait a minute"),
+    "too_many_attempts": (
+        "登录尝试过多，请 {seconds} 秒后再试",
+        "Too many attempts, try again in {seconds} s",
+    ),
     "other_lang": ("English", "中文"),
     "overview": ("概况", "Overview"),
     "alarms_page": ("告警与死信", "Alarms & dead letters"),

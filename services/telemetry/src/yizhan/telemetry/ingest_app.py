@@ -49,6 +49,7 @@ async def serve_ingest(settings: Settings) -> None:
             host=settings.common.bind_host,
             port=settings.ingest_http_port,
             components=[lambda: running(ingest)],
+            trusted_proxies=settings.common.trusted_proxies,
         )
     finally:
         await engine.dispose()

@@ -24,8 +24,9 @@ class Settings(ServiceSettings):
     # The ingest process (`yz-telemetry ingest`) answers /healthz, /readyz and /metrics here.
     ingest_http_port: int = 8105
     # The MQTT client id is the broker's key for our persistent session: keep it stable
-    # across restarts, and distinct per ingest replica.
-    mqtt_client_id: str = "yz-telemetry"
+    # across restarts, and distinct per ingest replica (stations binds replica n >= 1 to
+    # `<id>-<n>`). It must not be a possible device id (hence the dot): see session_guard.py.
+    mqtt_client_id: str = "yz.telemetry"
     # Non-empty: subscribe as `$share/<group>/...` so that replicas split the load.
     mqtt_share_group: str = ""
     # MQTT 5 Receive Maximum: how many unacknowledged messages the broker may send us. Below

@@ -58,15 +58,17 @@ def _check_caller(deps: Deps, secret: str | None) -> None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="wrong broker secret")
 
 
-def _service_login(deps: Deps) -> hook.ServiceLogin | None:
+def _service_login(deps: Deps, username: str) -> hook.ServiceLogin | None:
+    """The ingest's account of that name (one per replica when YZ_STATIONS_TELEMETRY_MQTT_
+    REPLICAS > 1, as the dynsec path makes them), when telemetry's password is set."""
     settings = deps.settings
     if settings.telemetry_mqtt_password is None:
         return None
-    return hook.ServiceLogin(
-        settings.telemetry_mqtt_username,
-        settings.telemetry_mqtt_password.get_secret_value(),
-        settings.telemetry_mqtt_client_id,
-    )
+    for account, client_id in settings.telemetry_accounts():
+        if account == username:
+            password = settings.telemetry_mqtt_password.get_secret_value()
+            return hook.ServiceLogin(account, password, client_id)
+    return None
 
 
 SecretHeader = Annotated[str | None, Header(alias=HOOK_HEADER)]
@@ -84,7 +86,7 @@ async def authenticate(
         password=body.password,
         client_id=body.clientid,
         device_key=deps.settings.device_key.get_secret_value(),
-        service=_service_login(deps),
+        service=_service_login(deps, body.username),
     )
     return _verdict(allowed)
 
@@ -101,6 +103,6 @@ async def authorize(
         client_id=body.clientid,
         topic=body.topic,
         action=body.action,
-        service=_service_login(deps),
+        service=_service_login(deps, body.username),
     )
     return _verdict(allowed)

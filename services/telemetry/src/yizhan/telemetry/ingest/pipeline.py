@@ -23,6 +23,7 @@ from yizhan.telemetry.ingest.checkin import CheckinResponder
 from yizhan.telemetry.ingest.consumer import Consumer
 from yizhan.telemetry.ingest.devices import DeviceResolver
 from yizhan.telemetry.ingest.refresher import Refresher
+from yizhan.telemetry.ingest.session_guard import guard_session
 from yizhan.telemetry.ingest.store import Store, Written
 from yizhan.telemetry.ingest.writer import Writer
 from yizhan.telemetry.settings import Settings
@@ -42,6 +43,7 @@ class Ingest:
     """Owns the threads and connections of ingest; start() once, stop() once."""
 
     def __init__(self, settings: Settings) -> None:
+        self._settings = settings
         token = settings.common.service_token.get_secret_value()
         tls = settings.common.grpc_tls()
         dsn = libpq_dsn(settings.database_url)
@@ -83,7 +85,8 @@ class Ingest:
         self._refresher.note(written.usage_range)
 
     def start(self) -> None:
-        """Start writing, then consuming."""
+        """Check that no other account can take our session, start writing, then consuming."""
+        guard_session(self._settings)
         gc.freeze()
         _, older, oldest = gc.get_threshold()
         gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
