@@ -10,7 +10,8 @@ from yizhan.common.settings import CommonSettings
 from yizhan.devstack.broker import MosquittoBroker
 from yizhan.telemetry.ingest import mqtt_wire
 from yizhan.telemetry.ingest.channel import Channel
-from yizhan.telemetry.ingest.consumer import Consumer, Received
+from yizhan.telemetry.ingest.consumer import Consumer
+from yizhan.telemetry.ingest.source import Received
 
 
 def test_packets_split_anywhere_are_framed_whole() -> None:

@@ -11,10 +11,10 @@ import psycopg
 
 from yizhan.telemetry.ingest.channel import Channel
 from yizhan.telemetry.ingest.checker import Checked, Prepared, check, validate_safely
-from yizhan.telemetry.ingest.consumer import Received
 from yizhan.telemetry.ingest.devices import DeviceInfo, DeviceResolver, StationsUnavailable
 from yizhan.telemetry.ingest.effects import Arrival
 from yizhan.telemetry.ingest.protocol import Event
+from yizhan.telemetry.ingest.source import Received
 from yizhan.telemetry.ingest.store import DeadLetter, Store, Written
 from yizhan.telemetry.ingest.writer import Writer
 

@@ -47,7 +47,7 @@ def build_http_app(deps: Deps) -> FastAPI:
     if ingest is not None:
 
         async def mqtt() -> None:
-            if not ingest.consumer.connected:
+            if not ingest.source.connected:
                 raise RuntimeError("not connected to the broker")
 
         async def bookings() -> None:

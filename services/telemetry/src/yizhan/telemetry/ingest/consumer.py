@@ -16,7 +16,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
@@ -25,50 +24,32 @@ from yizhan.common.mqtt import (
     RECONNECT_MAX_SECONDS,
     RECONNECT_MIN_SECONDS,
     SESSION_EXPIRY_SECONDS,
-    TOPIC_PREFIX,
 )
 from yizhan.common.settings import CommonSettings
 from yizhan.telemetry.ingest import metrics, mqtt_wire
 from yizhan.telemetry.ingest.channel import Channel
 from yizhan.telemetry.ingest.mqtt_wire import ProtocolError
+from yizhan.telemetry.ingest.source import (
+    MAX_PACKET_BYTES,
+    RETAIN_SEND_IF_NEW_SUB,
+    Received,
+    exit_process,
+    guarded_thread,
+    topic_filter,
+)
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Every channel of every device (the broker's ACL for telemetry allows exactly this filter);
-# our own `down` answers come back too and are skipped.
-SUBSCRIPTION = f"{TOPIC_PREFIX}/+/dev/+/+"
 # A read takes whatever the kernel holds, up to this: hundreds of messages per system call.
 READ_CHUNK_BYTES = 256 * 1024
-# Larger packets are never sent to us by the broker (MQTT 5 Maximum Packet Size); anything
-# between 16 KiB and this still arrives and is kept as a `too_large` dead letter.
-MAX_PACKET_BYTES = 1024 * 1024
 # How long the loop sleeps when nothing happens; acks and stop requests wake it at once.
 IDLE_WAKEUP_SECONDS = 1.0
 # While the queue is full: how often to try again to hand over what was read.
 FULL_RETRY_SECONDS = 0.02
 CONNECT_TIMEOUT_SECONDS = 10.0
 SUBSCRIBE_PACKET_ID = 1
-# Retain handling 1: retained statuses only for a new subscription, not on every reconnect.
-RETAIN_SEND_IF_NEW_SUB = 1
-
-
-# Not frozen: a frozen dataclass sets every field through object.__setattr__, which costs
-# more than the rest of this thread's work on a message.
-@dataclass(slots=True)
-class Received:
-    """One message as it came off the wire, with what is needed to acknowledge it."""
-
-    topic: str
-    payload: bytes
-    mid: int
-    qos: int
-    # A retained message replayed on subscribe is old news, not a sign of life.
-    retained: bool
-    received_at: datetime
-    # Which connection delivered it: a packet id means nothing on a later connection.
-    connection: int
 
 
 class _Lost(Exception):
@@ -91,12 +72,13 @@ class Consumer(Generic[T]):
         share_group: str,
         receive_maximum: int,
         out: Channel[T],
-        prepare: Callable[["Received"], T],
+        prepare: Callable[[Received], T],
+        on_fatal: Callable[[str], None] = exit_process,
     ) -> None:
         self._common = common
         self._client_id = client_id
         self._receive_maximum = receive_maximum
-        self._filter = f"$share/{share_group}/{SUBSCRIPTION}" if share_group else SUBSCRIPTION
+        self._filter = topic_filter(share_group)
         self._out = out
         self._prepare = prepare
         self._accepting = True
@@ -118,12 +100,18 @@ class Consumer(Generic[T]):
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
-        self._thread = threading.Thread(target=self._run, name="mqtt-ingest", daemon=True)
+        self._reconnects = 0
+        self._thread = guarded_thread(self._run, "mqtt-ingest", on_fatal)
 
     @property
     def connected(self) -> bool:
         """Whether the broker connection is up and our subscription was granted."""
         return self._subscribed
+
+    @property
+    def reconnects(self) -> int:
+        """How many times the connection was lost and made again since start."""
+        return self._reconnects
 
     def start(self) -> None:
         """Connect in the background (retrying until the broker answers) and consume."""
@@ -189,10 +177,14 @@ class Consumer(Generic[T]):
 
     def _run(self) -> None:
         delay = float(RECONNECT_MIN_SECONDS)
+        connected_before = False
         while not self._closing.is_set():
             sock: socket.socket | None = None
             try:
                 sock = self._connect()
+                if connected_before:
+                    self._reconnects += 1
+                connected_before = True
                 delay = float(RECONNECT_MIN_SECONDS)
                 self._serve(sock)
             except (OSError, _Lost, ProtocolError) as exc:

@@ -23,6 +23,7 @@ from yizhan.telemetry.ingest.checkin import CheckinResponder
 from yizhan.telemetry.ingest.consumer import Consumer
 from yizhan.telemetry.ingest.devices import DeviceResolver
 from yizhan.telemetry.ingest.refresher import Refresher
+from yizhan.telemetry.ingest.source import Source
 from yizhan.telemetry.ingest.store import Store, Written
 from yizhan.telemetry.ingest.writer import Writer
 from yizhan.telemetry.settings import Settings
@@ -49,7 +50,7 @@ class Ingest:
         self._bookings = rpc.sync_channel(settings.common.bookings_grpc, token)
         self._store = Store(dsn)
         self._refresher = Refresher(dsn, settings.rollup_refresh_seconds)
-        self.consumer = Consumer(
+        self.source: Source = Consumer(
             settings.common,
             client_id=settings.mqtt_client_id,
             share_group=settings.mqtt_share_group,
@@ -59,7 +60,7 @@ class Ingest:
         )
         self._responder = CheckinResponder(
             bookings_pb2_grpc.BookingDeskStub(self._bookings),
-            self.consumer.publish,
+            self.source.publish,
             workers=settings.checkin_workers,
             timeout_seconds=settings.checkin_timeout_seconds,
         )
@@ -72,7 +73,7 @@ class Ingest:
             self._queue,
             self._store,
             resolver,
-            ack=self.consumer.ack,
+            ack=self.source.ack,
             on_scans=self._responder.submit,
             on_committed=self._committed,
             batch_size=settings.batch_size,
@@ -89,17 +90,17 @@ class Ingest:
         metrics.QUEUE_DEPTH.set_function(self._queue.qsize)
         self._refresher.start()
         self._writer.start()
-        self.consumer.start()
+        self.source.start()
 
     def stop(self) -> None:
         """Stop consuming, write and acknowledge what is queued, answer pending scans,
         disconnect. Blocking: call it from a thread."""
         log.info("ingest stopping", extra={"queued": self._queue.qsize()})
-        self.consumer.stop_accepting()
+        self.source.stop_accepting()
         self._writer.stop(STOP_TIMEOUT_SECONDS)
         self._responder.close()
         self._refresher.stop(STOP_TIMEOUT_SECONDS / 3)
-        self.consumer.close()
+        self.source.close()
         self._store.close()
         self._stations.close()
         self._bookings.close()

@@ -24,9 +24,9 @@ import psycopg
 from yizhan.telemetry.ingest import metrics
 from yizhan.telemetry.ingest.channel import Channel
 from yizhan.telemetry.ingest.checker import Checked, Prepared, check, dead_letter
-from yizhan.telemetry.ingest.consumer import Received
 from yizhan.telemetry.ingest.devices import DeviceResolver, StationsUnavailable
 from yizhan.telemetry.ingest.protocol import Event, Rejection
+from yizhan.telemetry.ingest.source import Received
 from yizhan.telemetry.ingest.store import Store, Written
 
 log = logging.getLogger(__name__)
