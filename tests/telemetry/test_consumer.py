@@ -11,7 +11,8 @@ from yizhan.devstack.broker import MosquittoBroker
 from yizhan.telemetry.ingest import mqtt_wire
 from yizhan.telemetry.ingest.channel import Channel
 from yizhan.telemetry.ingest.consumer import Consumer
-from yizhan.telemetry.ingest.source import Received
+from yizhan.telemetry.ingest.paho_source import PahoSource
+from yizhan.telemetry.ingest.source import Received, Source
 
 
 def test_packets_split_anywhere_are_framed_whole() -> None:
@@ -56,9 +57,22 @@ def test_lengths_beyond_the_limit_are_refused() -> None:
     assert mqtt_wire.varint(268_435_455) == b"\xff\xff\xff\x7f"
 
 
-def consumer(broker: MosquittoBroker, client_id: str, out: Channel[Received]) -> Consumer[Received]:
+SOURCES = [Consumer, PahoSource]
+
+
+@pytest.fixture(params=SOURCES, ids=["wire", "paho"])
+def source_class(request: pytest.FixtureRequest) -> type[Consumer[Received] | PahoSource[Received]]:
+    return request.param  # type: ignore[no-any-return]
+
+
+def consumer(
+    broker: MosquittoBroker,
+    client_id: str,
+    out: Channel[Received],
+    source_class: type[Consumer[Received] | PahoSource[Received]] = Consumer,
+) -> Source:
     settings = CommonSettings(mqtt_host=broker.host, mqtt_port=broker.port)
-    return Consumer(
+    return source_class(
         settings,
         client_id=client_id,
         share_group="",
@@ -77,11 +91,13 @@ def drain(out: Channel[Received], count: int) -> list[Received]:
 
 
 @pytest.mark.integration
-def test_unacknowledged_messages_come_again(broker: MosquittoBroker, kiosk: Kiosk) -> None:
+def test_unacknowledged_messages_come_again(
+    broker: MosquittoBroker, kiosk: Kiosk, source_class: type[Consumer[Received]]
+) -> None:
     client_id = unique("ingest")
     topic = f"yz/v1/st/{unique('S')}/dev/{unique('D')}/event"
     out: Channel[Received] = Channel(1000)
-    first = consumer(broker, client_id, out)
+    first = consumer(broker, client_id, out, source_class)
     first.start()
     wait_until(lambda: first.connected)
     kiosk.publish_all([(topic, f"m{n}".encode()) for n in range(10)])
@@ -91,7 +107,7 @@ def test_unacknowledged_messages_come_again(broker: MosquittoBroker, kiosk: Kios
     time.sleep(0.3)
     first.close()
 
-    second = consumer(broker, client_id, out)
+    second = consumer(broker, client_id, out, source_class)
     second.start()
     again = drain(out, 5)
     assert [r.payload for r in again] == [f"m{n}".encode() for n in range(5, 10)]
@@ -105,11 +121,11 @@ def test_unacknowledged_messages_come_again(broker: MosquittoBroker, kiosk: Kios
 
 @pytest.mark.integration
 def test_a_full_queue_holds_the_stream_without_losing_it(
-    broker: MosquittoBroker, kiosk: Kiosk
+    broker: MosquittoBroker, kiosk: Kiosk, source_class: type[Consumer[Received]]
 ) -> None:
     topic = f"yz/v1/st/{unique('S')}/dev/{unique('D')}/event"
     out: Channel[Received] = Channel(5)
-    client = consumer(broker, unique("ingest"), out)
+    client = consumer(broker, unique("ingest"), out, source_class)
     client.start()
     wait_until(lambda: client.connected)
     kiosk.publish_all([(topic, f"m{n}".encode()) for n in range(300)])

@@ -1,5 +1,6 @@
 """Settings every service shares; each service adds its own on top (see its settings.py)."""
 
+from pathlib import Path
 from typing import Literal, Self
 
 from pydantic import SecretStr, model_validator
@@ -27,6 +28,13 @@ class CommonSettings(BaseSettings):
     mqtt_port: int = 1883
     mqtt_username: str | None = None
     mqtt_password: SecretStr | None = None
+    # TLS to the broker: on when a CA file is set (PEM). A client certificate and key are
+    # optional (brokers that authenticate by certificate); the server name checked against
+    # the broker's certificate defaults to mqtt_host.
+    mqtt_tls_ca: Path | None = None
+    mqtt_tls_cert: Path | None = None
+    mqtt_tls_key: Path | None = None
+    mqtt_tls_server_name: str | None = None
 
     stations_grpc: str = "127.0.0.1:50101"
     telemetry_grpc: str = "127.0.0.1:50102"

@@ -23,6 +23,9 @@ class Settings(ServiceSettings):
 
     # Ingest runs in this process unless switched off (e.g. an API-only replica).
     ingest_enabled: bool = True
+    # Which MQTT client ingest uses: `paho` (paho-mqtt 2) or `wire` (our own MQTT 5 client);
+    # docs/development.md says why the default is the default.
+    mqtt_source: Literal["paho", "wire"] = "wire"
     # The MQTT client id is the broker's key for our persistent session: keep it stable
     # across restarts, and distinct per ingest replica.
     mqtt_client_id: str = "yz-telemetry"

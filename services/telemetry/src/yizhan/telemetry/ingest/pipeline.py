@@ -22,6 +22,7 @@ from yizhan.telemetry.ingest.checker import Prepared, validate_safely
 from yizhan.telemetry.ingest.checkin import CheckinResponder
 from yizhan.telemetry.ingest.consumer import Consumer
 from yizhan.telemetry.ingest.devices import DeviceResolver
+from yizhan.telemetry.ingest.paho_source import PahoSource
 from yizhan.telemetry.ingest.refresher import Refresher
 from yizhan.telemetry.ingest.source import Source
 from yizhan.telemetry.ingest.store import Store, Written
@@ -50,7 +51,8 @@ class Ingest:
         self._bookings = rpc.sync_channel(settings.common.bookings_grpc, token)
         self._store = Store(dsn)
         self._refresher = Refresher(dsn, settings.rollup_refresh_seconds)
-        self.source: Source = Consumer(
+        source_class = PahoSource if settings.mqtt_source == "paho" else Consumer
+        self.source: Source = source_class(
             settings.common,
             client_id=settings.mqtt_client_id,
             share_group=settings.mqtt_share_group,
