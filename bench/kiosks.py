@@ -75,7 +75,7 @@ class Fleet:
                 packets = list(reader.packets())
                 if packets:
                     break
-            _, reason = mqtt_wire.parse_connack(packets[0][2])
+            reason = mqtt_wire.parse_connack(packets[0][2]).reason
             if reason:
                 raise RuntimeError(f"kiosk {number} refused: reason {reason:#x}")
             sock.setblocking(False)

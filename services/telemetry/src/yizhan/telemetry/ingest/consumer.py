@@ -3,15 +3,20 @@
 The broker keeps our session (fixed client id, clean_start=False, a session expiry), so what
 devices publish while we are down waits for us. Messages are acknowledged only when the
 writer says their batch is committed; until then they count against our Receive Maximum,
-which is the far end of our backpressure: when the queue is full this thread stops reading
-the socket, keeps answering pings and sending acknowledgements, and the broker stops once our
-window of unacknowledged messages is used up.
+which is our backpressure: the broker sends no more once that window is used up. This thread
+never stops reading the socket (what does not fit in the queue waits in `_held`, at most a
+window's worth), so pings are answered and the connection holds through any outage.
+
+Anything the broker sends that we cannot parse is a protocol error: we say so (DISCONNECT
+0x81/0x82), drop the connection and reconnect; the unacknowledged messages come again.
 """
 
 import contextlib
 import logging
 import select
 import socket
+import ssl
+import struct
 import threading
 import time
 from collections import deque
@@ -24,6 +29,8 @@ from yizhan.common.mqtt import (
     RECONNECT_MAX_SECONDS,
     RECONNECT_MIN_SECONDS,
     SESSION_EXPIRY_SECONDS,
+    tls_context,
+    tls_server_name,
 )
 from yizhan.common.settings import CommonSettings
 from yizhan.telemetry.ingest import metrics, mqtt_wire
@@ -42,6 +49,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# Decoding errors a malformed packet can raise; each is a protocol error, never a dead thread.
+_MALFORMED = (IndexError, ValueError, struct.error, ProtocolError)
 # A read takes whatever the kernel holds, up to this: hundreds of messages per system call.
 READ_CHUNK_BYTES = 256 * 1024
 # How long the loop sleeps when nothing happens; acks and stop requests wake it at once.
@@ -101,6 +110,12 @@ class Consumer(Generic[T]):
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._reconnects = 0
+        # Limits the broker set in its CONNACK (MQTT 5): keep alive, its window for our
+        # publishes, and the largest packet it takes.
+        self._keepalive = float(KEEPALIVE_SECONDS)
+        self._server_receive_maximum = 65_535
+        self._server_maximum_packet = mqtt_wire.MAX_REMAINING_LENGTH
+        self._tls = tls_context(common)
         self._thread = guarded_thread(self._run, "mqtt-ingest", on_fatal)
 
     @property
@@ -143,6 +158,10 @@ class Consumer(Generic[T]):
     def publish(self, topic: str, payload: bytes) -> bool:
         """Publish at QoS 1 (sent by the network thread, kept until the broker has it)."""
         with self._lock:
+            packet = mqtt_wire.publish(topic, payload, qos=1, packet_id=1)
+            if len(packet) > self._server_maximum_packet:
+                log.warning("publish refused: larger than the broker takes", extra={"topic": topic})
+                return False
             packet_id = self._new_packet_id()
             if packet_id is None:
                 log.warning("publish refused: too many unacknowledged", extra={"topic": topic})
@@ -164,7 +183,8 @@ class Consumer(Generic[T]):
         metrics.MQTT_CONNECTED.set(0)
 
     def _new_packet_id(self) -> int | None:
-        if len(self._inflight) >= 65_000:
+        # The broker's Receive Maximum bounds how many of ours may be unacknowledged.
+        if len(self._inflight) >= min(self._server_receive_maximum, 65_000):
             return None
         while True:
             self._next_packet_id = self._next_packet_id % 65_535 + 1
@@ -187,20 +207,35 @@ class Consumer(Generic[T]):
                 connected_before = True
                 delay = float(RECONNECT_MIN_SECONDS)
                 self._serve(sock)
-            except (OSError, _Lost, ProtocolError) as exc:
+            except (OSError, _Lost) as exc:
                 if not self._closing.is_set():
                     log.warning("MQTT connection lost", extra={"error": str(exc) or repr(exc)})
+            except ProtocolError as exc:
+                log.error("MQTT protocol error; reconnecting", extra={"error": str(exc)})
+                self._say_goodbye(sock, exc.reason)
             finally:
                 self._disconnected(sock)
             if not self._closing.is_set():
                 self._closing.wait(delay)
                 delay = min(delay * 2, RECONNECT_MAX_SECONDS)
 
+    def _say_goodbye(self, sock: socket.socket | None, reason: int) -> None:
+        """Tell the broker why we drop the connection (best effort)."""
+        if sock is not None:
+            with contextlib.suppress(OSError, _Lost):
+                self._send(sock, mqtt_wire.disconnect(reason))
+
     def _connect(self) -> socket.socket:
         common = self._common
         sock = socket.create_connection(
             (common.mqtt_host, common.mqtt_port), timeout=CONNECT_TIMEOUT_SECONDS
         )
+        if self._tls is not None:
+            try:
+                sock = self._tls.wrap_socket(sock, server_hostname=tls_server_name(common))
+            except BaseException:
+                sock.close()
+                raise
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             password = common.mqtt_password.get_secret_value() if common.mqtt_password else None
@@ -217,11 +252,17 @@ class Consumer(Generic[T]):
                 )
             )
             reader = mqtt_wire.Reader(MAX_PACKET_BYTES)
-            session_present, reason = self._await_connack(sock, reader)
-            if reason >= 0x80:
-                raise _Lost(f"connection refused by the broker (reason {reason:#x})")
+            connack = self._await_connack(sock, reader)
+            if connack.reason >= 0x80:
+                raise _Lost(f"connection refused by the broker (reason {connack.reason:#x})")
+            self._honour(connack)
             self._reader = reader
-            log.info("MQTT connected", extra={"session_present": session_present})
+            if connack.session_present:
+                log.info("MQTT connected, session resumed")
+            else:
+                # Nothing was kept for us (first start, or the broker lost its state):
+                # what devices published while we were away and not queued is gone.
+                log.warning("MQTT connected with a new session")
             # Subscribe on every connect: a broker that lost our session must learn it again.
             packets = [
                 mqtt_wire.subscribe(
@@ -243,7 +284,17 @@ class Consumer(Generic[T]):
             raise
         return sock
 
-    def _await_connack(self, sock: socket.socket, reader: mqtt_wire.Reader) -> tuple[bool, int]:
+    def _honour(self, connack: mqtt_wire.Connack) -> None:
+        """Adopt the limits the broker set in its CONNACK."""
+        if connack.server_keep_alive is not None:
+            # 0 means no keep alive; we still ping, at our own pace, to notice a dead peer.
+            self._keepalive = float(connack.server_keep_alive or KEEPALIVE_SECONDS)
+        else:
+            self._keepalive = float(KEEPALIVE_SECONDS)
+        self._server_receive_maximum = connack.receive_maximum or 65_535
+        self._server_maximum_packet = connack.maximum_packet_size or mqtt_wire.MAX_REMAINING_LENGTH
+
+    def _await_connack(self, sock: socket.socket, reader: mqtt_wire.Reader) -> mqtt_wire.Connack:
         deadline = time.monotonic() + CONNECT_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             data = sock.recv(READ_CHUNK_BYTES)
@@ -253,12 +304,15 @@ class Consumer(Generic[T]):
             for kind, _, body in reader.packets():
                 if kind != mqtt_wire.CONNACK:
                     raise ProtocolError(f"expected CONNACK, got packet type {kind}")
-                return mqtt_wire.parse_connack(body)
+                try:
+                    return mqtt_wire.parse_connack(body)
+                except _MALFORMED as exc:
+                    raise ProtocolError(f"malformed CONNACK: {exc!r}") from exc
         raise _Lost("no CONNACK in time")
 
     def _serve(self, sock: socket.socket) -> None:
         """Read, hand over, acknowledge and ping until the connection ends or we close."""
-        keepalive = float(KEEPALIVE_SECONDS)
+        keepalive = self._keepalive
         last_sent = time.monotonic()
         ping_sent_at: float | None = None
         # What came in the same read as the CONNACK (a resumed session's messages).
@@ -270,10 +324,10 @@ class Consumer(Generic[T]):
                     self._send(sock, mqtt_wire.DISCONNECT)
                 return
             self._hand_over()
-            reading = self._accepting and not self._held
+            # Always read: the broker sends at most a window's worth of unacknowledged
+            # messages, and its PINGRESPs and DISCONNECTs must be seen even when full.
             timeout = FULL_RETRY_SECONDS if self._held else IDLE_WAKEUP_SECONDS
-            watched = [sock, self._wake_r] if reading else [self._wake_r]
-            ready, _, _ = select.select(watched, [], [], timeout)
+            ready, _, _ = select.select([sock, self._wake_r], [], [], timeout)
             if self._wake_r in ready:
                 with contextlib.suppress(BlockingIOError):
                     self._wake_r.recv(4096)
@@ -292,22 +346,48 @@ class Consumer(Generic[T]):
                 ping_sent_at = None
 
     def _read(self, sock: socket.socket) -> None:
-        try:
-            data = sock.recv(READ_CHUNK_BYTES)
-        except BlockingIOError:
-            return
-        if not data:
-            raise _Lost("closed by the broker")
-        self._reader.feed(data)
-        self._handle_packets()
+        while True:
+            try:
+                data = sock.recv(READ_CHUNK_BYTES)
+            except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                return
+            if not data:
+                raise _Lost("closed by the broker")
+            self._reader.feed(data)
+            self._handle_packets()
+            # TLS hands over one record per read; what it has decrypted already is not
+            # seen by select(), so take it now.
+            if not isinstance(sock, ssl.SSLSocket) or not sock.pending():
+                return
 
     def _handle_packets(self) -> None:
-        """Act on every complete packet read so far."""
+        """Act on every complete packet read so far; anything malformed is a protocol error."""
+        try:
+            self._act_on_packets()
+        except _MALFORMED as exc:
+            if isinstance(exc, ProtocolError):
+                raise
+            raise ProtocolError(f"malformed packet: {exc!r}", mqtt_wire.MALFORMED_PACKET) from exc
+
+    def _act_on_packets(self) -> None:
         connection = self._connection
         received = 0
         for kind, flags, body in self._reader.packets():
             if kind == mqtt_wire.PUBLISH:
                 message = mqtt_wire.parse_publish(flags, body)
+                if message.qos == 2:
+                    # We subscribed at QoS 1; a QoS 2 delivery is refused, not taken as QoS 1.
+                    log.error("QoS 2 delivery refused", extra={"packet_id": message.packet_id})
+                    with self._lock:
+                        self._pending_out.append(
+                            mqtt_wire.pubrec(
+                                message.packet_id, mqtt_wire.IMPLEMENTATION_SPECIFIC_ERROR
+                            )
+                        )
+                    continue
+                if not self._accepting:
+                    # Never queued, never acknowledged: the broker delivers it again.
+                    continue
                 # Strictly increasing, so that an offline status and the next message never tie.
                 now = max(time.time(), self._last_received + 1e-6)
                 self._last_received = now
@@ -334,7 +414,7 @@ class Consumer(Generic[T]):
             elif kind == mqtt_wire.DISCONNECT_TYPE:
                 raise _Lost(f"disconnected by the broker (reason {mqtt_wire.reason_of(body):#x})")
             else:
-                raise ProtocolError(f"unexpected packet type {kind}")
+                raise ProtocolError(f"unexpected packet type {kind}", mqtt_wire.PROTOCOL_ERROR)
         if received:
             metrics.RECEIVED.inc(received)
 
