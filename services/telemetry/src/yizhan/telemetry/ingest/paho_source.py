@@ -128,8 +128,8 @@ class PahoSource(Generic[T]):
         with self._lock:
             current = self._connection
             for item in items:
-                if item.qos == 1 and item.connection == current:
-                    self._client.ack(item.mid, 1)
+                if item.qos and item.connection == current:
+                    self._client.ack(item.mid, item.qos)
 
     def publish(self, topic: str, payload: bytes) -> bool:
         """Publish at QoS 1 (paho keeps it until the broker has it, across reconnects)."""
@@ -212,11 +212,9 @@ class PahoSource(Generic[T]):
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         if not self._accepting:
             return
-        if message.qos == 2:
-            # We subscribed at QoS 1, so a broker must not send QoS 2: refuse it (no
-            # acknowledgement, not stored) rather than take it as QoS 1.
-            log.error("QoS 2 delivery refused", extra={"topic": message.topic})
-            return
+        # QoS 2 (which a broker must not send on our QoS 1 subscription) is taken as paho
+        # completes its handshake: PUBREC from paho, the message here after PUBREL, and our
+        # PUBCOMP once committed. It is never answered with a PUBACK.
         # Strictly increasing, so that an offline status and the next message never tie.
         now = max(time.time(), self._last_received + 1e-6)
         self._last_received = now
