@@ -1,5 +1,6 @@
-"""A Mosquitto broker in a folder of ours: anonymous for `make run`, or enforcing device
-credentials with the dynamic security plugin (for tests and anything production-like)."""
+"""A Mosquitto broker in a folder of ours: anonymous, or enforcing device credentials with the
+dynamic security plugin (as production does), with an optional TLS listener for devices
+(8883-style) beside the plain one."""
 
 import glob
 import logging
@@ -68,6 +69,19 @@ class DynsecAdmin:
     password: str
 
 
+@dataclass(frozen=True)
+class BrokerTls:
+    """A TLS listener: its port, the server certificate and the CA that signed the clients'
+    certificates (when `require_client_cert`) and that clients trust."""
+
+    port: int
+    ca_cert: Path
+    server_cert: Path
+    server_key: Path
+    host: str | None = None  # None: the plain listener's address
+    require_client_cert: bool = False
+
+
 @dataclass
 class MosquittoBroker:
     """One broker: its folder, port, and the process while it runs. With `dynsec`, nobody
@@ -77,6 +91,7 @@ class MosquittoBroker:
     port: int
     host: str = "127.0.0.1"
     dynsec: DynsecAdmin | None = None
+    tls: BrokerTls | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     @property
@@ -106,6 +121,7 @@ class MosquittoBroker:
                 [
                     "# written by yizhan devstack",
                     f"listener {self.port} {self.host}",
+                    *self._tls_listener(),
                     *access,
                     "persistence true",
                     f"persistence_location {self.data_dir}/",
@@ -126,6 +142,33 @@ class MosquittoBroker:
             chown_to(self.data_dir, OS_USER)
             ensure_parents_traversable(self.data_dir)
         return config
+
+    def _tls_listener(self) -> list[str]:
+        """The TLS listener's lines; its files are copied into the broker's folder so that
+        Mosquitto, once it has dropped root, can read them."""
+        if self.tls is None:
+            return []
+        folder = self.data_dir / "tls"
+        folder.mkdir(parents=True, exist_ok=True)
+        copies = {}
+        for name, source in (
+            ("ca.crt", self.tls.ca_cert),
+            ("server.crt", self.tls.server_cert),
+            ("server.key", self.tls.server_key),
+        ):
+            target = folder / name
+            shutil.copyfile(source, target)
+            target.chmod(0o600)
+            copies[name] = target
+        require = "true" if self.tls.require_client_cert else "false"
+        return [
+            f"listener {self.tls.port} {self.tls.host or self.host}",
+            f"cafile {copies['ca.crt']}",
+            f"certfile {copies['server.crt']}",
+            f"keyfile {copies['server.key']}",
+            "tls_version tlsv1.2",
+            f"require_certificate {require}",
+        ]
 
     def _init_dynsec(self, admin: DynsecAdmin) -> None:
         # Only once: afterwards the file is the broker's, holding every account made since.
@@ -158,7 +201,22 @@ class MosquittoBroker:
             start_new_session=True,
         )
         wait_for_port(self.host, self.port, START_TIMEOUT_SECONDS, self.process)
-        log.info("Mosquitto ready", extra={"port": self.port, "dynsec": self.dynsec is not None})
+        if self.tls is not None:
+            tls_host = self.tls.host or self.host
+            wait_for_port(
+                "127.0.0.1" if tls_host in ("0.0.0.0", "::") else tls_host,
+                self.tls.port,
+                START_TIMEOUT_SECONDS,
+                self.process,
+            )
+        log.info(
+            "Mosquitto ready",
+            extra={
+                "port": self.port,
+                "tls_port": self.tls.port if self.tls else None,
+                "dynsec": self.dynsec is not None,
+            },
+        )
 
     def stop(self) -> None:
         """Stop the broker; it saves its persistent sessions on the way out."""
