@@ -1,6 +1,8 @@
 """The ingest MQTT client against the real broker, and its wire format: what is not
 acknowledged comes again, a full queue stops the reading (not the connection)."""
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +19,7 @@ from yizhan.telemetry.ingest import mqtt_wire
 from yizhan.telemetry.ingest.channel import Channel
 from yizhan.telemetry.ingest.consumer import Consumer
 from yizhan.telemetry.ingest.paho_source import PahoSource
-from yizhan.telemetry.ingest.source import Received, Source
+from yizhan.telemetry.ingest.source import FATAL_EXIT_CODE, Received, Source
 
 
 def test_packets_split_anywhere_are_framed_whole() -> None:
@@ -309,3 +311,49 @@ def publish_and_wait(settings: CommonSettings, topic: str, payloads: set[bytes])
     finally:
         device.loop_stop()
         device.disconnect()
+
+
+# A source whose network thread meets a bug (here in `prepare`): the process must end,
+# non-zero, rather than live on storing nothing.
+_DYING_INGEST = """
+import sys, time
+from yizhan.common.settings import CommonSettings
+from yizhan.telemetry.ingest.channel import Channel
+from yizhan.telemetry.ingest.{module} import {name}
+
+def prepare(item):
+    raise RuntimeError("a bug")
+
+source = {name}(
+    CommonSettings(mqtt_host="127.0.0.1", mqtt_port=int(sys.argv[1])),
+    client_id=sys.argv[2], share_group="", receive_maximum=10, out=Channel(10), prepare=prepare,
+)
+source.start()
+while not source.connected:
+    time.sleep(0.05)
+print("connected", flush=True)
+time.sleep(30)
+"""
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("module", "name"), [("consumer", "Consumer"), ("paho_source", "PahoSource")]
+)
+def test_a_dead_ingest_thread_ends_the_process_non_zero(
+    broker: MosquittoBroker, kiosk: Kiosk, module: str, name: str
+) -> None:
+    code = _DYING_INGEST.format(module=module, name=name)
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, str(broker.port), unique("dying")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline() == b"connected\n"
+        kiosk.publish_all([(f"yz/v1/st/{unique('S')}/dev/{unique('D')}/event", b"{}")])
+        assert process.wait(15) == FATAL_EXIT_CODE
+    finally:
+        process.kill()
+        process.wait()

@@ -99,11 +99,14 @@ def exit_process(thread: str) -> None:
     Half a process (HTTP up, nothing stored) is worse than none: a supervisor restarts a
     process that exits, and whatever was not acknowledged comes again from the broker.
     """
-    log.critical(
-        "ingest thread died; exiting so that the supervisor restarts us", extra={"thread": thread}
-    )
-    logging.shutdown()
-    os._exit(FATAL_EXIT_CODE)
+    try:
+        log.critical(
+            "ingest thread died; exiting so that the supervisor restarts us",
+            extra={"dead_thread": thread},
+        )
+        logging.shutdown()
+    finally:
+        os._exit(FATAL_EXIT_CODE)
 
 
 def guarded_thread(

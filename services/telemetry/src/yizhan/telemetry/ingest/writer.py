@@ -26,7 +26,7 @@ from yizhan.telemetry.ingest.channel import Channel
 from yizhan.telemetry.ingest.checker import Checked, Prepared, check, dead_letter
 from yizhan.telemetry.ingest.devices import DeviceResolver, StationsUnavailable
 from yizhan.telemetry.ingest.protocol import Event, Rejection
-from yizhan.telemetry.ingest.source import Received
+from yizhan.telemetry.ingest.source import Received, exit_process, guarded_thread
 from yizhan.telemetry.ingest.store import Store, Written
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ class Writer:
         on_scans: Callable[[list[Event]], None],
         on_committed: Callable[[Written], None] = lambda written: None,
         batch_size: int,
+        on_fatal: Callable[[str], None] = exit_process,
     ) -> None:
         self._source = source
         self._store = store
@@ -72,7 +73,7 @@ class Writer:
         self._stopping = threading.Event()
         # Set when an outage is met while stopping: what is left stays unacknowledged.
         self._abandoned = False
-        self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+        self._thread = guarded_thread(self._run, "ingest-writer", on_fatal)
 
     def start(self) -> None:
         """Start the writer thread."""
