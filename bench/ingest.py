@@ -137,8 +137,7 @@ class Bench:
                 "YZ_LOG_LEVEL": "WARNING",
                 "YZ_TELEMETRY_DATABASE_URL": self.cluster.url("bench_telemetry"),
                 "YZ_TELEMETRY_TIMESCALEDB": self.args.timescaledb,
-                "YZ_TELEMETRY_HTTP_PORT": str(free_port()),
-                "YZ_TELEMETRY_GRPC_PORT": str(free_port()),
+                "YZ_TELEMETRY_INGEST_HTTP_PORT": str(free_port()),
                 "YZ_TELEMETRY_MQTT_CLIENT_ID": f"yz-telemetry-bench-{replica}",
                 "YZ_MQTT_HOST": self.broker.host,
                 "YZ_MQTT_PORT": str(self.broker.port),
@@ -161,10 +160,10 @@ class Bench:
             env = self.telemetry_env(replica)
             log_file = (self.workdir / f"telemetry-{replica}.log").open("wb")
             process = subprocess.Popen(
-                ["yz-telemetry", "serve"], env=env, stdout=log_file, stderr=subprocess.STDOUT
+                ["yz-telemetry", "ingest"], env=env, stdout=log_file, stderr=subprocess.STDOUT
             )
             self.telemetry.append(process)
-            url = f"http://127.0.0.1:{env['YZ_TELEMETRY_HTTP_PORT']}/readyz"
+            url = f"http://127.0.0.1:{env['YZ_TELEMETRY_INGEST_HTTP_PORT']}/readyz"
             deadline = time.monotonic() + READY_TIMEOUT_SECONDS
             while True:
                 if process.poll() is not None:

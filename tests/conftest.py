@@ -4,6 +4,7 @@ dynamic security plugin."""
 
 import itertools
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,7 +15,24 @@ from yizhan.devstack.broker import DynsecAdmin, MosquittoBroker
 from yizhan.devstack.postgres import PostgresCluster
 from yizhan.devstack.processes import free_port
 
+_OWN_BASETEMP = pytest.StashKey[bool]()
+
 _database_numbers = itertools.count(1)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A temporary root of this session's own: pytest's shared one (/tmp/pytest-of-<user>) is
+    pruned by whichever session starts next, which removes a running session's servers
+    when several test sessions share a machine."""
+    if config.option.basetemp is None:
+        config.option.basetemp = tempfile.mkdtemp(prefix="yz-pytest-")
+        config.stash[_OWN_BASETEMP] = True
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Remove the session's temporary root when every test passed (kept to look at otherwise)."""
+    if session.config.stash.get(_OWN_BASETEMP, False) and exitstatus == 0:
+        shutil.rmtree(session.config.option.basetemp, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -56,15 +56,19 @@ def run_service(
     env: Mapping[str, str] | None = None,
     http_port: int | None = None,
     grpc_port: int | None = None,
+    command: str = "serve",
 ) -> Iterator[RunningService]:
-    """Migrate and serve `yz-<name>` on free ports; stop it (SIGTERM) afterwards."""
+    """Migrate and run `yz-<name> <command>` (`serve`, or telemetry's `ingest`) on free ports;
+    stop it (SIGTERM) afterwards."""
     http_port = http_port or free_port()
     grpc_port = grpc_port or free_port()
+    # The ingest process has only an HTTP port, for its health and metrics.
+    http_port_variable = "INGEST_HTTP_PORT" if command == "ingest" else "HTTP_PORT"
     full_env = service_env(
         name,
         database_url,
         {
-            f"YZ_{name.upper()}_HTTP_PORT": str(http_port),
+            f"YZ_{name.upper()}_{http_port_variable}": str(http_port),
             f"YZ_{name.upper()}_GRPC_PORT": str(grpc_port),
             **(env or {}),
         },
@@ -73,10 +77,10 @@ def run_service(
     if migrated.returncode != 0:
         output = (migrated.stdout + migrated.stderr).decode(errors="replace")
         raise RuntimeError(f"yz-{name} migrate failed:\n{output[-4000:]}")
-    log_path = log_dir / f"{name}-{http_port}.log"
+    log_path = log_dir / f"{name}-{command}-{http_port}.log"
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            [f"yz-{name}", "serve"], env=full_env, stdout=log_file, stderr=subprocess.STDOUT
+            [f"yz-{name}", command], env=full_env, stdout=log_file, stderr=subprocess.STDOUT
         )
     service = RunningService(name, http_port, grpc_port, process, log_path)
     try:
@@ -103,3 +107,27 @@ def _wait_healthy(service: RunningService) -> None:
             pass
         time.sleep(0.1)
     raise TimeoutError(f"{service.name} not healthy:\n{service.log_text()[-4000:]}")
+
+
+@dataclass
+class RunningTelemetry:
+    """Telemetry's two processes: the API (`serve`) and the MQTT ingest (`ingest`)."""
+
+    api: RunningService
+    ingest: RunningService
+
+
+@contextmanager
+def run_telemetry(
+    database_url: str,
+    log_dir: Path,
+    env: Mapping[str, str] | None = None,
+    http_port: int | None = None,
+    grpc_port: int | None = None,
+) -> Iterator[RunningTelemetry]:
+    """Both processes of the telemetry service on one database, as `make run` starts them."""
+    with (
+        run_service("telemetry", database_url, log_dir, env, http_port, grpc_port) as api,
+        run_service("telemetry", database_url, log_dir, env, command="ingest") as ingest,
+    ):
+        yield RunningTelemetry(api, ingest)

@@ -15,7 +15,15 @@ def _compose() -> dict[str, Any]:
 
 def test_every_part_of_the_stack_is_there() -> None:
     services = _compose()["services"]
-    assert set(services) == {"db", "mosquitto", "migrate", "stations", "telemetry", "bookings"}
+    assert set(services) == {
+        "db",
+        "mosquitto",
+        "migrate",
+        "stations",
+        "telemetry",
+        "telemetry-ingest",
+        "bookings",
+    }
     assert "timescaledb" in services["db"]["image"]
     assert services["mosquitto"]["image"].startswith("eclipse-mosquitto:")
 
@@ -71,6 +79,6 @@ def test_the_broker_enforces_accounts_that_stations_keeps() -> None:
     assert stations["YZ_STATIONS_BROKER_SECURITY"] == "dynsec"
     assert stations["YZ_STATIONS_BROKER_ADMIN_PASSWORD"].startswith("${YZ_BROKER_ADMIN_PASSWORD:?")
     assert stations["YZ_STATIONS_DEVICE_KEY"].startswith("${YZ_DEVICE_KEY:?")
-    telemetry = services["telemetry"]["environment"]
+    telemetry = services["telemetry-ingest"]["environment"]
     assert telemetry["YZ_MQTT_USERNAME"] == stations["YZ_STATIONS_TELEMETRY_MQTT_USERNAME"]
     assert telemetry["YZ_MQTT_PASSWORD"] == stations["YZ_STATIONS_TELEMETRY_MQTT_PASSWORD"]

@@ -28,6 +28,7 @@ def test_a_crashing_process_is_started_again_and_said_so(
         mqtt_port=0,
         http_ports={},
         grpc_ports={},
+        ingest_http_port=0,
         demo=False,
         simulator=False,
         backfill_days=0,

@@ -45,6 +45,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "telemetry": free_port(),
         "bookings": free_port(),
         "mqtt": free_port(),
+        "telemetry-ingest": free_port(),
     }
     env = dict(os.environ)
     env.update(
@@ -53,6 +54,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "YZ_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "YZ_PG_PORT": str(free_port()),
             "YZ_MQTT_PORT": str(ports["mqtt"]),
+            "YZ_TELEMETRY_INGEST_HTTP_PORT": str(ports["telemetry-ingest"]),
             "YZ_DEMO_BACKFILL_DAYS": "1",
         }
     )
@@ -136,7 +138,7 @@ def _publish(stack: Stack, topic: str, payload: dict[str, Any], user: str, passw
 
 
 def test_every_service_is_ready(stack: Stack) -> None:
-    for name in ("stations", "telemetry", "bookings"):
+    for name in ("stations", "telemetry", "telemetry-ingest", "bookings"):
         reply = httpx.get(f"{stack.url(name)}/readyz")
         assert reply.status_code == 200, (name, reply.text)
 

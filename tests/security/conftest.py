@@ -116,14 +116,19 @@ def network(
         http_port, grpc_port = ports[name]
         return run_service(name, database, workdir, env, http_port, grpc_port)
 
+    telemetry_db = new_database("sec_telemetry")
     with ExitStack() as stack:
         stations, telemetry, bookings = _start_together(
             stack,
             [
                 service("stations", stations_db, {**peers, **stations_broker_env(secured_broker)}),
-                service("telemetry", new_database("sec_telemetry"), telemetry_env),
+                service("telemetry", telemetry_db, telemetry_env),
                 service("bookings", new_database("sec_bookings"), peers),
             ],
+        )
+        # Telemetry's ingest process, connecting with the account stations keeps for it.
+        stack.enter_context(
+            run_service("telemetry", telemetry_db, workdir, telemetry_env, command="ingest")
         )
         with ThreadPoolExecutor(3) as pool:
             list(

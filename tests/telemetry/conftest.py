@@ -22,7 +22,7 @@ import pytest
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.services import RunningService, run_service, service_env
+from tests.services import RunningService, RunningTelemetry, run_service, run_telemetry, service_env
 from yizhan.api.bookings.v1 import bookings_pb2, bookings_pb2_grpc
 from yizhan.common.db import libpq_dsn
 from yizhan.devstack.broker import MosquittoBroker
@@ -207,18 +207,31 @@ def telemetry_db(new_database: Callable[[str], str]) -> str:
 
 
 @pytest.fixture(scope="session")
-def telemetry(
+def telemetry_processes(
     telemetry_db: str,
     workdir: Path,
     broker: MosquittoBroker,
     stations: RunningService,
     bookings: Bookings,
-) -> Iterator[RunningService]:
-    """The telemetry service, ingesting from the broker."""
+) -> Iterator[RunningTelemetry]:
+    """The telemetry service's API and its ingest, ingesting from the broker."""
     env = telemetry_env(broker, stations, bookings.address, unique("yz-telemetry-test"))
-    with run_service("telemetry", telemetry_db, workdir, env=env) as service:
-        wait_ready(service)
-        yield service
+    with run_telemetry(telemetry_db, workdir, env=env) as processes:
+        wait_ready(processes.api)
+        wait_ready(processes.ingest)
+        yield processes
+
+
+@pytest.fixture(scope="session")
+def telemetry(telemetry_processes: RunningTelemetry) -> RunningService:
+    """The telemetry API process (its ingest runs beside it)."""
+    return telemetry_processes.api
+
+
+@pytest.fixture(scope="session")
+def ingest(telemetry_processes: RunningTelemetry) -> RunningService:
+    """The telemetry ingest process (its /metrics counts messages)."""
+    return telemetry_processes.ingest
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.services import RunningService, run_service
+from tests.services import RunningService, run_service, run_telemetry
 from tests.telemetry.conftest import (
     Bookings,
     Database,
@@ -121,7 +121,10 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(
     devices = [registry.device(station, unique("counter"), "counter") for _ in range(DEVICES)]
     messages, distinct = stream(station, devices)
     url, database = fresh_db
-    with connected_kiosk(broker) as kiosk, run_service("telemetry", url, workdir, env=env) as first:
+    with (
+        connected_kiosk(broker) as kiosk,
+        run_service("telemetry", url, workdir, env=env, command="ingest") as first,
+    ):
         wait_ready(first)  # subscribed: from now on the broker keeps what we miss
         publisher = Publisher(kiosk, messages)
         publisher.start()
@@ -129,14 +132,14 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(
         first.process.kill()  # SIGKILL: no drain, no DISCONNECT, acks in flight lost
         first.process.wait()
         # Published meanwhile: waits at the broker in our persistent session.
-        with run_service("telemetry", url, workdir, env=env) as second:
-            wait_ready(second)
+        with run_telemetry(url, workdir, env=env) as second:
+            wait_ready(second.ingest)
             publisher.join()
             assert_stored_once(database, devices, distinct)
             # Redelivered messages were recognised, not stored again.
-            assert metric(second, "yz_telemetry_messages_duplicate_total") > 0
+            assert metric(second.ingest, "yz_telemetry_messages_duplicate_total") > 0
             reply = httpx.get(
-                f"{second.base_url}/api/v1/usage",
+                f"{second.api.base_url}/api/v1/usage",
                 params={
                     "scope": f"station:{station}",
                     "from": "2020-01-01T00:00:00Z",
@@ -176,10 +179,10 @@ def test_two_replicas_share_the_stream_and_survive_a_kill(
     url, database = fresh_db
     with (
         connected_kiosk(broker) as kiosk,
-        run_service("telemetry", url, workdir, env=envs[1]) as replica_b,
+        run_service("telemetry", url, workdir, env=envs[1], command="ingest") as replica_b,
     ):
         wait_ready(replica_b)
-        with run_service("telemetry", url, workdir, env=envs[0]) as replica_a:
+        with run_service("telemetry", url, workdir, env=envs[0], command="ingest") as replica_a:
             wait_ready(replica_a)
             publisher = Publisher(kiosk, messages)
             publisher.start()
@@ -187,7 +190,7 @@ def test_two_replicas_share_the_stream_and_survive_a_kill(
             replica_a.process.kill()
             replica_a.process.wait()
         # Replica a's share of the stream waits in its session until it is back.
-        with run_service("telemetry", url, workdir, env=envs[0]) as again:
+        with run_service("telemetry", url, workdir, env=envs[0], command="ingest") as again:
             wait_ready(again)
             publisher.join()
             assert_stored_once(database, devices, distinct)
@@ -197,11 +200,11 @@ def test_two_replicas_share_the_stream_and_survive_a_kill(
 
 
 def test_a_duplicate_burst_is_counted_once(
-    telemetry: RunningService, telemetry_database: Database, registry: Registry, kiosk: Kiosk
+    ingest: RunningService, telemetry_database: Database, registry: Registry, kiosk: Kiosk
 ) -> None:
     station = registry.station(unique("ST"))
     device = registry.device(station, unique("water"), "water")
-    before = metric(telemetry, "yz_telemetry_messages_duplicate_total")
+    before = metric(ingest, "yz_telemetry_messages_duplicate_total")
     body = {
         "v": 1,
         "seq": 1,
@@ -211,7 +214,7 @@ def test_a_duplicate_burst_is_counted_once(
     }
     topic = f"yz/v1/st/{station}/dev/{device}/event"
     kiosk.publish_all([(topic, json.dumps(body).encode())] * 50)
-    wait_until(lambda: metric(telemetry, "yz_telemetry_messages_duplicate_total") >= before + 49)
+    wait_until(lambda: metric(ingest, "yz_telemetry_messages_duplicate_total") >= before + 49)
     rows = telemetry_database.value("SELECT count(*) FROM events WHERE device_id = %s", (device,))
     assert rows == 1
-    assert metric(telemetry, "yz_telemetry_messages_duplicate_total") == before + 49
+    assert metric(ingest, "yz_telemetry_messages_duplicate_total") == before + 49

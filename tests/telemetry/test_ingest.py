@@ -22,8 +22,8 @@ RECEIVED_AT, EXAMPLES = examples.load()
 DATA_OUTCOMES = ("stored", "duplicate")
 
 
-def _metric(telemetry: RunningService, name: str, labels: str = "") -> float:
-    text = httpx.get(f"{telemetry.base_url}/metrics").text
+def _metric(ingest: RunningService, name: str, labels: str = "") -> float:
+    text = httpx.get(f"{ingest.base_url}/metrics").text
     prefix = f"{name}{{{labels}}}" if labels else name
     for line in text.splitlines():
         if line.startswith(prefix + " "):
@@ -32,7 +32,7 @@ def _metric(telemetry: RunningService, name: str, labels: str = "") -> float:
 
 
 def test_protocol_examples_through_the_broker(
-    telemetry: RunningService,
+    ingest: RunningService,
     telemetry_database: Database,
     registry: Registry,
     kiosk: Kiosk,
@@ -40,7 +40,7 @@ def test_protocol_examples_through_the_broker(
 ) -> None:
     registry.station("CQ-NC-0001")
     registry.device("CQ-NC-0001", "CQ-NC-0001-water-1", "water")
-    duplicates_before = _metric(telemetry, "yz_telemetry_messages_duplicate_total")
+    duplicates_before = _metric(ingest, "yz_telemetry_messages_duplicate_total")
     # The examples assume a receive time; replay them as if that time were now.
     shift = datetime.now(UTC) - RECEIVED_AT
     for example in EXAMPLES:
@@ -69,7 +69,7 @@ def test_protocol_examples_through_the_broker(
         )
         == 1
     )
-    assert _metric(telemetry, "yz_telemetry_messages_duplicate_total") == duplicates_before + 1
+    assert _metric(ingest, "yz_telemetry_messages_duplicate_total") == duplicates_before + 1
     metrics = telemetry_database.rows(
         "SELECT metric, value FROM metrics WHERE device_id = 'CQ-NC-0001-water-1' ORDER BY metric"
     )
@@ -101,7 +101,7 @@ def test_protocol_examples_through_the_broker(
         "dispenses": 2,
     }
     for reason in {e.expect for e in EXAMPLES} - set(DATA_OUTCOMES):
-        assert _metric(telemetry, "yz_telemetry_dead_letters_total", f'reason="{reason}"') >= 1
+        assert _metric(ingest, "yz_telemetry_dead_letters_total", f'reason="{reason}"') >= 1
 
 
 def _at(day: datetime, hour: int, minute: int = 0) -> str:
@@ -430,7 +430,13 @@ def test_dead_letters_api_pages_and_filters(
     assert bad.status_code == 422
 
 
-def test_readiness_names_every_dependency(telemetry: RunningService) -> None:
+def test_readiness_names_every_dependency(
+    telemetry: RunningService, ingest: RunningService
+) -> None:
     reply = httpx.get(f"{telemetry.base_url}/readyz")
     assert reply.status_code == 200, reply.text
-    assert set(reply.json()["checks"]) == {"database", "mqtt", "stations", "bookings"}
+    assert set(reply.json()["checks"]) == {"database", "stations"}
+    # The ingest process needs its database and its broker session.
+    reply = httpx.get(f"{ingest.base_url}/readyz")
+    assert reply.status_code == 200, reply.text
+    assert set(reply.json()["checks"]) == {"database", "mqtt"}

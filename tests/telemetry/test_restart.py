@@ -49,14 +49,14 @@ def test_messages_published_while_stopped_are_stored_after_restart(
             "count": 1,
         }
 
-    with run_service("telemetry", database_url, workdir, env=env) as first:
+    with run_service("telemetry", database_url, workdir, env=env, command="ingest") as first:
         wait_ready(first)
         kiosk.publish(topic, visit(1))
         wait_until(lambda: database.has_key(counter, 1))
     # Stopped (SIGTERM): these wait at the broker in our session.
     for seq in range(2, 7):
         kiosk.publish(topic, visit(seq))
-    with run_service("telemetry", database_url, workdir, env=env) as second:
+    with run_service("telemetry", database_url, workdir, env=env, command="ingest") as second:
         wait_until(lambda: database.has_key(counter, 6))
         assert second.process.poll() is None
     stored = database.rows("SELECT seq FROM events WHERE device_id = %s ORDER BY seq", (counter,))

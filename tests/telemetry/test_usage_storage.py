@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from tests.services import RunningService, run_service
+from tests.services import RunningService, run_telemetry
 from tests.telemetry.conftest import (
     Bookings,
     Database,
@@ -78,9 +78,10 @@ def storages(
             url = new_database("usage_postgresql")
             env = telemetry_env(broker, stations, bookings.address, unique("yz-plain"))
             env["YZ_TELEMETRY_TIMESCALEDB"] = "off"
-            service = stack.enter_context(run_service("telemetry", url, workdir, env=env))
-            wait_ready(service)
-            started["postgresql"] = Telemetry(service, Database(url), admin_token)
+            processes = stack.enter_context(run_telemetry(url, workdir, env=env))
+            wait_ready(processes.api)
+            wait_ready(processes.ingest)
+            started["postgresql"] = Telemetry(processes.api, Database(url), admin_token)
         else:
             started["postgresql"] = shared
         yield started

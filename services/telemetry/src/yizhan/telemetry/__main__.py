@@ -1,16 +1,29 @@
-"""Command line: `yz-telemetry serve | migrate`."""
+"""Command line: `yz-telemetry serve | ingest | migrate`."""
 
+import argparse
+import asyncio
 from pathlib import Path
 
 from yizhan.common.service import ServiceCli
 from yizhan.telemetry.app import serve
+from yizhan.telemetry.ingest_app import serve_ingest
 from yizhan.telemetry.settings import Settings
+
+
+def _no_options(parser: argparse.ArgumentParser) -> None:
+    parser.description = "ingest kiosk messages from the MQTT broker (a process of its own)"
+
+
+def _ingest(args: argparse.Namespace, settings: Settings) -> None:
+    asyncio.run(serve_ingest(settings))
+
 
 CLI = ServiceCli(
     name="telemetry",
     load_settings=Settings,
     serve=serve,
     migrations_dir=Path(__file__).parent / "migrations",
+    commands={"ingest": (_no_options, _ingest)},
 )
 
 

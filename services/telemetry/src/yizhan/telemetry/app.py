@@ -1,4 +1,6 @@
-"""Composition root of the telemetry service: database, MQTT ingest, gRPC queries, HTTP API."""
+"""Composition root of the telemetry API process (`yz-telemetry serve`): database, gRPC
+queries, HTTP API, presence sampling and purges. The MQTT ingest is a process of its own
+(ingest_app.py), so its threads and garbage-collector tuning stay out of this one."""
 
 import contextlib
 import logging
@@ -19,7 +21,6 @@ from yizhan.common.runtime import Component, background_task, serve_until_stoppe
 from yizhan.telemetry import maintenance, presence, storage
 from yizhan.telemetry.api import dead_letter_routes, device_routes, usage_routes
 from yizhan.telemetry.context import Deps
-from yizhan.telemetry.ingest.pipeline import Ingest, running
 from yizhan.telemetry.rpc.insights import TelemetryInsightsServicer
 from yizhan.telemetry.rpc.query import TelemetryQueryServicer
 from yizhan.telemetry.rpc.stations_client import StationsClient, StationsUnreachable
@@ -43,18 +44,6 @@ def build_http_app(deps: Deps) -> FastAPI:
         await rpc.check_peer(common.stations_grpc)
 
     readiness = {"database": database, "stations": stations}
-    ingest = deps.ingest
-    if ingest is not None:
-
-        async def mqtt() -> None:
-            if not ingest.source.connected:
-                raise RuntimeError("not connected to the broker")
-
-        async def bookings() -> None:
-            await rpc.check_peer(common.bookings_grpc)
-
-        readiness |= {"mqtt": mqtt, "bookings": bookings}
-
     app = create_http_app(
         title="Yizhan telemetry",
         description="Kiosk MQTT ingest, device state and usage figures.",
@@ -112,8 +101,7 @@ async def serve(settings: Settings) -> None:
     token = settings.common.service_token.get_secret_value()
     stations_channel = rpc.aio_channel(settings.common.stations_grpc, token)
     stations = StationsClient(stations_pb2_grpc.StationDirectoryStub(stations_channel))
-    ingest = Ingest(settings) if settings.ingest_enabled else None
-    deps = Deps(settings=settings, sessions=sessions, stations=stations, ingest=ingest)
+    deps = Deps(settings=settings, sessions=sessions, stations=stations)
     await log_storage(engine)
 
     @contextlib.asynccontextmanager
@@ -157,8 +145,6 @@ async def serve(settings: Settings) -> None:
         lambda: background_task("presence-sampler", sample_presence),
         lambda: background_task("maintenance", purge),
     ]
-    if ingest is not None:
-        components.append(lambda: running(ingest))
     try:
         await serve_until_stopped(
             app=build_http_app(deps),

@@ -22,6 +22,8 @@ from yizhan.devstack.processes import RestartPolicy
 log = logging.getLogger(__name__)
 
 SERVICES = ("stations", "telemetry", "bookings")
+# Telemetry's second process: the MQTT ingest, `yz-telemetry ingest`.
+INGEST = "telemetry-ingest"
 READY_TIMEOUT_SECONDS = 120
 STOP_TIMEOUT_SECONDS = 20
 ADMIN_USERNAME = "admin"
@@ -36,6 +38,8 @@ class StackConfig:
     mqtt_port: int
     http_ports: dict[str, int]
     grpc_ports: dict[str, int]
+    # Health and metrics of telemetry's ingest process (`yz-telemetry ingest`).
+    ingest_http_port: int
     demo: bool
     simulator: bool
     backfill_days: int
@@ -56,6 +60,7 @@ class StackConfig:
                 name: int(env.get(f"YZ_{name.upper()}_GRPC_PORT", str(50101 + i)))
                 for i, name in enumerate(SERVICES)
             },
+            ingest_http_port=int(env.get("YZ_TELEMETRY_INGEST_HTTP_PORT", "8105")),
             demo=env.get("YZ_DEMO", "on").lower() != "off",
             simulator=env.get("YZ_SIMULATOR", "on").lower() != "off",
             backfill_days=int(env.get("YZ_DEMO_BACKFILL_DAYS", "7")),
@@ -64,6 +69,12 @@ class StackConfig:
     def url(self, service: str) -> str:
         """Base URL of a service's HTTP API."""
         return f"http://127.0.0.1:{self.http_ports[service]}"
+
+    def health_urls(self) -> dict[str, str]:
+        """Every long-running process of the services, by name, and where it answers /readyz."""
+        urls = {name: self.url(name) for name in SERVICES}
+        urls[INGEST] = f"http://127.0.0.1:{self.ingest_http_port}"
+        return urls
 
 
 class Stack:
@@ -93,6 +104,7 @@ class Stack:
             env[f"YZ_{name.upper()}_HTTP_PORT"] = str(self.config.http_ports[name])
             env[f"YZ_{name.upper()}_GRPC_PORT"] = str(self.config.grpc_ports[name])
             env[f"YZ_{name.upper()}_GRPC"] = f"127.0.0.1:{self.config.grpc_ports[name]}"
+        env["YZ_TELEMETRY_INGEST_HTTP_PORT"] = str(self.config.ingest_http_port)
         return env
 
     def start(self) -> None:
@@ -110,6 +122,7 @@ class Stack:
         admin_password = self._ensure_admin(env)
         for name in SERVICES:
             self._spawn(name, [f"yz-{name}", "serve"], env)
+        self._spawn(INGEST, ["yz-telemetry", "ingest"], env)
         self._wait_ready()
         _say(f"all services ready in {time.monotonic() - started:.1f}s")
         if self.config.demo:
@@ -169,7 +182,8 @@ class Stack:
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-        pending = set(SERVICES)
+        urls = self.config.health_urls()
+        pending = set(urls)
         last: dict[str, str] = {}
         while pending and time.monotonic() < deadline:
             for name in sorted(pending):
@@ -179,10 +193,10 @@ class Stack:
                         f"{name} exited ({process.returncode}); see {self.logs}/{name}.log"
                     )
                 try:
-                    reply = httpx.get(f"{self.config.url(name)}/readyz", timeout=2)
+                    reply = httpx.get(f"{urls[name]}/readyz", timeout=2)
                     if reply.status_code == 200:
                         pending.discard(name)
-                        _say(f"{name} ready at {self.config.url(name)}")
+                        _say(f"{name} ready at {urls[name]}")
                     else:
                         last[name] = reply.text
                 except httpx.HTTPError as exc:
