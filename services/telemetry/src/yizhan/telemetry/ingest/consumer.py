@@ -204,6 +204,7 @@ class Consumer(Generic[T]):
                 sock = self._connect()
                 if connected_before:
                     self._reconnects += 1
+                    metrics.MQTT_RECONNECTS.inc()
                 connected_before = True
                 delay = float(RECONNECT_MIN_SECONDS)
                 self._serve(sock)

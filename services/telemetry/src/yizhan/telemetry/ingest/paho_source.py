@@ -169,6 +169,7 @@ class PahoSource(Generic[T]):
             self._connection += 1
         if self._connected_before:
             self._reconnects += 1
+            metrics.MQTT_RECONNECTS.inc()
         self._connected_before = True
         log.info("MQTT connected", extra={"session_present": flags.session_present})
         # Subscribe on every connect: a broker that lost our session must learn it again.
