@@ -4,7 +4,6 @@ acknowledged comes again, a full queue stops the reading (not the connection).""
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,9 +11,9 @@ import pytest
 from tests.telemetry.conftest import Kiosk, unique, wait_until
 from yizhan.common.mqtt import make_client
 from yizhan.common.settings import CommonSettings
-from yizhan.devstack.broker import BrokerTls, MosquittoBroker
+from yizhan.devstack.broker import MosquittoBroker
 from yizhan.devstack.processes import free_port
-from yizhan.devstack.tls import DevTls, ensure_dev_tls
+from yizhan.devstack.tls import DevTls
 from yizhan.telemetry.ingest import mqtt_wire
 from yizhan.telemetry.ingest.channel import Channel
 from yizhan.telemetry.ingest.consumer import Consumer
@@ -179,23 +178,6 @@ def tls_source(
         out=out,
         prepare=lambda item: item,
     )
-
-
-@pytest.fixture(scope="module")
-def tls_broker(workdir: Path) -> Iterator[tuple[MosquittoBroker, DevTls]]:
-    """A Mosquitto with a TLS listener that wants client certificates from our test CA."""
-    dev_tls = ensure_dev_tls(workdir / "tls-ingest", ("localhost", "127.0.0.1"))
-    tls = BrokerTls(
-        free_port(),
-        dev_tls.ca_cert,
-        dev_tls.server.cert,
-        dev_tls.server.key,
-        require_client_cert=True,
-    )
-    mosquitto = MosquittoBroker(workdir / "mosquitto-tls", free_port(), tls=tls)
-    mosquitto.start(log_path=workdir / "mosquitto-tls.log")
-    yield mosquitto, dev_tls
-    mosquitto.stop()
 
 
 @pytest.mark.integration
