@@ -52,6 +52,8 @@ class Connection:
     sock: socket.socket
     number: int
     answer_pings: bool = True
+    # Whether the client's own publishes get their PUBACK (off: they stay in flight).
+    ack_client_publishes: bool = True
     keep_alive: float = SERVER_KEEP_ALIVE
     # Packet ids delivered on this connection and not yet acknowledged, in delivery order.
     delivered: list[int] = field(default_factory=list)
@@ -145,7 +147,7 @@ class Connection:
         elif kind == mqtt_wire.PUBLISH:
             message = mqtt_wire.parse_publish(flags, body)
             self.broker.from_client.append(message.payload)
-            if message.qos:
+            if message.qos and self.ack_client_publishes:
                 self.send(mqtt_wire.puback(message.packet_id))
         elif kind == mqtt_wire.DISCONNECT_TYPE:
             self.broker.disconnect_reasons.append(mqtt_wire.reason_of(body))

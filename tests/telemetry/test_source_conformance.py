@@ -239,6 +239,24 @@ def test_qos2_is_never_taken_as_qos1(kind: str, run: Callable[..., Harness]) -> 
     assert [reason for _, reason in harness.broker.pubrecs] == [expected]
 
 
+def test_our_publishes_respect_the_brokers_receive_maximum(run: Callable[..., Harness]) -> None:
+    def window_of_one(c: Connection) -> None:
+        c.ack_client_publishes = False
+        c.accept(receive_maximum=1)
+
+    harness = run([window_of_one])
+    harness.broker.wait_connections(1)
+    deadline = time.monotonic() + 10
+    while not harness.source.connected and time.monotonic() < deadline:
+        time.sleep(0.02)
+    harness.source.publish("yz/v1/st/S1/dev/D1/down", b"first")
+    harness.source.publish("yz/v1/st/S1/dev/D1/down", b"second")
+    time.sleep(0.5)
+    # The broker's CONNACK allows one unacknowledged publish of ours at a time.
+    assert harness.broker.from_client == [b"first"]
+    assert harness.fatal == []
+
+
 # Packets no MQTT 5 client may take: a PUBLISH cut short, a remaining length of five bytes,
 # packets a server never sends, a PUBLISH with QoS 3.
 _malformed = st.one_of(

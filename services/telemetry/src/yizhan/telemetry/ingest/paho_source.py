@@ -41,6 +41,8 @@ T = TypeVar("T")
 # While messages wait for room in the queue: how often the hand-over thread tries again.
 FULL_RETRY_SECONDS = 0.02
 STOP_TIMEOUT_SECONDS = 10.0
+# paho's own default for our unacknowledged publishes.
+PAHO_INFLIGHT = 20
 
 
 class PahoSource(Generic[T]):
@@ -82,6 +84,12 @@ class PahoSource(Generic[T]):
         self._client.on_disconnect = self._on_disconnect
         self._client.on_subscribe = self._on_subscribe
         self._client.on_message = self._on_message
+        self._client.on_publish = self._on_publish
+        # Our own publishes: those paho holds unacknowledged, and those waiting for room.
+        self._publish_lock = threading.Lock()
+        self._window = PAHO_INFLIGHT
+        self._in_flight = 0
+        self._waiting: deque[tuple[str, bytes]] = deque()
         self._network = guarded_thread(self._run, "mqtt-ingest", on_fatal)
         self._hand_over = guarded_thread(self._hand_over_loop, "mqtt-handover", on_fatal)
 
@@ -132,12 +140,34 @@ class PahoSource(Generic[T]):
                     self._client.ack(item.mid, item.qos)
 
     def publish(self, topic: str, payload: bytes) -> bool:
-        """Publish at QoS 1 (paho keeps it until the broker has it, across reconnects)."""
-        info = self._client.publish(topic, payload, qos=1)
-        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
-            log.warning("publish refused", extra={"topic": topic, "rc": int(info.rc)})
-            return False
+        """Publish at QoS 1 (paho keeps it until the broker has it, across reconnects);
+        beyond the broker's window it waits here for an acknowledgement."""
+        with self._publish_lock:
+            self._waiting.append((topic, payload))
+            self._send_waiting()
         return True
+
+    def _send_waiting(self) -> None:
+        """Hand paho what fits in the broker's window (call with `_publish_lock`)."""
+        while self._waiting and self._in_flight < self._window:
+            topic, payload = self._waiting.popleft()
+            info = self._client.publish(topic, payload, qos=1)
+            if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+                log.warning("publish refused", extra={"topic": topic, "rc": int(info.rc)})
+                continue
+            self._in_flight += 1
+
+    def _on_publish(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        with self._publish_lock:
+            self._in_flight = max(self._in_flight - 1, 0)
+            self._send_waiting()
 
     def close(self) -> None:
         """Disconnect cleanly (the broker keeps our session) and stop both threads."""
@@ -165,6 +195,11 @@ class PahoSource(Generic[T]):
         if reason.is_failure:
             log.warning("MQTT connection refused by the broker", extra={"reason": str(reason)})
             return
+        # paho keeps to the broker's keep alive itself, but not to its Receive Maximum for
+        # our own publishes (check-in answers): we keep at most that many unacknowledged.
+        server_window = getattr(properties, "ReceiveMaximum", None)
+        with self._publish_lock:
+            self._window = min(PAHO_INFLIGHT, server_window or PAHO_INFLIGHT)
         with self._lock:
             self._connection += 1
         if self._connected_before:
