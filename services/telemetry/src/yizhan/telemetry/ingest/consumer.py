@@ -5,7 +5,7 @@ devices publish while we are down waits for us. Messages are acknowledged only w
 writer says their batch is committed; until then they count against our Receive Maximum,
 which is our backpressure: the broker sends no more once that window is used up. This thread
 never stops reading the socket (what does not fit in the queue waits in `_held`, at most a
-window's worth), so pings are answered and the connection holds through any outage.
+window's worth, kept as read), so pings are answered and the connection holds through any outage.
 
 Anything the broker sends that we cannot parse is a protocol error: we say so (DISCONNECT
 0x81/0x82), drop the connection and reconnect; the unacknowledged messages come again.
@@ -19,7 +19,6 @@ import ssl
 import struct
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
@@ -40,6 +39,7 @@ from yizhan.telemetry.ingest.source import (
     MAX_PACKET_BYTES,
     RETAIN_SEND_IF_NEW_SUB,
     Received,
+    Waiting,
     exit_process,
     guarded_thread,
     topic_filter,
@@ -101,7 +101,7 @@ class Consumer(Generic[T]):
         # Our own QoS 1 publishes not yet acknowledged by the broker, resent after a reconnect.
         self._inflight: dict[int, bytes] = {}
         self._next_packet_id = 0
-        self._held: deque[T] = deque()
+        self._held: Waiting[T] = Waiting(out, prepare)
         self._reader = mqtt_wire.Reader(MAX_PACKET_BYTES)
         self._subscribed = False
         # Set when a PINGRESP arrives; the loop then stops waiting for one.
@@ -402,7 +402,7 @@ class Consumer(Generic[T]):
                     received_at=datetime.fromtimestamp(now, UTC),
                     connection=connection,
                 )
-                self._held.append(self._prepare(item))
+                self._held.add(item)
                 received += 1
             elif kind == mqtt_wire.PUBACK:
                 packet_id, _ = mqtt_wire.parse_puback(body)
@@ -438,7 +438,7 @@ class Consumer(Generic[T]):
             # Never handed over, never acknowledged: the broker delivers them again.
             self._held.clear()
             return
-        self._out.offer(self._held)
+        self._held.move()
 
     def _flush(self, sock: socket.socket) -> bool:
         """Send pending acknowledgements and publishes; whether anything was sent."""

@@ -2,8 +2,8 @@
 
 paho's network thread reads, answers pings, reconnects with backoff and resends our own
 publishes; we only queue what arrives and ask it to acknowledge what the writer committed.
-Its thread never waits on our queue: messages that do not fit wait in `_held` (at most our
-Receive Maximum of them, since the broker sends no more unacknowledged) and a small
+Its thread never waits on our queue: messages that do not fit wait in `_held`, as read (at
+most our Receive Maximum of them, since the broker sends no more unacknowledged) and a small
 hand-over thread moves them on as the writer makes room. So a full queue never silences the
 connection, and the broker's window is the backpressure.
 """
@@ -29,6 +29,7 @@ from yizhan.telemetry.ingest.source import (
     MAX_PACKET_BYTES,
     RETAIN_SEND_IF_NEW_SUB,
     Received,
+    Waiting,
     exit_process,
     guarded_thread,
     topic_filter,
@@ -75,7 +76,7 @@ class PahoSource(Generic[T]):
         self._reconnects = 0
         self._subscribed = False
         self._last_received = 0.0
-        self._held: deque[T] = deque()
+        self._held: Waiting[T] = Waiting(out, prepare)
         # Both threads move `_held` into the queue; Channel.offer must not race an append.
         self._held_lock = threading.Lock()
         self._has_held = threading.Event()
@@ -264,11 +265,10 @@ class PahoSource(Generic[T]):
             received_at=datetime.fromtimestamp(now, UTC),
             connection=self._connection,
         )
-        prepared = self._prepare(item)
         metrics.RECEIVED.inc()
         with self._held_lock:
-            self._held.append(prepared)
-            self._out.offer(self._held)
+            self._held.add(item)
+            self._held.move()
             if self._held:
                 self._has_held.set()
 
@@ -279,7 +279,7 @@ class PahoSource(Generic[T]):
             with self._held_lock:
                 if not self._accepting:
                     self._held.clear()
-                self._out.offer(self._held)
+                self._held.move()
                 waiting = bool(self._held)
                 if not waiting:
                     self._has_held.clear()

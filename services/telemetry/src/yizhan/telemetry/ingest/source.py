@@ -9,12 +9,14 @@ which is the default and why).
 import logging
 import os
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Protocol, TypeVar
+from typing import Final, Generic, Protocol, TypeVar
 
 from yizhan.common.mqtt import TOPIC_PREFIX
+from yizhan.telemetry.ingest.channel import Channel
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,43 @@ class Source(Protocol):
     def close(self) -> None:
         """Disconnect cleanly (the broker keeps our session) and stop."""
         ...
+
+
+class Waiting(Generic[T]):
+    """Messages read from the broker but not yet in the queue.
+
+    A source keeps reading while the queue is full (up to our Receive Maximum arrives), so
+    what waits is kept as read, which is small, and prepared (validated) only as the queue
+    makes room: a window of 30,000 prepared messages would cost hundreds of MiB.
+    """
+
+    def __init__(self, out: Channel[T], prepare: Callable[[Received], T]) -> None:
+        self._out = out
+        self._prepare = prepare
+        self._raw: deque[Received] = deque()
+        self._ready: deque[T] = deque()
+
+    def __bool__(self) -> bool:
+        return bool(self._raw or self._ready)
+
+    def add(self, item: Received) -> None:
+        """Keep a message just read."""
+        self._raw.append(item)
+
+    def move(self) -> None:
+        """Prepare what fits into the queue and hand it over."""
+        raw, ready, prepare = self._raw, self._ready, self._prepare
+        room = self._out.room() - len(ready)
+        while room > 0 and raw:
+            ready.append(prepare(raw.popleft()))
+            room -= 1
+        if ready:
+            self._out.offer(ready)
+
+    def clear(self) -> None:
+        """Forget everything waiting (it was never acknowledged: it comes again)."""
+        self._raw.clear()
+        self._ready.clear()
 
 
 def exit_process(thread: str) -> None:
