@@ -336,15 +336,15 @@ class Consumer(Generic[T]):
                 self._read(sock)
             if self._flush(sock):
                 last_sent = time.monotonic()
+            if self._pong:
+                self._pong = False
+                ping_sent_at = None
             now = time.monotonic()
             if ping_sent_at is not None and now - ping_sent_at > keepalive:
                 raise _Lost("no PINGRESP from the broker")
             if now - last_sent > keepalive / 2 and ping_sent_at is None:
                 self._send(sock, mqtt_wire.PINGREQ)
                 last_sent = ping_sent_at = now
-            if self._pong:
-                self._pong = False
-                ping_sent_at = None
 
     def _read(self, sock: socket.socket) -> None:
         while True:
