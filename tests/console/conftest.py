@@ -71,6 +71,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "YZ_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "YZ_PG_PORT": str(ports["pg"]),
             "YZ_MQTT_PORT": str(ports["mqtt"]),
+            # Telemetry's ingest process has a health port of its own (8105 by default,
+            # taken when another stack runs on this machine).
+            "YZ_TELEMETRY_INGEST_HTTP_PORT": str(free_port()),
             # A week of history for the documentation's screenshots, a day otherwise.
             "YZ_DEMO_BACKFILL_DAYS": "7" if os.environ.get("YZ_CONSOLE_SCREENSHOTS") else "1",
             # Availability needs two samples; live pages should move within the test.
