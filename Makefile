@@ -1,8 +1,8 @@
 # The two commands of the README: `make run` and `make test`. Everything else is a step of them.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-# uv as installed by scripts/setup.sh (pip puts it on PATH, or at least in python3 -m uv).
-UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+# uv as installed by scripts/setup.sh, in a project-local environment (never the system Python).
+UV = .tools/venv/bin/uv
 
 .PHONY: help setup run test lint typecheck unit proto
 
@@ -25,6 +25,10 @@ typecheck:
 
 test: setup lint typecheck
 	$(UV) run --frozen pytest
+
+# The tests that need nothing running (marked `unit`): seconds, no database or broker.
+unit:
+	$(UV) run --frozen pytest -m unit
 
 proto:
 	$(UV) run --frozen python scripts/gen_proto.py

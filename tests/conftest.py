@@ -18,6 +18,16 @@ from yizhan.devstack.processes import free_port
 _OWN_BASETEMP = pytest.StashKey[bool]()
 
 _database_numbers = itertools.count(1)
+# Fixtures that start something: a test marked `unit` must use none of them.
+RUNNING_PARTS = {"postgres", "broker", "secured_broker", "new_database", "stack"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuse a `unit` test that asks for a running part (the marker must stay honest)."""
+    for item in items:
+        needs = RUNNING_PARTS & set(getattr(item, "fixturenames", ()))
+        if item.get_closest_marker("unit") and needs:
+            raise pytest.UsageError(f"{item.nodeid} is marked unit but uses {sorted(needs)}")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -4,7 +4,6 @@ HTTP and gRPC."""
 
 import functools
 import itertools
-import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,7 +16,8 @@ import httpx
 import psycopg
 import pytest
 
-from tests.services import RunningService, run_service, service_env
+from tests.support.operators import create_operator, login
+from tests.support.services import RunningService, run_service
 from yizhan.common.db import libpq_dsn
 
 ADMIN_PASSWORD = "admin-password-for-bookings-tests"
@@ -38,41 +38,6 @@ def new_phone() -> str:
     return f"139{next(_phones):08d}"
 
 
-def create_operator(
-    stations_db: str, username: str, role: str, districts: str = "", password: str = ""
-) -> None:
-    """An operator account, made with the stations CLI."""
-    env = service_env("stations", stations_db, {"YZ_TEST_PASSWORD": password or ADMIN_PASSWORD})
-    subprocess.run(
-        [
-            "yz-stations",
-            "create-operator",
-            "--username",
-            username,
-            "--role",
-            role,
-            "--districts",
-            districts,
-            "--password-env",
-            "YZ_TEST_PASSWORD",
-        ],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-
-
-def login(stations: RunningService, username: str, password: str = ADMIN_PASSWORD) -> str:
-    """A bearer token from stations, accepted by bookings too."""
-    reply = httpx.post(
-        f"{stations.base_url}/api/v1/auth/token",
-        data={"username": username, "password": password},
-    )
-    reply.raise_for_status()
-    token: str = reply.json()["access_token"]
-    return token
-
-
 @pytest.fixture(scope="session")
 def stations_db(new_database: Callable[[str], str]) -> str:
     """The stations database of this folder's stations service."""
@@ -83,7 +48,7 @@ def stations_db(new_database: Callable[[str], str]) -> str:
 def stations(stations_db: str, workdir: Path) -> Iterator[RunningService]:
     """The real stations service, with an admin."""
     with run_service("stations", stations_db, workdir) as service:
-        create_operator(stations_db, "admin", "admin")
+        create_operator(stations_db, "admin", ADMIN_PASSWORD, "admin")
         yield service
 
 
@@ -104,7 +69,7 @@ def bookings(bookings_db: str, stations: RunningService, workdir: Path) -> Itera
 @pytest.fixture(scope="session")
 def admin_token(stations: RunningService) -> str:
     """An admin's bearer token."""
-    return login(stations, "admin")
+    return login(stations, "admin", ADMIN_PASSWORD)
 
 
 @dataclass

@@ -1,39 +1,25 @@
 """The booking form in a real browser (Debian's Chromium driven by Playwright), on a phone-sized
 screen in Chinese: find a station, pick a slot, mistype the phone, fix it, book, cancel."""
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from tests.bookings.conftest import Network, new_phone
+from tests.support.browser import chromium
 
 pytestmark = pytest.mark.integration
 
-# scripts/setup.sh installs Debian's chromium; Playwright's own browser downloads are not used.
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PHONE_VIEWPORT: ViewportSize = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        # A missing browser is a broken machine, not a reason to skip: setup installs it.
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/setup.sh (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    """Chromium for this module's pages."""
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tests.bookings.conftest import BOOKINGS_TEST_ENV, Network, new_phone, tomorrow
-from tests.services import RunningService, run_service
+from tests.support.services import RunningService, run_service
 
 pytestmark = pytest.mark.integration
 

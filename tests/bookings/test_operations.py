@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from tests.bookings.conftest import Network, create_operator, login, new_phone
+from tests.bookings.conftest import ADMIN_PASSWORD, Network, new_phone
+from tests.support.operators import create_operator, login
 from yizhan.api.bookings.v1 import bookings_pb2, bookings_pb2_grpc
 from yizhan.common.pbtime import to_pb
 from yizhan.common.rpc import sync_channel
@@ -123,10 +124,10 @@ def test_check_in_by_hand_opinions_figures_and_exports(
     _, absent = _book_seat(network, session_id)
     api = network.bookings.base_url
 
-    create_operator(stations_db, "qijiang", "district", "綦江区")
-    create_operator(stations_db, "elsewhere", "district", "渝中区")
-    outside = {"Authorization": f"Bearer {login(network.stations, 'elsewhere')}"}
-    mine = {"Authorization": f"Bearer {login(network.stations, 'qijiang')}"}
+    create_operator(stations_db, "qijiang", ADMIN_PASSWORD, "district", "綦江区")
+    create_operator(stations_db, "elsewhere", ADMIN_PASSWORD, "district", "渝中区")
+    outside = {"Authorization": f"Bearer {login(network.stations, 'elsewhere', ADMIN_PASSWORD)}"}
+    mine = {"Authorization": f"Bearer {login(network.stations, 'qijiang', ADMIN_PASSWORD)}"}
     check_in = f"{api}/api/v1/bookings/{attendee['code']}/check-in"
     assert httpx.post(check_in, headers=outside).status_code == 404
     done = httpx.post(check_in, headers=mine)

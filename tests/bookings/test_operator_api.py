@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from tests.bookings.conftest import Network, create_operator, login, tomorrow
+from tests.bookings.conftest import ADMIN_PASSWORD, Network, tomorrow
+from tests.support.operators import create_operator, login
 
 pytestmark = pytest.mark.integration
 
@@ -17,10 +18,10 @@ def _headers(token: str) -> dict[str, str]:
 
 def test_writes_need_a_token_and_the_station_in_scope(network: Network, stations_db: str) -> None:
     mine, theirs = network.station(district="南岸区"), network.station(district="渝中区")
-    create_operator(stations_db, "nanan", "district", "南岸区")
-    create_operator(stations_db, "viewer", "viewer")
-    district = _headers(login(network.stations, "nanan"))
-    viewer = _headers(login(network.stations, "viewer"))
+    create_operator(stations_db, "nanan", ADMIN_PASSWORD, "district", "南岸区")
+    create_operator(stations_db, "viewer", ADMIN_PASSWORD, "viewer")
+    district = _headers(login(network.stations, "nanan", ADMIN_PASSWORD))
+    viewer = _headers(login(network.stations, "viewer", ADMIN_PASSWORD))
     url = f"{network.bookings.base_url}/api/v1/livestream-points"
 
     assert httpx.post(url, json={"station_id": mine, "name": "x"}).status_code == 401
@@ -89,10 +90,12 @@ def test_operators_list_a_stations_bookings_page_by_page(network: Network) -> No
     assert "****" in item["phone"]
 
 
-def test_readyz_checks_database_and_stations(network: Network) -> None:
+def test_readyz_checks_database_and_reports_stations_as_a_peer(network: Network) -> None:
     ready = httpx.get(f"{network.bookings.base_url}/readyz")
     assert ready.status_code == 200, ready.text
-    assert ready.json()["checks"] == {"database": "ok", "stations": "ok"}
+    assert ready.json()["checks"] == {"database": "ok"}
+    assert ready.json()["peers"] == {"stations": "ok"}
+    assert ready.json()["degraded"] == []
 
 
 def test_metrics_count_bookings_and_conflicts(network: Network) -> None:

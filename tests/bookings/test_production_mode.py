@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from tests.bookings.conftest import new_phone
-from tests.services import RunningService, run_service
+from tests.support.services import RunningService, run_service
 from yizhan.common.db import libpq_dsn
 from yizhan.devstack.processes import free_port
 
@@ -103,12 +103,14 @@ def test_gateway_failure_is_503_and_not_counted(lonely: RunningService, gateway:
     assert httpx.post(f"{lonely.base_url}/api/v1/otp", json={"phone": phone}).status_code == 202
 
 
-def test_stations_down_shows_in_readiness_and_as_503(
+def test_stations_down_is_degraded_in_readiness_and_503_where_needed(
     lonely: RunningService, lonely_db: str
 ) -> None:
     ready = httpx.get(f"{lonely.base_url}/readyz")
-    assert ready.status_code == 503
-    assert ready.json()["down"] == ["stations"]
+    # Bookings can still serve what does not need stations: ready, with stations degraded.
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["degraded"] == ["stations"]
+    assert 'yz_peer_up{peer="stations"} 0.0' in httpx.get(f"{lonely.base_url}/metrics").text
     assert httpx.get(f"{lonely.base_url}/healthz").status_code == 200
 
     # A point made while stations was up; its slots need the station's opening hours.

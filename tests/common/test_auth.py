@@ -4,6 +4,8 @@ import pytest
 
 from yizhan.common.auth import InvalidToken, Operator, decode_token, issue_token
 
+pytestmark = pytest.mark.unit
+
 SECRET = "test-secret-test-secret-test-secret-0"
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
 from yizhan.devstack.broker import BrokerTls, MosquittoBroker
 from yizhan.devstack.processes import free_port
@@ -28,17 +29,14 @@ def test_the_ca_is_kept_and_the_server_cert_follows_the_names(tmp_path: Path) ->
     assert renamed.ca_cert.read_bytes() == ca
     assert renamed.server.cert.read_bytes() != server
     subject_names = _san(renamed.server.cert)
-    assert "DNS:mqtt.example.org" in subject_names
-    assert "IP Address:127.0.0.1" in subject_names
+    assert "mqtt.example.org" in subject_names
+    assert "127.0.0.1" in subject_names
 
 
-def _san(cert: Path) -> str:
-    return subprocess.run(
-        ["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", str(cert)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+def _san(cert: Path) -> list[str]:
+    loaded = x509.load_pem_x509_certificate(cert.read_bytes())
+    names = loaded.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    return [str(name.value) for name in names]
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support import waiting
+from tests.support.mqtt import mosquitto_pub
 from yizhan.devstack.postgres import SUPERUSER
 from yizhan.devstack.processes import free_port
 
@@ -30,15 +32,8 @@ WAIT_SECONDS = 30.0
 
 
 def wait_until(condition: Callable[[], Any], timeout: float = WAIT_SECONDS) -> Any:
-    """Poll until `condition()` is truthy; return its value or fail."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(0.25)
+    """Poll (four times a second: pages and the stack move slowly) until `condition()`."""
+    return waiting.wait_until(condition, timeout, interval=0.25)
 
 
 @dataclass
@@ -56,14 +51,15 @@ class Stack:
     @property
     def console(self) -> str:
         """The console's root."""
-        return f"{self.url('stations')}/console/"
+        return f"{self.url('console')}/console/"
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """`make run` on free ports, with fast presence sampling and live polling."""
     data_dir = tmp_path_factory.mktemp("console-stack")
-    ports = {name: free_port() for name in ("stations", "telemetry", "bookings", "mqtt", "pg")}
+    names = ("stations", "telemetry", "bookings", "console", "mqtt", "pg")
+    ports = {name: free_port() for name in names}
     env = dict(os.environ)
     env.update(
         {
@@ -71,19 +67,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "YZ_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "YZ_PG_PORT": str(ports["pg"]),
             "YZ_MQTT_PORT": str(ports["mqtt"]),
-            # Telemetry's ingest process has a health port of its own (8105 by default,
-            # taken when another stack runs on this machine).
+            "YZ_MQTT_TLS_PORT": str(free_port()),
             "YZ_TELEMETRY_INGEST_HTTP_PORT": str(free_port()),
             # A week of history for the documentation's screenshots, a day otherwise.
             "YZ_DEMO_BACKFILL_DAYS": "7" if os.environ.get("YZ_CONSOLE_SCREENSHOTS") else "1",
             # Availability needs two samples; live pages should move within the test.
             "YZ_TELEMETRY_PRESENCE_SAMPLE_SECONDS": "1",
-            "YZ_STATIONS_CONSOLE_LIVE_POLL_SECONDS": "1",
+            "YZ_CONSOLE_LIVE_POLL_SECONDS": "1",
         }
     )
     for name in ("stations", "telemetry", "bookings"):
         env[f"YZ_{name.upper()}_HTTP_PORT"] = str(ports[name])
         env[f"YZ_{name.upper()}_GRPC_PORT"] = str(free_port())
+    env["YZ_CONSOLE_HTTP_PORT"] = str(ports["console"])
+    env["YZ_TELEMETRY_INGEST_HTTP_PORT"] = str(free_port())
     output = data_dir / "run-output.txt"
     with output.open("w") as out:
         process = subprocess.Popen(
@@ -177,27 +174,7 @@ def district_operator(stack: Stack) -> dict[str, str]:
 
 def publish(stack: Stack, topic: str, payload: str, user: str, password: str) -> None:
     """One QoS 1 message through the stack's broker."""
-    subprocess.run(
-        [
-            "mosquitto_pub",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(stack.ports["mqtt"]),
-            "-q",
-            "1",
-            "-u",
-            user,
-            "-P",
-            password,
-            "-t",
-            topic,
-            "-m",
-            payload,
-        ],
-        check=True,
-        timeout=10,
-    )
+    mosquitto_pub(stack.ports["mqtt"], topic, payload, user, password)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.console.conftest import (
     ADMIN_PASSWORD,
@@ -23,34 +23,23 @@ from tests.console.conftest import (
     Faulty,
     Stack,
 )
+from tests.support.browser import chromium
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOTS = os.environ.get("YZ_CONSOLE_SCREENSHOTS")
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed (scripts/setup.sh installs it)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    """Chromium for this module's pages."""
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 def _sign_in(browser: Browser, stack: Stack, username: str, password: str, **options: Any) -> Page:
     page = browser.new_page(accept_downloads=True, **options)
-    page.goto(f"{stack.url('stations')}/console/login")
+    page.goto(f"{stack.url('console')}/console/login")
     page.fill("#username", username)
     page.fill("#password", password)
     page.click("form.login button[type=submit]")
@@ -113,7 +102,7 @@ def test_operator_reads_exports_and_acknowledges(
     header, *rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
     assert header[:2] == ["起始", "服务人次"]
     api = httpx.get(
-        f"{stack.url('stations')}/api/v1/console/stations/{station_id}",
+        f"{stack.url('console')}/api/v1/console/stations/{station_id}",
         params={"period": "7d", "bucket": "day"},
         headers=admin,
     ).json()["tables"]["series"]["rows"]
@@ -128,12 +117,12 @@ def test_operator_reads_exports_and_acknowledges(
     expect(page.locator("header nav")).to_contain_text("Overview")
     expect(page.locator("#table-devices")).to_contain_text("Last seen")
     _shot(page, "station-en.png")
-    page.goto(f"{stack.url('stations')}/console/?period=7d")
+    page.goto(f"{stack.url('console')}/console/?period=7d")
     expect(page.locator("h2").first).to_contain_text("Overview")
     _shot(page, "overview-en.png")
 
     # Acknowledge the test station's alarm on the alarms page.
-    page.goto(f"{stack.url('stations')}/console/alarms")
+    page.goto(f"{stack.url('console')}/console/alarms")
     alarm = page.locator(f"#live-alarms tr:has-text('{faulty.device_id}')")
     expect(alarm).to_have_count(1, timeout=20_000)
     if alarm.locator("form.ack").count():
@@ -155,10 +144,10 @@ def test_district_operator_sees_only_their_district(
     assert districts
     assert set(districts) == {DISTRICT}
     assert page.evaluate("document.documentElement.scrollWidth") <= 392
-    reply = page.goto(f"{stack.url('stations')}/console/stations/{OTHER_DISTRICT_STATION}")
+    reply = page.goto(f"{stack.url('console')}/console/stations/{OTHER_DISTRICT_STATION}")
     assert reply is not None
     assert reply.status == 404
-    page.goto(f"{stack.url('stations')}/console/alarms")
+    page.goto(f"{stack.url('console')}/console/alarms")
     for cell in page.locator("#live-alarms tr[data-alarm] td:first-child a").all():
         assert (cell.get_attribute("href") or "").startswith("/console/stations/")
     page.close()

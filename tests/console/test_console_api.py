@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 
 def _console(stack: Stack, headers: dict[str, str], path: str, **params: str) -> httpx.Response:
     return httpx.get(
-        f"{stack.url('stations')}/api/v1/console/{path}", params=params, headers=headers, timeout=30
+        f"{stack.url('console')}/api/v1/console/{path}", params=params, headers=headers, timeout=30
     )
 
 
@@ -106,7 +106,7 @@ def test_alarm_and_dead_letter_reach_the_console(
     ]["rows"]
     assert any(row["reason"] == "malformed_json" for row in letters), letters
 
-    url = f"{stack.url('stations')}/api/v1/console/alarms/{found['id']}/acknowledge"
+    url = f"{stack.url('console')}/api/v1/console/alarms/{found['id']}/acknowledge"
     done = httpx.post(url, json={"note": "水箱检查中"}, headers=district_operator)
     assert done.status_code == 200, done.text
     assert done.json()["acknowledged_by"] == "nanchuan"
@@ -138,7 +138,7 @@ def test_bad_period_and_missing_token(stack: Stack, admin: dict[str, str]) -> No
 
 
 def test_live_events_need_a_session(stack: Stack) -> None:
-    reply = httpx.get(f"{stack.url('stations')}/console/live", timeout=10)
+    reply = httpx.get(f"{stack.url('console')}/console/live", timeout=10)
     assert reply.status_code == 401
     page = httpx.get(stack.console, follow_redirects=False)
     assert page.status_code == 303
@@ -148,7 +148,7 @@ def test_live_events_need_a_session(stack: Stack) -> None:
 def test_live_events_stream_device_state(stack: Stack) -> None:
     from tests.console.conftest import ADMIN_PASSWORD
 
-    with httpx.Client(base_url=stack.url("stations"), timeout=15) as client:
+    with httpx.Client(base_url=stack.url("console"), timeout=15) as client:
         login = client.post(
             "/console/login", data={"username": "admin", "password": ADMIN_PASSWORD}
         )
@@ -156,7 +156,7 @@ def test_live_events_stream_device_state(stack: Stack) -> None:
         cookies = dict(client.cookies)
         with httpx.stream(
             "GET",
-            f"{stack.url('stations')}/console/live",
+            f"{stack.url('console')}/console/live",
             params={"station": "CQ-NC-0001"},
             cookies=cookies,
             timeout=15,

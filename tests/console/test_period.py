@@ -4,7 +4,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from yizhan.stations.console.period import PeriodError, parse_period
+from yizhan.console.period import PeriodError, parse_period
+
+pytestmark = pytest.mark.unit
 
 SHANGHAI = "Asia/Shanghai"
 # 2026-11-30 20:00 UTC is already 1 December in Shanghai.

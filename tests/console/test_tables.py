@@ -4,8 +4,12 @@ import csv
 import io
 from datetime import UTC, datetime
 
-from yizhan.stations.console.formatting import age
-from yizhan.stations.console.tables import Column, Table, plain
+import pytest
+
+from yizhan.console.formatting import age
+from yizhan.console.tables import Column, Table, plain
+
+pytestmark = pytest.mark.unit
 
 
 def test_csv_has_a_bom_and_the_screen_labels() -> None:

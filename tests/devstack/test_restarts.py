@@ -29,6 +29,7 @@ def test_a_crashing_process_is_started_again_and_said_so(
         http_ports={},
         grpc_ports={},
         ingest_http_port=0,
+        mqtt_tls_port=0,
         demo=False,
         simulator=False,
         backfill_days=0,

@@ -1,5 +1,6 @@
 """The whole network started as `make run` starts it, driven only through CONTRACT.md:
-HTTP with an operator token, MQTT with mosquitto_pub/mosquitto_sub, Ctrl-C at the end."""
+HTTP with an operator token, MQTT with mosquitto_pub/mosquitto_sub (devices over TLS with the
+development CA, against a broker that enforces their credentials), Ctrl-C at the end."""
 
 import json
 import os
@@ -44,7 +45,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "stations": free_port(),
         "telemetry": free_port(),
         "bookings": free_port(),
+        "console": free_port(),
         "mqtt": free_port(),
+        "mqtt_tls": free_port(),
         "telemetry-ingest": free_port(),
     }
     env = dict(os.environ)
@@ -54,11 +57,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "YZ_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "YZ_PG_PORT": str(free_port()),
             "YZ_MQTT_PORT": str(ports["mqtt"]),
+            "YZ_MQTT_TLS_PORT": str(ports["mqtt_tls"]),
             "YZ_TELEMETRY_INGEST_HTTP_PORT": str(ports["telemetry-ingest"]),
             "YZ_DEMO_BACKFILL_DAYS": "1",
         }
     )
-    for name in ("stations", "telemetry", "bookings"):
+    for name in ("stations", "telemetry", "bookings", "console"):
         env[f"YZ_{name.upper()}_HTTP_PORT"] = str(ports[name])
         env[f"YZ_{name.upper()}_GRPC_PORT"] = str(free_port())
     output = data_dir / "run-output.txt"
@@ -113,28 +117,32 @@ def _usage(stack: Stack, headers: dict[str, str], scope: str, **extra: str) -> d
     return body
 
 
-def _publish(stack: Stack, topic: str, payload: dict[str, Any], user: str, password: str) -> None:
-    subprocess.run(
-        [
-            "mosquitto_pub",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(stack.ports["mqtt"]),
-            "-q",
-            "1",
-            "-u",
-            user,
-            "-P",
-            password,
-            "-t",
-            topic,
-            "-m",
-            json.dumps(payload),
-        ],
-        check=True,
+def _mosquitto_pub(
+    stack: Stack, topic: str, payload: dict[str, Any], *login: str, tls: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """mosquitto_pub at QoS 1 (MQTT 5, so a refused publish is reported), over TLS trusting
+    only the development CA, or plain; its exit status and output are the caller's to check."""
+    if tls:
+        address = ["-h", "localhost", "-p", str(stack.ports["mqtt_tls"])]
+        address += ["--cafile", str(stack.data_dir / "tls" / "ca.crt")]
+    else:
+        address = ["-h", "127.0.0.1", "-p", str(stack.ports["mqtt"])]
+    return subprocess.run(
+        ["mosquitto_pub", "-V", "5", *address, "-q", "1", *login, "-t", topic, "-s"],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
         timeout=10,
     )
+
+
+def _publish(
+    stack: Stack, topic: str, payload: dict[str, Any], user: str, password: str, tls: bool = False
+) -> None:
+    """Publish as a device; fails unless the broker accepted it."""
+    result = _mosquitto_pub(stack, topic, payload, "-u", user, "-P", password, tls=tls)
+    assert result.returncode == 0, result.stderr
+    assert "failed" not in result.stderr, result.stderr
 
 
 def test_every_service_is_ready(stack: Stack) -> None:
@@ -153,6 +161,39 @@ def test_demo_usage_is_non_zero_within_a_minute(stack: Stack, admin: dict[str, s
         time.sleep(2)
     assert totals["visits"] > 0, totals
     assert totals["water_liters"] > 0, totals
+
+
+def test_the_broker_refuses_anonymous_clients(stack: Stack) -> None:
+    message = {"v": 1, "seq": 1, "ts": datetime.now(UTC).isoformat(), "type": "visit", "count": 1}
+    for tls in (False, True):
+        result = _mosquitto_pub(
+            stack, "yz/v1/st/CQ-NC-0001/dev/CQ-NC-0001-counter-1/event", message, tls=tls
+        )
+        assert result.returncode != 0
+        assert "not authori" in result.stderr.lower(), result.stderr
+
+
+def test_a_device_cannot_publish_as_another_station(stack: Stack, admin: dict[str, str]) -> None:
+    stations = stack.url("stations")
+    station = {"id": "E2E-INTRUDER", "name": {"zh": "别站", "en": "Other"}, "district": "测试区"}
+    assert httpx.post(f"{stations}/api/v1/stations", json=station, headers=admin).status_code == 201
+    device = httpx.post(
+        f"{stations}/api/v1/stations/E2E-INTRUDER/devices",
+        json={"id": "E2E-INTRUDER-kiosk", "kind": "kiosk"},
+        headers=admin,
+    )
+    assert device.status_code == 201, device.text
+    login = ("-u", device.json()["mqtt"]["username"], "-P", device.json()["mqtt"]["password"])
+    message = {"v": 1, "seq": 1, "ts": datetime.now(UTC).isoformat(), "type": "visit", "count": 1}
+    own = _mosquitto_pub(
+        stack, "yz/v1/st/E2E-INTRUDER/dev/E2E-INTRUDER-kiosk/event", message, *login, tls=True
+    )
+    assert own.returncode == 0
+    assert own.stderr == ""
+    other = _mosquitto_pub(
+        stack, "yz/v1/st/CQ-NC-0001/dev/CQ-NC-0001-counter-1/event", message, *login, tls=True
+    )
+    assert "Publish 1 failed: Not authorized" in other.stderr, other.stderr
 
 
 def test_a_new_station_counts_exactly_what_its_device_sent(
@@ -226,10 +267,11 @@ def test_a_new_station_counts_exactly_what_its_device_sent(
         ),
         ("telemetry", {"v": 1, "seq": 10, "ts": ts(2), "metrics": {"power_w": 0}}),
     ]
+    # Over TLS on the devices' port, as a kiosk in the field sends.
     for channel, payload in messages:
-        _publish(stack, f"{base}/{channel}", payload, mqtt["username"], mqtt["password"])
+        _publish(stack, f"{base}/{channel}", payload, mqtt["username"], mqtt["password"], tls=True)
     # One of them twice: stored and counted once.
-    _publish(stack, f"{base}/event", messages[2][1], mqtt["username"], mqtt["password"])
+    _publish(stack, f"{base}/event", messages[2][1], mqtt["username"], mqtt["password"], tls=True)
 
     expected = {
         "visits": 5,
@@ -367,13 +409,30 @@ def test_booking_checkin_over_the_kiosk(stack: Stack, admin: dict[str, str]) -> 
 
 
 def test_console_lists_demo_stations_with_figures(stack: Stack) -> None:
-    with httpx.Client(base_url=stack.url("stations"), follow_redirects=True) as browser:
+    assert f"{stack.url('console')}/console/" in stack.output.read_text()
+    with httpx.Client(base_url=stack.url("console"), follow_redirects=True) as browser:
         page = browser.post(
             "/console/login", data={"username": "admin", "password": ADMIN_PASSWORD}
         )
         assert page.status_code == 200
         assert "CQ-NC-0001" in page.text
         assert "金佛山西坡工会驿站" in page.text
+
+
+def test_stations_old_console_address_redirects_to_the_console(stack: Stack) -> None:
+    moved = httpx.get(f"{stack.url('stations')}/console/alarms?lang=en")
+    assert moved.status_code == 308
+    assert moved.headers["location"] == f"{stack.url('console')}/console/alarms?lang=en"
+    # The console has no gRPC port and no database: /readyz is about itself only.
+    assert httpx.get(f"{stack.url('console')}/readyz").status_code == 200
+
+
+def test_every_service_answers_errors_as_problems_with_codes(stack: Stack) -> None:
+    for service in ("stations", "telemetry", "bookings", "console"):
+        reply = httpx.get(f"{stack.url(service)}/api/v1/no-such-thing")
+        assert reply.status_code == 404, service
+        assert reply.headers["content-type"] == "application/problem+json", service
+        assert reply.json()["code"] == "not_found", service
 
 
 def test_ctrl_c_leaves_nothing_running(stack: Stack) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import BROKER_ADMIN
 from tests.services import RunningService, run_service
-from tests.stations.conftest import create_operator, login
+from tests.support.operators import create_operator, login
 from yizhan.devstack.broker import MosquittoBroker
 from yizhan.devstack.processes import free_port
 

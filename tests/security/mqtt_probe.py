@@ -2,9 +2,7 @@
 each PUBACK and SUBACK reason code, the reason of a disconnect, the messages received."""
 
 import threading
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,21 +10,11 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from tests.support.waiting import wait_until
 from yizhan.devstack.broker import MosquittoBroker
 
-WAIT_SECONDS = 10.0
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = WAIT_SECONDS) -> Any:
-    """Poll until `condition()` is truthy; return its value or fail."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(0.05)
+# The name the security tests use.
+wait_for = wait_until
 
 
 @dataclass

@@ -23,7 +23,7 @@ from tests.security.conftest import (
 )
 from tests.security.mqtt_probe import MqttProbe, can_log_in, wait_for
 from tests.services import run_service
-from tests.stations.conftest import create_operator, login
+from tests.support.operators import create_operator, login
 from yizhan.common.mqtt import device_topic
 from yizhan.devstack.broker import MosquittoBroker
 from yizhan.devstack.processes import free_port

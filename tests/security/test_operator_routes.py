@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.security.conftest import DISTRICT_A, DISTRICT_B, Network, unique
-from tests.services import RunningService
+from tests.support.services import RunningService
 
 pytestmark = pytest.mark.integration
 

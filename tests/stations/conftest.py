@@ -2,40 +2,16 @@
 for the whole folder, so each test uses ids of its own (`T-<TEST>-...`)."""
 
 import os
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.services import RunningService, run_service, service_env
+from tests.support.operators import create_operator, login
+from tests.support.services import RunningService, run_service
 
 ADMIN_PASSWORD = "admin-password-for-tests"
-
-
-def create_operator(
-    database_url: str, username: str, password: str, role: str, districts: str = ""
-) -> None:
-    """Create an operator with the service's own CLI."""
-    env = service_env("stations", database_url, {"YZ_TEST_OPERATOR_PASSWORD": password})
-    subprocess.run(
-        [
-            "yz-stations",
-            "create-operator",
-            "--username",
-            username,
-            "--role",
-            role,
-            "--districts",
-            districts,
-            "--password-env",
-            "YZ_TEST_OPERATOR_PASSWORD",
-        ],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
 
 
 @pytest.fixture(scope="package")
@@ -50,17 +26,6 @@ def stations(stations_db: str, workdir: Path) -> Iterator[RunningService]:
     with run_service("stations", stations_db, workdir) as service:
         create_operator(stations_db, "admin", ADMIN_PASSWORD, "admin")
         yield service
-
-
-def login(service: RunningService, username: str, password: str) -> str:
-    """An operator token from the API."""
-    reply = httpx.post(
-        f"{service.base_url}/api/v1/auth/token",
-        data={"username": username, "password": password},
-    )
-    reply.raise_for_status()
-    token: str = reply.json()["access_token"]
-    return token
 
 
 @pytest.fixture(scope="package")

@@ -7,8 +7,8 @@ import grpc
 import httpx
 import pytest
 
-from tests.services import RunningService
 from tests.stations.conftest import create_operator, login
+from tests.support.services import RunningService
 from yizhan.api.stations.v1 import stations_pb2, stations_pb2_grpc
 from yizhan.common.pbtime import from_pb, to_pb
 from yizhan.common.rpc import sync_channel

@@ -19,8 +19,8 @@ from hypothesis.strategies import SearchStrategy
 from schemathesis import GenerationMode
 from schemathesis.core.result import Ok
 
-from tests.services import RunningService
 from tests.stations.conftest import ADMIN_PASSWORD, login
+from tests.support.services import RunningService
 
 pytestmark = pytest.mark.integration
 # Per operation and mode; about a dozen operations, so some hundreds of requests in all:

@@ -4,8 +4,8 @@ device lifecycle without a managed broker, and the audit log."""
 import httpx
 import pytest
 
-from tests.services import RunningService
 from tests.stations.conftest import create_operator, login
+from tests.support.services import RunningService
 
 pytestmark = pytest.mark.integration
 

@@ -2,27 +2,25 @@
 to), a stand-in BookingDesk over real gRPC, the telemetry service itself, and kiosks that
 publish through the real broker."""
 
-import json
-import subprocess
-import threading
-import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import grpc
 import httpx
-import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.services import RunningService, RunningTelemetry, run_service, run_telemetry, service_env
+# Re-exported (`as`): the tests of this folder import them from here; they live in tests/support.
+from tests.support.mqtt import Kiosk as Kiosk
+from tests.support.mqtt import connected_kiosk as connected_kiosk
+from tests.support.mqtt import unique as unique
+from tests.support.operators import create_operator, login
+from tests.support.services import RunningService, RunningTelemetry, run_service, run_telemetry
+from tests.support.waiting import wait_until as wait_until
 from yizhan.api.bookings.v1 import bookings_pb2, bookings_pb2_grpc
 from yizhan.common.db import libpq_dsn
 from yizhan.devstack.broker import BrokerTls, MosquittoBroker
@@ -31,58 +29,6 @@ from yizhan.devstack.tls import DevTls, ensure_dev_tls
 
 ADMIN_PASSWORD = "admin-password-for-telemetry-tests"
 WAIT_SECONDS = 20.0
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = WAIT_SECONDS) -> Any:
-    """Poll until `condition()` is truthy; return its value or fail."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(0.05)
-
-
-def unique(prefix: str) -> str:
-    """An id no other test of this session uses."""
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def create_operator(
-    stations_db: str, username: str, role: str, districts: str = "", password: str = ""
-) -> None:
-    """An operator account, made with the stations CLI."""
-    env = service_env("stations", stations_db, {"YZ_TEST_PASSWORD": password or ADMIN_PASSWORD})
-    subprocess.run(
-        [
-            "yz-stations",
-            "create-operator",
-            "--username",
-            username,
-            "--role",
-            role,
-            "--districts",
-            districts,
-            "--password-env",
-            "YZ_TEST_PASSWORD",
-        ],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-
-
-def login(stations: RunningService, username: str, password: str = ADMIN_PASSWORD) -> str:
-    """A bearer token from stations, accepted by telemetry too."""
-    reply = httpx.post(
-        f"{stations.base_url}/api/v1/auth/token",
-        data={"username": username, "password": password},
-    )
-    reply.raise_for_status()
-    token: str = reply.json()["access_token"]
-    return token
 
 
 @pytest.fixture(scope="session")
@@ -95,7 +41,7 @@ def stations_db(new_database: Callable[[str], str]) -> str:
 def stations(stations_db: str, workdir: Path) -> Iterator[RunningService]:
     """The real stations service, with an admin."""
     with run_service("stations", stations_db, workdir) as service:
-        create_operator(stations_db, "admin", "admin")
+        create_operator(stations_db, "admin", ADMIN_PASSWORD, "admin")
         yield service
 
 
@@ -124,7 +70,7 @@ class Registry:
 @pytest.fixture(scope="session")
 def admin_token(stations: RunningService) -> str:
     """The admin's bearer token."""
-    return login(stations, "admin")
+    return login(stations, "admin", ADMIN_PASSWORD)
 
 
 @pytest.fixture(scope="session")
@@ -278,65 +224,6 @@ class Database:
 def telemetry_database(telemetry_db: str) -> Database:
     """Reads of the shared telemetry service's database."""
     return Database(telemetry_db)
-
-
-@dataclass
-class Kiosk:
-    """An MQTT client publishing as devices do (QoS 1) and listening on `down` topics."""
-
-    client: mqtt.Client
-    received: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def publish(self, topic: str, payload: Mapping[str, Any] | bytes, retain: bool = False) -> None:
-        """Publish at QoS 1 and wait for the broker's acknowledgement."""
-        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        info = self.client.publish(topic, data, qos=1, retain=retain)
-        info.wait_for_publish(10)
-        assert info.is_published(), topic
-
-    def publish_all(self, messages: list[tuple[str, bytes]]) -> None:
-        """Publish many at QoS 1 without waiting for each, then wait for all of them."""
-        infos = [self.client.publish(topic, payload, qos=1) for topic, payload in messages]
-        for info in infos:
-            info.wait_for_publish(30)
-            assert info.is_published()
-
-    def listen(self, topic: str) -> None:
-        """Subscribe to a topic (a device's `down`)."""
-        result, _ = self.client.subscribe(topic, qos=1)
-        assert result == mqtt.MQTT_ERR_SUCCESS
-        time.sleep(0.2)  # the SUBACK; messages before it would be missed
-
-    def messages(self, topic: str) -> list[dict[str, Any]]:
-        """What arrived on a topic so far."""
-        with self.lock:
-            return list(self.received.get(topic, []))
-
-    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        with self.lock:
-            self.received.setdefault(message.topic, []).append(json.loads(message.payload))
-
-
-@contextmanager
-def connected_kiosk(broker: MosquittoBroker) -> Iterator[Kiosk]:
-    """A device-side MQTT client, connected for the block."""
-    client = mqtt.Client(
-        callback_api_version=CallbackAPIVersion.VERSION2,
-        client_id=unique("kiosk"),
-        protocol=mqtt.MQTTv5,
-    )
-    # Publishing thousands at once: let them all be in flight (the broker allows it).
-    client.max_inflight_messages_set(1000)
-    client.max_queued_messages_set(0)
-    kiosk = Kiosk(client)
-    client.on_message = kiosk._on_message
-    client.connect(broker.host, broker.port)
-    client.loop_start()
-    wait_until(client.is_connected, 10)
-    yield kiosk
-    client.disconnect()
-    client.loop_stop()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.services import RunningService
+from tests.support.services import RunningService
 from tests.telemetry.conftest import Database, Kiosk, Registry, unique, wait_until
 from yizhan.telemetry.ingest.protocol import REASONS
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.services import RunningService, run_service, run_telemetry
+from tests.support.services import RunningService, run_service, run_telemetry
 from tests.telemetry.conftest import (
     Bookings,
     Database,

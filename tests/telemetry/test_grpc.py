@@ -1,11 +1,12 @@
 """gRPC TelemetryQuery over the real server, with the service credential."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import grpc
 import pytest
 
-from tests.services import RunningService
+from tests.support.services import RunningService
 from tests.telemetry.conftest import Database, Kiosk, Registry, unique, wait_until
 from yizhan.api.telemetry.v1 import telemetry_pb2, telemetry_pb2_grpc
 from yizhan.common.pbtime import to_pb
@@ -70,21 +71,23 @@ def test_summaries_and_device_states(
         assert not by_id[idle].online
         assert [a.code for a in by_id[counter].alarms] == ["DOOR"]
 
-        usage = stub.GetUsage(
-            telemetry_pb2.GetUsageRequest(
-                scope=f"station:{station}",
-                to=to_pb(now + timedelta(minutes=1)),
-                bucket="hour",
-                tz="UTC",
-                **{"from": to_pb(now - timedelta(minutes=1))},
-            ),
-            timeout=5,
-        )
-        assert usage.totals.visits == 4
-        assert sum(b.figures.visits for b in usage.series) == 4
+        def usage(**scope: Any) -> telemetry_pb2.GetUsageResponse:
+            request = telemetry_pb2.GetUsageRequest(
+                to=to_pb(now + timedelta(minutes=1)), bucket="hour", tz="UTC", **scope
+            )
+            getattr(request, "from").CopyFrom(to_pb(now - timedelta(minutes=1)))
+            reply: telemetry_pb2.GetUsageResponse = stub.GetUsage(request, timeout=5)
+            return reply
+
+        # Scope crosses gRPC as station ids only: telemetry never asks stations about it.
+        mine_only = usage(station_ids=[station])
+        assert mine_only.totals.visits == 4
+        assert sum(b.figures.visits for b in mine_only.series) == 4
+        assert usage(all_stations=True).totals.visits >= 4
+        assert usage(station_ids=[]).totals.visits == 0
 
         with pytest.raises(grpc.RpcError) as refused:
-            stub.GetUsage(telemetry_pb2.GetUsageRequest(scope="galaxy"), timeout=5)
+            stub.GetUsage(telemetry_pb2.GetUsageRequest(bucket="fortnight"), timeout=5)
         assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 

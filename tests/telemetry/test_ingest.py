@@ -11,7 +11,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.services import RunningService
+from tests.support.services import RunningService
 from tests.telemetry import examples
 from tests.telemetry.conftest import Bookings, Database, Kiosk, Registry, unique, wait_until
 from yizhan.devstack.broker import MosquittoBroker
@@ -435,8 +435,11 @@ def test_readiness_names_every_dependency(
 ) -> None:
     reply = httpx.get(f"{telemetry.base_url}/readyz")
     assert reply.status_code == 200, reply.text
-    assert set(reply.json()["checks"]) == {"database", "stations"}
+    # What each process cannot work without; its gRPC peers are reported, never unready.
+    assert set(reply.json()["checks"]) == {"database"}
+    assert set(reply.json()["peers"]) == {"stations"}
     # The ingest process needs its database and its broker session.
     reply = httpx.get(f"{ingest.base_url}/readyz")
     assert reply.status_code == 200, reply.text
     assert set(reply.json()["checks"]) == {"database", "mqtt"}
+    assert set(reply.json()["peers"]) == {"stations", "bookings"}

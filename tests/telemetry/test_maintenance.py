@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.services import service_env
+from tests.support.services import service_env
 from tests.telemetry.conftest import Database
 from yizhan.common.db import create_engine, session_factory
 from yizhan.telemetry import maintenance

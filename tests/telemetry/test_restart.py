@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import RunningService, run_service
+from tests.support.services import RunningService, run_service
 from tests.telemetry.conftest import (
     Bookings,
     Database,

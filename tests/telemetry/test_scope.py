@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from tests.services import RunningService
-from tests.telemetry.conftest import Registry, create_operator, login, unique
+from tests.support.operators import create_operator, login
+from tests.support.services import RunningService
+from tests.telemetry.conftest import ADMIN_PASSWORD, Registry, unique
 
 pytestmark = pytest.mark.integration
 
@@ -27,8 +28,8 @@ def district_operator(
 ) -> Iterator[httpx.Client]:
     """A telemetry API client logged in as an operator of the first district."""
     username = unique("op")
-    create_operator(stations_db, username, "district", districts[0])
-    headers = {"Authorization": f"Bearer {login(stations, username)}"}
+    create_operator(stations_db, username, ADMIN_PASSWORD, "district", districts[0])
+    headers = {"Authorization": f"Bearer {login(stations, username, ADMIN_PASSWORD)}"}
     with httpx.Client(base_url=telemetry.base_url, headers=headers) as client:
         yield client
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from tests.services import RunningService, run_telemetry
+from tests.support.services import RunningService, run_telemetry
 from tests.telemetry.conftest import (
     Bookings,
     Database,

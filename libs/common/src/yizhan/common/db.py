@@ -1,12 +1,14 @@
 """Database engines and migrations; each service owns one PostgreSQL database."""
 
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import psycopg
 from alembic import command
 from alembic.config import Config
 from psycopg import sql
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
@@ -22,6 +24,16 @@ def create_engine(database_url: str, pool_size: int = 10) -> AsyncEngine:
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects usable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def database_ping(sessions: async_sessionmaker[AsyncSession]) -> Callable[[], Awaitable[None]]:
+    """A readiness check: one `SELECT 1` on the service's own database."""
+
+    async def ping() -> None:
+        async with sessions() as session:
+            await session.execute(text("SELECT 1"))
+
+    return ping
 
 
 def libpq_dsn(database_url: str) -> str:

@@ -2,17 +2,22 @@
 
 import argparse
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import grpc
+from fastapi import FastAPI
 from pydantic import Field
 from pydantic_settings import BaseSettings
 
+from yizhan.common import rpc
 from yizhan.common.db import ensure_database, run_migrations
 from yizhan.common.logs import configure_logging
+from yizhan.common.runtime import Component, serve_until_stopped
 from yizhan.common.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -28,6 +33,35 @@ class ServiceSettings(BaseSettings):
 
 
 Command = Callable[[argparse.Namespace, Any], None]
+
+
+async def serve_service(
+    settings: ServiceSettings,
+    *,
+    app: FastAPI,
+    register: Callable[[grpc.aio.Server], None],
+    grpc_services: Sequence[str],
+    components: Sequence[Component] = (),
+) -> None:
+    """Serve a service until SIGINT/SIGTERM: its gRPC server (service credential, health,
+    reflection, traceparent) on its gRPC port, then `components`, then HTTP on its port."""
+
+    def grpc_server() -> contextlib.AbstractAsyncContextManager[None]:
+        return rpc.server_component(
+            host=settings.common.bind_host,
+            port=settings.grpc_port,
+            service_token=settings.common.service_token.get_secret_value(),
+            register=register,
+            service_names=grpc_services,
+            tls=settings.common.grpc_tls(),
+        )
+
+    await serve_until_stopped(
+        app=app,
+        host=settings.common.bind_host,
+        port=settings.http_port,
+        components=[grpc_server, *components],
+    )
 
 
 @dataclass

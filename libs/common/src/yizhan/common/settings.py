@@ -1,10 +1,13 @@
 """Settings every service shares; each service adds its own on top (see its settings.py)."""
 
 from pathlib import Path
-from typing import Literal, Self
+from typing import TYPE_CHECKING, Literal, Self
 
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from yizhan.common.rpc import GrpcTls
 
 # Development defaults: fine on a laptop, refused anywhere else (see _refuse_dev_secrets).
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789"  # noqa: S105
@@ -39,6 +42,34 @@ class CommonSettings(BaseSettings):
     stations_grpc: str = "127.0.0.1:50101"
     telemetry_grpc: str = "127.0.0.1:50102"
     bookings_grpc: str = "127.0.0.1:50103"
+    # gRPC between services over TLS (all three set, or none: plain, allowed on loopback only).
+    grpc_tls_cert: Path | None = None
+    grpc_tls_key: Path | None = None
+    grpc_tls_ca: Path | None = None
+    # Mutual TLS: servers demand a client certificate signed by YZ_GRPC_TLS_CA.
+    grpc_tls_require_client_cert: bool = False
+
+    def grpc_tls(self) -> "GrpcTls | None":
+        """The gRPC certificates when configured."""
+        from yizhan.common.rpc import GrpcTls  # rpc imports grpc; settings stay light
+
+        if self.grpc_tls_cert is None or self.grpc_tls_key is None or self.grpc_tls_ca is None:
+            return None
+        return GrpcTls(
+            self.grpc_tls_cert,
+            self.grpc_tls_key,
+            self.grpc_tls_ca,
+            self.grpc_tls_require_client_cert,
+        )
+
+    @model_validator(mode="after")
+    def _check_grpc_tls(self) -> Self:
+        given = [self.grpc_tls_cert, self.grpc_tls_key, self.grpc_tls_ca]
+        if any(given) and not all(given):
+            raise ValueError("set all of YZ_GRPC_TLS_CERT, YZ_GRPC_TLS_KEY and YZ_GRPC_TLS_CA")
+        if self.grpc_tls_require_client_cert and not all(given):
+            raise ValueError("YZ_GRPC_TLS_REQUIRE_CLIENT_CERT needs the gRPC certificates")
+        return self
 
     @model_validator(mode="after")
     def _refuse_dev_secrets(self) -> Self:

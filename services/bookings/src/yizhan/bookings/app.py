@@ -3,13 +3,12 @@ outbox, the BookingDesk gRPC server, the worker and operator HTTP API, the web f
 background work (no-show sweep, SMS outbox, housekeeping)."""
 
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import grpc
 from fastapi import FastAPI
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from yizhan.api.bookings.v1 import bookings_pb2_grpc
@@ -36,19 +35,20 @@ from yizhan.bookings.notices import Notices
 from yizhan.bookings.opinions import OpinionDesk, OpinionRules
 from yizhan.bookings.otp import HASH_CONTEXT, OtpPolicy, OtpService
 from yizhan.bookings.outbox import Outbox
+from yizhan.bookings.peers.stations import StationsClient
 from yizhan.bookings.quotas import BookingLimits
 from yizhan.bookings.ratelimit import SlidingWindowLimiter
 from yizhan.bookings.rpc.booking_desk import BookingDeskServicer
 from yizhan.bookings.rpc.booking_reports import BookingReportsServicer
-from yizhan.bookings.rpc.stations_client import StationsClient
 from yizhan.bookings.settings import Settings
 from yizhan.bookings.sms import SmsSender, build_sender
 from yizhan.bookings.stats import BookingStats
 from yizhan.bookings.web import routes as web_routes
 from yizhan.common import rpc
-from yizhan.common.db import create_engine, session_factory
+from yizhan.common.db import create_engine, database_ping, session_factory
 from yizhan.common.http import create_http_app
-from yizhan.common.runtime import background_task, serve_until_stopped
+from yizhan.common.runtime import background_task
+from yizhan.common.service import serve_service
 
 BOOKING_DESK = "yizhan.api.bookings.v1.BookingDesk"
 BOOKING_REPORTS = "yizhan.api.bookings.v1.BookingReports"
@@ -136,17 +136,13 @@ def build_deps(
 def build_http_app(deps: Deps) -> FastAPI:
     """The HTTP app: worker and operator API, the web form, health."""
 
-    async def database() -> None:
-        async with deps.sessions() as session:
-            await session.execute(text("SELECT 1"))
-
-    async def stations() -> None:
-        await rpc.check_peer(deps.settings.common.stations_grpc)
-
     app = create_http_app(
         title="Yizhan bookings",
         description="Livestream slots and forum seats for workers; check-in at the kiosk.",
-        readiness={"database": database, "stations": stations},
+        readiness={"database": database_ping(deps.sessions)},
+        # Stations is a peer: when it is down, check-in answers `unavailable`, the rest serves.
+        peers={"stations": deps.settings.common.stations_grpc},
+        peer_tls=deps.settings.common.grpc_tls(),
     )
     app.state.deps = deps
     app.state.jwt_secret = deps.settings.common.jwt_secret.get_secret_value()
@@ -171,34 +167,22 @@ async def serve(settings: Settings) -> None:
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     sessions = session_factory(engine)
     token = settings.common.service_token.get_secret_value()
-    stations_channel = rpc.aio_channel(settings.common.stations_grpc, token)
+    stations_channel = rpc.aio_channel(
+        settings.common.stations_grpc, token, settings.common.grpc_tls()
+    )
     stations = StationsClient(
         stations_pb2_grpc.StationDirectoryStub(stations_channel),
         cache_seconds=settings.stations_cache_seconds,
     )
     deps = build_deps(settings, sessions, stations, build_sender(settings))
 
-    @contextlib.asynccontextmanager
-    async def grpc_server() -> AsyncIterator[None]:
-        def register(server: grpc.aio.Server) -> None:
-            bookings_pb2_grpc.add_BookingDeskServicer_to_server(
-                BookingDeskServicer(deps.checkin), server
-            )
-            bookings_pb2_grpc.add_BookingReportsServicer_to_server(
-                BookingReportsServicer(deps.stats), server
-            )
-
-        server, health = await rpc.start_server(
-            host=settings.common.bind_host,
-            port=settings.grpc_port,
-            service_token=token,
-            register=register,
-            service_names=[BOOKING_DESK, BOOKING_REPORTS],
+    def register(server: grpc.aio.Server) -> None:
+        bookings_pb2_grpc.add_BookingDeskServicer_to_server(
+            BookingDeskServicer(deps.checkin), server
         )
-        try:
-            yield
-        finally:
-            await rpc.stop_server(server, health)
+        bookings_pb2_grpc.add_BookingReportsServicer_to_server(
+            BookingReportsServicer(deps.stats), server
+        )
 
     def housekeeper() -> contextlib.AbstractAsyncContextManager[None]:
         return background_task(
@@ -215,11 +199,12 @@ async def serve(settings: Settings) -> None:
         return background_task("sms-outbox", deps.outbox.run_forever)
 
     try:
-        await serve_until_stopped(
+        await serve_service(
+            settings,
             app=build_http_app(deps),
-            host=settings.common.bind_host,
-            port=settings.http_port,
-            components=[grpc_server, housekeeper, no_show_sweep, sms_outbox],
+            register=register,
+            grpc_services=[BOOKING_DESK, BOOKING_REPORTS],
+            components=[housekeeper, no_show_sweep, sms_outbox],
         )
     finally:
         await stations_channel.close()

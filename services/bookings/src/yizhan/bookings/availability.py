@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from yizhan.bookings import repository
 from yizhan.bookings.errors import InvalidInput
 from yizhan.bookings.models import LivestreamPoint
-from yizhan.bookings.rpc.stations_client import StationInfo, StationsClient
+from yizhan.bookings.peers.stations import StationInfo, StationsClient
 from yizhan.bookings.slots import (
     Interval,
     Slot,

@@ -13,8 +13,8 @@ from yizhan.bookings.forum_admin import ForumAdmin
 from yizhan.bookings.opinions import OpinionDesk
 from yizhan.bookings.otp import OtpService
 from yizhan.bookings.outbox import Outbox
+from yizhan.bookings.peers.stations import StationsClient
 from yizhan.bookings.ratelimit import SlidingWindowLimiter
-from yizhan.bookings.rpc.stations_client import StationsClient
 from yizhan.bookings.settings import Settings
 from yizhan.bookings.stats import BookingStats
 

@@ -19,6 +19,7 @@ from yizhan.bookings.metrics import SMS_FAILURES, SMS_NOTIFICATIONS
 from yizhan.bookings.models import SmsOutbox
 from yizhan.bookings.phones import mask_phone
 from yizhan.bookings.sms import SmsError, SmsSender
+from yizhan.common.backoff import backoff_delay
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,10 @@ class Outbox:
                     extra={"phone": mask_phone(phone), "purpose": stored.purpose},
                 )
             else:
-                wait = min(FIRST_RETRY * 2 ** (attempts - 1), MAX_RETRY)
+                seconds = backoff_delay(
+                    FIRST_RETRY.total_seconds(), MAX_RETRY.total_seconds(), attempts
+                )
+                wait = timedelta(seconds=seconds)
                 stored.next_attempt_at = self._clock() + wait
             return 0
 

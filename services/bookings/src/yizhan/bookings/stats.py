@@ -31,7 +31,7 @@ from yizhan.bookings.models import (
     LivestreamPoint,
     Opinion,
 )
-from yizhan.bookings.rpc.stations_client import StationsClient
+from yizhan.bookings.peers.stations import StationsClient
 from yizhan.bookings.slots import Interval, merge
 
 # Figures over more than this are a report for another tool (stations refuses longer ranges).

@@ -1,49 +1,36 @@
-"""Composition root of the stations service: database, gRPC directory, HTTP API, console."""
+"""Composition root of the stations service: database, gRPC directory and login, HTTP API.
+Stations calls no other service at run time (the console, its old tenant, is a service of its
+own that calls stations)."""
 
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import grpc
-from fastapi import FastAPI
-from sqlalchemy import text
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from yizhan.api.stations.v1 import stations_pb2_grpc
-from yizhan.api.telemetry.v1 import telemetry_pb2_grpc
-from yizhan.common import rpc
-from yizhan.common.db import create_engine, session_factory
+from yizhan.common.db import create_engine, database_ping, session_factory
 from yizhan.common.http import create_http_app
-from yizhan.common.runtime import Component, serve_until_stopped
+from yizhan.common.runtime import Component
+from yizhan.common.service import serve_service
 from yizhan.stations.api import audit_routes, auth_routes, device_routes, station_routes
 from yizhan.stations.broker import sync as broker_sync
 from yizhan.stations.broker.control import DynsecControl
-from yizhan.stations.console import api_routes as console_api
-from yizhan.stations.console import assets as console_assets
-from yizhan.stations.console import live as console_live
-from yizhan.stations.console.routes import router as console_router
-from yizhan.stations.console.settings import ConsoleSettings
-from yizhan.stations.console.wiring import ConsoleDeps, build_console
 from yizhan.stations.context import Deps
 from yizhan.stations.login_limiter import LoginLimiter
 from yizhan.stations.rpc.directory import StationDirectoryServicer
+from yizhan.stations.rpc.operator_login import OperatorLoginServicer
 from yizhan.stations.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-def build_http_app(deps: Deps, console: ConsoleDeps) -> FastAPI:
-    """The HTTP app: operator API, console, health."""
+def build_http_app(deps: Deps) -> FastAPI:
+    """The HTTP app: operator API, health, and the redirect from the console's old address."""
 
-    async def database() -> None:
-        async with deps.sessions() as session:
-            await session.execute(text("SELECT 1"))
-
-    async def telemetry() -> None:
-        await rpc.check_peer(deps.settings.common.telemetry_grpc)
-
-    readiness = {"database": database, "telemetry": telemetry}
+    readiness = {"database": database_ping(deps.sessions)}
     broker = deps.broker
     if broker is not None:
 
@@ -54,7 +41,7 @@ def build_http_app(deps: Deps, console: ConsoleDeps) -> FastAPI:
         readiness["broker"] = broker_in_step
     app = create_http_app(
         title="Yizhan stations",
-        description="Station registry, devices, operators and the operator console.",
+        description="Station registry, devices, credentials and operators.",
         readiness=readiness,
     )
     app.state.deps = deps
@@ -63,11 +50,14 @@ def build_http_app(deps: Deps, console: ConsoleDeps) -> FastAPI:
     app.include_router(station_routes.router)
     app.include_router(device_routes.router)
     app.include_router(audit_routes.router)
-    app.state.console = console
-    app.include_router(console_router)
-    app.include_router(console_live.router)
-    app.include_router(console_assets.router)
-    app.include_router(console_api.router)
+    console_url = deps.settings.console_url.rstrip("/")
+
+    @app.api_route("/console/{rest:path}", methods=["GET", "POST"], include_in_schema=False)
+    async def console_moved(request: Request, rest: str) -> RedirectResponse:
+        """The console is its own service now (CONTRACT §1): old bookmarks land there."""
+        query = f"?{request.url.query}" if request.url.query else ""
+        return RedirectResponse(f"{console_url}/console/{rest}{query}", status_code=308)
+
     return app
 
 
@@ -100,52 +90,35 @@ async def serve(settings: Settings) -> None:
     """Run the stations service until SIGINT/SIGTERM."""
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
-    token = settings.common.service_token.get_secret_value()
-    telemetry_channel = rpc.aio_channel(settings.common.telemetry_grpc, token)
-    # The console's booking figures; stations itself does not need bookings to be ready.
-    bookings_channel = rpc.aio_channel(settings.common.bookings_grpc, token)
-    console = build_console(ConsoleSettings(), telemetry_channel, bookings_channel)
     control, broker = _broker(settings, sessions)
     deps = Deps(
         settings=settings,
         sessions=sessions,
-        telemetry=telemetry_pb2_grpc.TelemetryQueryStub(telemetry_channel),
         login_limiter=LoginLimiter(settings.login_attempts_per_minute),
         token_ttl=timedelta(minutes=settings.common.jwt_ttl_minutes),
         broker=broker,
     )
 
-    @contextlib.asynccontextmanager
-    async def grpc_server() -> AsyncIterator[None]:
-        def register(server: grpc.aio.Server) -> None:
-            stations_pb2_grpc.add_StationDirectoryServicer_to_server(
-                StationDirectoryServicer(sessions, settings.common.jwt_secret.get_secret_value()),
-                server,
-            )
-
-        server, health = await rpc.start_server(
-            host=settings.common.bind_host,
-            port=settings.grpc_port,
-            service_token=token,
-            register=register,
-            service_names=["yizhan.api.stations.v1.StationDirectory"],
+    def register(server: grpc.aio.Server) -> None:
+        stations_pb2_grpc.add_StationDirectoryServicer_to_server(
+            StationDirectoryServicer(sessions, settings.common.jwt_secret.get_secret_value()),
+            server,
         )
-        try:
-            yield
-        finally:
-            await rpc.stop_server(server, health)
+        stations_pb2_grpc.add_OperatorLoginServicer_to_server(OperatorLoginServicer(deps), server)
 
-    components: list[Component] = [grpc_server]
+    components: list[Component] = []
     if control is not None and broker is not None:
         components.append(lambda: broker_sync.running(broker, control))
     try:
-        await serve_until_stopped(
-            app=build_http_app(deps, console),
-            host=settings.common.bind_host,
-            port=settings.http_port,
+        await serve_service(
+            settings,
+            app=build_http_app(deps),
+            register=register,
+            grpc_services=[
+                "yizhan.api.stations.v1.StationDirectory",
+                "yizhan.api.stations.v1.OperatorLogin",
+            ],
             components=components,
         )
     finally:
-        await bookings_channel.close()
-        await telemetry_channel.close()
         await engine.dispose()

@@ -2,16 +2,12 @@
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from yizhan.stations.broker.sync import BrokerSync
 from yizhan.stations.login_limiter import LoginLimiter
 from yizhan.stations.settings import Settings
-
-if TYPE_CHECKING:
-    from yizhan.api.telemetry.v1.telemetry_pb2_grpc import TelemetryQueryAsyncStub
 
 
 @dataclass
@@ -20,7 +16,6 @@ class Deps:
 
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]
-    telemetry: "TelemetryQueryAsyncStub"
     login_limiter: LoginLimiter
     token_ttl: timedelta
     # None when the broker is not managed by stations (broker_security=off).

@@ -1,4 +1,4 @@
-"""Operator accounts: login and creation (used by the API, the console and the CLI)."""
+"""Operator accounts: login and creation (used by the API, the console's gRPC login and the CLI)."""
 
 from typing import cast
 

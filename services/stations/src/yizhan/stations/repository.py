@@ -65,6 +65,18 @@ async def list_devices(session: AsyncSession, station_id: str) -> list[Device]:
     return list((await session.scalars(query)).all())
 
 
+async def devices_of(session: AsyncSession, station_ids: Sequence[str]) -> list[Device]:
+    """Devices of these stations, by station and id."""
+    if not station_ids:
+        return []
+    query = (
+        select(Device)
+        .where(Device.station_id.in_(list(station_ids)))
+        .order_by(Device.station_id, Device.id)
+    )
+    return list((await session.scalars(query)).all())
+
+
 async def get_device(session: AsyncSession, device_id: str) -> Device | None:
     """One device by id."""
     return await session.get(Device, device_id)

@@ -26,6 +26,9 @@ class Settings(ServiceSettings):
     # Logins per username and minute before the token endpoint answers 429.
     login_attempts_per_minute: int = 10
     admin_password: SecretStr | None = None
+    # Where the console service answers (YZ_STATIONS_CONSOLE_URL): stations' old /console/
+    # address redirects there.
+    console_url: str = "http://127.0.0.1:8104"
 
     # `dynsec`: stations keeps the accounts of Mosquitto's dynamic security plugin (devices,
     # telemetry) in step with its database, over MQTT (broker at YZ_MQTT_HOST/YZ_MQTT_PORT).

@@ -2,9 +2,7 @@
 queries, HTTP API, presence sampling and purges. The MQTT ingest is a process of its own
 (ingest_app.py), so its threads and garbage-collector tuning stay out of this one."""
 
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 
 import grpc
 from fastapi import FastAPI, Request
@@ -15,15 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from yizhan.api.stations.v1 import stations_pb2_grpc
 from yizhan.api.telemetry.v1 import insights_pb2_grpc, telemetry_pb2_grpc
 from yizhan.common import rpc
-from yizhan.common.db import create_engine, session_factory
+from yizhan.common.db import create_engine, database_ping, session_factory
 from yizhan.common.http import create_http_app, problem
-from yizhan.common.runtime import Component, background_task, serve_until_stopped
+from yizhan.common.runtime import background_task
+from yizhan.common.service import serve_service
 from yizhan.telemetry import maintenance, presence, storage
 from yizhan.telemetry.api import dead_letter_routes, device_routes, usage_routes
 from yizhan.telemetry.context import Deps
+from yizhan.telemetry.peers.stations import StationsClient, StationsUnreachable
 from yizhan.telemetry.rpc.insights import TelemetryInsightsServicer
 from yizhan.telemetry.rpc.query import TelemetryQueryServicer
-from yizhan.telemetry.rpc.stations_client import StationsClient, StationsUnreachable
 from yizhan.telemetry.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -36,25 +35,28 @@ def build_http_app(deps: Deps) -> FastAPI:
     """The HTTP app: operator API (usage, device state, dead letters), health."""
     common = deps.settings.common
 
-    async def database() -> None:
-        async with deps.sessions() as session:
-            await session.execute(text("SELECT 1"))
-
-    async def stations() -> None:
-        await rpc.check_peer(common.stations_grpc)
-
-    readiness = {"database": database, "stations": stations}
+    readiness = {"database": database_ping(deps.sessions)}
+    # Stations answers the district scopes of the HTTP usage API: a peer, reported as
+    # degraded when down, never making the API unready (CONTRACT §1).
+    peers = {"stations": common.stations_grpc}
     app = create_http_app(
         title="Yizhan telemetry",
         description="Kiosk MQTT ingest, device state and usage figures.",
         readiness=readiness,
+        peers=peers,
+        peer_tls=common.grpc_tls(),
     )
     app.state.deps = deps
     app.state.jwt_secret = common.jwt_secret.get_secret_value()
 
     async def stations_down(request: Request, exc: Exception) -> Response:
         log.warning("stations unreachable", extra={"error": str(exc)})
-        return problem(503, "Service unavailable", "the stations service does not answer")
+        return problem(
+            503,
+            "Service unavailable",
+            "the stations service does not answer",
+            code="stations_unavailable",
+        )
 
     app.add_exception_handler(StationsUnreachable, stations_down)
     app.include_router(usage_routes.router)
@@ -99,33 +101,21 @@ async def serve(settings: Settings) -> None:
     engine = create_engine(settings.database_url)
     sessions = session_factory(engine)
     token = settings.common.service_token.get_secret_value()
-    stations_channel = rpc.aio_channel(settings.common.stations_grpc, token)
+    stations_channel = rpc.aio_channel(
+        settings.common.stations_grpc, token, settings.common.grpc_tls()
+    )
     stations = StationsClient(stations_pb2_grpc.StationDirectoryStub(stations_channel))
     deps = Deps(settings=settings, sessions=sessions, stations=stations)
     await log_storage(engine)
 
-    @contextlib.asynccontextmanager
-    async def grpc_server() -> AsyncIterator[None]:
-        def register(server: grpc.aio.Server) -> None:
-            telemetry_pb2_grpc.add_TelemetryQueryServicer_to_server(
-                TelemetryQueryServicer(sessions, stations, settings.offline_after_seconds),
-                server,
-            )
-            insights_pb2_grpc.add_TelemetryInsightsServicer_to_server(
-                TelemetryInsightsServicer(sessions), server
-            )
-
-        server, health = await rpc.start_server(
-            host=settings.common.bind_host,
-            port=settings.grpc_port,
-            service_token=token,
-            register=register,
-            service_names=[GRPC_SERVICE, INSIGHTS_SERVICE],
+    def register(server: grpc.aio.Server) -> None:
+        telemetry_pb2_grpc.add_TelemetryQueryServicer_to_server(
+            TelemetryQueryServicer(sessions, settings.offline_after_seconds),
+            server,
         )
-        try:
-            yield
-        finally:
-            await rpc.stop_server(server, health)
+        insights_pb2_grpc.add_TelemetryInsightsServicer_to_server(
+            TelemetryInsightsServicer(sessions), server
+        )
 
     async def sample_presence() -> None:
         await presence.run_sampler(
@@ -140,17 +130,16 @@ async def serve(settings: Settings) -> None:
             dead_letter_retention_days=settings.dead_letter_retention_days,
         )
 
-    components: list[Component] = [
-        grpc_server,
-        lambda: background_task("presence-sampler", sample_presence),
-        lambda: background_task("maintenance", purge),
-    ]
     try:
-        await serve_until_stopped(
+        await serve_service(
+            settings,
             app=build_http_app(deps),
-            host=settings.common.bind_host,
-            port=settings.http_port,
-            components=components,
+            register=register,
+            grpc_services=[GRPC_SERVICE, INSIGHTS_SERVICE],
+            components=[
+                lambda: background_task("presence-sampler", sample_presence),
+                lambda: background_task("maintenance", purge),
+            ],
         )
     finally:
         await stations_channel.close()

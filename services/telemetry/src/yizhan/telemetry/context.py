@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from yizhan.telemetry.rpc.stations_client import StationsClient
+from yizhan.telemetry.peers.stations import StationsClient
 from yizhan.telemetry.settings import Settings
 
 

@@ -11,34 +11,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-_ONLINE = (
-    "(last_seen > now() - make_interval(secs => :offline_after)"
-    " AND (offline_at IS NULL OR last_seen > offline_at))"
-)
-_STATES = f"""
-SELECT device_id, {_ONLINE}, last_seen, firmware FROM device_state
-WHERE station_id = :station ORDER BY device_id
-"""  # noqa: S608 (composed of constants; values are bound)
-_OPEN_ALARMS = """
-SELECT device_id, code, severity, message, opened_at FROM alarms
-WHERE station_id = :station AND cleared_at IS NULL ORDER BY opened_at, id
-"""
-# A start whose stop never came (a lost message, a kiosk replaced) is not shown forever.
-SESSION_SHOWN_FOR = "24 hours"
-_CHARGING = f"""
-SELECT device_id, session, connector, started_at FROM charge_sessions
-WHERE station_id = :station AND stopped_at IS NULL
-  AND started_at > now() - interval '{SESSION_SHOWN_FOR}'
-ORDER BY started_at, session
-"""  # noqa: S608 (composed of constants; values are bound)
-_DEVICE_COUNTS = f"""
-SELECT station_id, COUNT(*), COUNT(*) FILTER (WHERE {_ONLINE}) FROM device_state
-WHERE station_id = ANY(:stations) GROUP BY station_id
-"""  # noqa: S608 (composed of constants; values are bound)
-_ALARM_COUNTS = """
-SELECT station_id, COUNT(*) FROM alarms
-WHERE station_id = ANY(:stations) AND cleared_at IS NULL GROUP BY station_id
-"""
+from yizhan.telemetry import queries
 
 
 @dataclass(frozen=True)
@@ -86,14 +59,14 @@ async def device_states(
 ) -> list[DeviceState]:
     """The station's devices that telemetry has heard from, with their open alarms."""
     rows = await session.execute(
-        text(_STATES), {"station": station_id, "offline_after": offline_after}
+        text(queries.DEVICE_STATES), {"station": station_id, "offline_after": offline_after}
     )
     states = {row[0]: DeviceState(row[0], bool(row[1]), row[2], row[3]) for row in rows.all()}
-    alarms = await session.execute(text(_OPEN_ALARMS), {"station": station_id})
+    alarms = await session.execute(text(queries.DEVICE_OPEN_ALARMS), {"station": station_id})
     for device_id, code, severity, message, opened_at in alarms.all():
         if device_id in states:
             states[device_id].alarms.append(Alarm(code, severity, message, opened_at))
-    sessions = await session.execute(text(_CHARGING), {"station": station_id})
+    sessions = await session.execute(text(queries.DEVICE_CHARGING), {"station": station_id})
     for device_id, charge_session, connector, started_at in sessions.all():
         if device_id in states:
             states[device_id].charging.append(Charging(charge_session, connector, started_at))
@@ -105,8 +78,8 @@ async def device_counts(
 ) -> dict[str, DeviceCounts]:
     """Devices seen, online now and open alarms of each station."""
     params = {"stations": list(station_ids), "offline_after": offline_after}
-    devices = await session.execute(text(_DEVICE_COUNTS), params)
-    alarms = await session.execute(text(_ALARM_COUNTS), params)
+    devices = await session.execute(text(queries.DEVICE_DEVICE_COUNTS), params)
+    alarms = await session.execute(text(queries.DEVICE_ALARM_COUNTS), params)
     open_alarms = {station_id: int(count) for station_id, count in alarms.all()}
     counts = {
         station_id: DeviceCounts(int(seen), int(online), open_alarms.get(station_id, 0))

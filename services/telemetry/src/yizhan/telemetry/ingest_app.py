@@ -16,7 +16,7 @@ from yizhan.telemetry.ingest.pipeline import Ingest, running
 from yizhan.telemetry.settings import Settings
 
 
-def build_health_app(ingest: Ingest, engine: AsyncEngine) -> FastAPI:
+def build_health_app(ingest: Ingest, engine: AsyncEngine, settings: Settings) -> FastAPI:
     """Health of the ingest: ready when its database answers and it holds a broker session."""
 
     async def database() -> None:
@@ -27,10 +27,15 @@ def build_health_app(ingest: Ingest, engine: AsyncEngine) -> FastAPI:
         if not ingest.source.connected:
             raise RuntimeError("not connected to the broker")
 
+    common = settings.common
     return create_http_app(
         title="Yizhan telemetry ingest",
         description="Health and metrics of the MQTT ingest process.",
         readiness={"database": database, "mqtt": mqtt},
+        # Known devices are stored from the cache while stations is away; check-ins answer
+        # `unavailable` while bookings is: both are degraded, neither makes the ingest unready.
+        peers={"stations": common.stations_grpc, "bookings": common.bookings_grpc},
+        peer_tls=common.grpc_tls(),
     )
 
 
@@ -40,7 +45,7 @@ async def serve_ingest(settings: Settings) -> None:
     engine = create_engine(settings.database_url)
     try:
         await serve_until_stopped(
-            app=build_health_app(ingest, engine),
+            app=build_health_app(ingest, engine, settings),
             host=settings.common.bind_host,
             port=settings.ingest_http_port,
             components=[lambda: running(ingest)],

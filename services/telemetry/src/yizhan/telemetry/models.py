@@ -1,4 +1,5 @@
-"""Tables of the telemetry database (created by migrations/versions/, read here by queries).
+"""Tables of the telemetry database as migrations/versions/ create them on plain PostgreSQL
+(tests/telemetry/test_migrations.py fails when the two drift apart).
 
 `events` and `metrics` are the time series (TimescaleDB hypertables when available), written
 only by ingest/store.py. A hypertable cannot carry a unique key without its time column, so
@@ -7,14 +8,19 @@ the (device_id, seq) duplicate check lives in its own table, `message_keys`.
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
+    ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
+    Numeric,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -33,7 +39,8 @@ events = Table(
     Column("count", Integer),
     Column("amount", Float),
     Column("ref", Text),
-    Column("attrs", JSONB, nullable=False),
+    Column("attrs", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Index("events_time_brin", "time", postgresql_using="brin"),
 )
 
 metrics = Table(
@@ -44,6 +51,7 @@ metrics = Table(
     Column("device_id", Text, nullable=False),
     Column("metric", Text, nullable=False),
     Column("value", Float, nullable=False),
+    Index("metrics_time_brin", "time", postgresql_using="brin"),
 )
 
 message_keys = Table(
@@ -53,6 +61,7 @@ message_keys = Table(
     Column("seq", BigInteger, primary_key=True),
     Column("ts", DateTime(timezone=True), nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
+    Index("message_keys_ts_brin", "ts", postgresql_using="brin"),
 )
 
 device_state = Table(
@@ -68,6 +77,7 @@ device_state = Table(
     Column("state", Text),
     Column("state_ts", DateTime(timezone=True)),
     Column("firmware", Text),
+    Index("device_state_station", "station_id"),
 )
 
 alarms = Table(
@@ -81,6 +91,16 @@ alarms = Table(
     Column("message", Text),
     Column("opened_at", DateTime(timezone=True), nullable=False),
     Column("cleared_at", DateTime(timezone=True)),
+    # The seq of the fault that opened it (a replayed fault must not open it again).
+    Column("opened_seq", BigInteger),
+    Index(
+        "alarms_open",
+        "device_id",
+        "code",
+        unique=True,
+        postgresql_where=text("cleared_at IS NULL"),
+    ),
+    Index("alarms_open_station", "station_id", postgresql_where=text("cleared_at IS NULL")),
 )
 
 dead_letters = Table(
@@ -95,4 +115,90 @@ dead_letters = Table(
     Column("reason", Text, nullable=False),
     Column("detail", Text, nullable=False),
     Column("payload", LargeBinary, nullable=False),
+    Index("dead_letters_received_brin", "received_at", postgresql_using="brin"),
+)
+
+# Newest first within a station, a device or a reason (the listings page backwards).
+Index("events_station_time", events.c.station_id, events.c.time.desc())
+Index("metrics_device_time", metrics.c.device_id, metrics.c.time.desc())
+Index("dead_letters_reason", dead_letters.c.reason, dead_letters.c.id.desc())
+Index("dead_letters_station", dead_letters.c.station_id, dead_letters.c.id.desc())
+
+# The latest clear of each (device, code): a fault older than it does not reopen the alarm.
+alarm_clears = Table(
+    "alarm_clears",
+    metadata,
+    Column("device_id", Text, primary_key=True),
+    Column("code", Text, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("cleared_at", DateTime(timezone=True), nullable=False),
+)
+
+alarm_acks = Table(
+    "alarm_acks",
+    metadata,
+    Column("alarm_id", BigInteger, ForeignKey("alarms.id", ondelete="CASCADE"), primary_key=True),
+    Column("acknowledged_by", Text, nullable=False),
+    Column("acknowledged_at", DateTime(timezone=True), nullable=False),
+    Column("note", Text, nullable=False, server_default=text("''")),
+)
+
+# Online and offline intervals of each device (presence.py samples them).
+device_presence = Table(
+    "device_presence",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("device_id", Text, nullable=False),
+    Column("station_id", Text, nullable=False),
+    Column("online", Boolean, nullable=False),
+    Column("since", DateTime(timezone=True), nullable=False),
+    Column("until", DateTime(timezone=True), nullable=False),
+    Column("current", Boolean, nullable=False, server_default=text("true")),
+    Index("device_presence_current", "device_id", unique=True, postgresql_where=text("current")),
+    Index("device_presence_station", "station_id", "until"),
+    Index("device_presence_until", "until"),
+)
+
+charge_sessions = Table(
+    "charge_sessions",
+    metadata,
+    Column("device_id", Text, primary_key=True),
+    Column("session", Text, primary_key=True),
+    Column("station_id", Text, nullable=False),
+    Column("connector", Integer),
+    Column("started_at", DateTime(timezone=True)),
+    Column("stopped_at", DateTime(timezone=True)),
+    Column("energy_wh", Float),
+    Column("stop_reason", Text),
+    Index(
+        "charge_sessions_open",
+        "station_id",
+        "started_at",
+        postgresql_where=text("stopped_at IS NULL"),
+    ),
+)
+
+# Quarter-hour rollups of the five usage figures (figures.py), per station and for the
+# network; with TimescaleDB they are continuous aggregates instead (migration 0003).
+usage_15m = Table(
+    "usage_15m",
+    metadata,
+    Column("station_id", Text, primary_key=True),
+    Column("bucket", DateTime(timezone=True), primary_key=True),
+    Column("visits", BigInteger, nullable=False),
+    Column("charge_sessions", BigInteger, nullable=False),
+    Column("energy_wh", Numeric, nullable=False),
+    Column("water_liters", Numeric, nullable=False),
+    Column("dispenses", BigInteger, nullable=False),
+)
+
+usage_network_15m = Table(
+    "usage_network_15m",
+    metadata,
+    Column("bucket", DateTime(timezone=True), primary_key=True),
+    Column("visits", BigInteger, nullable=False),
+    Column("charge_sessions", BigInteger, nullable=False),
+    Column("energy_wh", Numeric, nullable=False),
+    Column("water_liters", Numeric, nullable=False),
+    Column("dispenses", BigInteger, nullable=False),
 )

@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from yizhan.telemetry import queries
+
 log = logging.getLogger(__name__)
 
 # One sampler writes per tick even with several telemetry replicas (any constant will do; it
@@ -62,17 +64,6 @@ SELECT s.device_id, s.station_id, {_ONLINE},
 FROM device_state s LEFT JOIN closed c ON c.device_id = s.device_id
 WHERE NOT (s.device_id = ANY(:extended))
 """  # noqa: S608 (composed of constants; values are bound)
-
-_AVAILABILITY = """
-SELECT device_id, station_id,
-       SUM(EXTRACT(EPOCH FROM LEAST(until, :end) - GREATEST(since, :start))),
-       COALESCE(SUM(EXTRACT(EPOCH FROM LEAST(until, :end) - GREATEST(since, :start)))
-                FILTER (WHERE online), 0)
-FROM device_presence
-WHERE until > :start AND since < :end {stations}
-GROUP BY device_id, station_id
-ORDER BY station_id, device_id
-"""
 
 
 @dataclass(frozen=True)
@@ -119,7 +110,9 @@ async def availability(
     if station_ids is not None:
         stations = "AND station_id = ANY(:stations)"
         params["stations"] = list(station_ids)
-    rows = await session.execute(text(_AVAILABILITY.format(stations=stations)), params)
+    rows = await session.execute(
+        text(queries.PRESENCE_AVAILABILITY.format(stations=stations)), params
+    )
     return [
         Availability(device_id, station_id, float(observed or 0), float(online or 0))
         for device_id, station_id, observed, online in rows.all()

@@ -1,10 +1,5 @@
 """Where the usage figures are computed (the operator API, gRPC and the console all come here).
-
-- visits: the sum of `count` of `visit` events (people counted at the door)
-- charge_sessions: the number of `charge.stop` events (a stop without a start still counts)
-- energy_kwh: the sum of `energy_wh` of `charge.stop` events, / 1000
-- water_liters: the sum of `liters` of `water.dispense` events
-- dispenses: the number of `water.dispense` events
+What each figure is, is defined once in figures.py.
 
 Events count by when they happened (`ts`), in calendar buckets of the requested time zone.
 The figures come from the quarter-hour rollups (`usage_15m` per station, `usage_network_15m`
@@ -23,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from yizhan.telemetry import queries
 from yizhan.telemetry.scope import Scope, parse_scope
 
 Bucket = Literal["hour", "day", "week", "month"]
@@ -37,57 +33,6 @@ _BUCKET_MAX_SPAN: Final = {
     "month": 31 * 86400 + 3600,
 }
 QUARTER: Final = timedelta(minutes=15)
-
-_RAW_FIGURES = """
-    COALESCE(SUM(count) FILTER (WHERE type = 'visit'), 0) AS visits,
-    COUNT(*) FILTER (WHERE type = 'charge.stop') AS charge_sessions,
-    COALESCE(SUM(amount::numeric) FILTER (WHERE type = 'charge.stop'), 0) AS energy_wh,
-    COALESCE(SUM(amount::numeric) FILTER (WHERE type = 'water.dispense'), 0) AS water_liters,
-    COUNT(*) FILTER (WHERE type = 'water.dispense') AS dispenses
-"""
-_ROLLUP_FIGURES = """
-    SUM(visits) AS visits, SUM(charge_sessions) AS charge_sessions, SUM(energy_wh) AS energy_wh,
-    SUM(water_liters) AS water_liters, SUM(dispenses) AS dispenses
-"""
-_OUTER_FIGURES = """
-    COALESCE(SUM({p}.visits), 0), COALESCE(SUM({p}.charge_sessions), 0),
-    COALESCE(SUM({p}.energy_wh), 0), COALESCE(SUM({p}.water_liters), 0),
-    COALESCE(SUM({p}.dispenses), 0)
-"""
-_USAGE_TYPES = "('visit', 'charge.stop', 'water.dispense')"
-# Whole quarter hours [lo, hi) from the rollups, the partial ones around them from raw events.
-_PARTS = f"""
-    SELECT {{rollup_key}}, {_ROLLUP_FIGURES}
-    FROM {{rollup}} WHERE bucket >= :lo AND bucket < :hi {{stations}} GROUP BY 1
-    UNION ALL
-    SELECT {{raw_key}}, {_RAW_FIGURES}
-    FROM events WHERE time >= :start AND time < :lo AND type IN {_USAGE_TYPES} {{stations}}
-    GROUP BY 1
-    UNION ALL
-    SELECT {{raw_key}}, {_RAW_FIGURES}
-    FROM events WHERE time >= :hi AND time < :end AND type IN {_USAGE_TYPES} {{stations}}
-    GROUP BY 1
-"""  # noqa: S608 (composed of constants; values are bound)
-
-# Runs with the session's TimeZone set to the requested zone, so that date_trunc and
-# `+ interval '1 day'` on timestamptz follow that zone's calendar (DST included).
-_SERIES = f"""
-WITH buckets AS (
-    SELECT generate_series(
-        date_trunc(:bucket, CAST(:start AS timestamptz)),
-        CAST(:end AS timestamptz) - interval '1 microsecond',
-        CAST(:step AS interval)
-    ) AS start
-), parts AS ({{parts}})
-SELECT b.start, {_OUTER_FIGURES.format(p="p")}
-FROM buckets b LEFT JOIN parts p ON p.key = b.start
-GROUP BY b.start ORDER BY b.start
-"""  # noqa: S608 (composed of constants; values are bound)
-
-_PER_STATION = f"""
-SELECT p.key, {_OUTER_FIGURES.format(p="p")}
-FROM ({{parts}}) p GROUP BY p.key
-"""  # noqa: S608 (composed of constants; values are bound)
 
 
 def _floor_quarter(moment: datetime) -> datetime:
@@ -110,14 +55,14 @@ def _parts(*, per_station: bool, station_filter: bool) -> str:
     """Figures keyed by calendar bucket (or by station), from rollups and raw edges."""
     stations = "AND station_id = ANY(:stations)" if station_filter else ""
     if per_station:
-        return _PARTS.format(
+        return queries.USAGE_PARTS.format(
             rollup_key="station_id AS key",
             rollup_inner_key="station_id",
             raw_key="station_id AS key",
             rollup="usage_15m",
             stations=stations,
         )
-    return _PARTS.format(
+    return queries.USAGE_PARTS.format(
         rollup_key="date_trunc(:bucket, bucket) AS key",
         rollup_inner_key="bucket",
         raw_key="date_trunc(:bucket, time) AS key",
@@ -198,7 +143,7 @@ async def usage_series(
     if station_ids is not None:
         params["stations"] = list(station_ids)
     parts = _parts(per_station=False, station_filter=station_ids is not None)
-    result = await session.execute(text(_SERIES.format(parts=parts)), params)
+    result = await session.execute(text(queries.USAGE_SERIES.format(parts=parts)), params)
     series = [(row[0], _figures(row[1:])) for row in result.all()]
     totals = sum((figures for _, figures in series), Figures())
     return Usage(series, totals)
@@ -211,7 +156,7 @@ async def usage_by_station(
     lo, hi = _whole_quarters(start, end)
     parts = _parts(per_station=True, station_filter=True)
     result = await session.execute(
-        text(_PER_STATION.format(parts=parts)),
+        text(queries.USAGE_PER_STATION.format(parts=parts)),
         {"stations": list(station_ids), "start": start, "end": end, "lo": lo, "hi": hi},
     )
     return {row[0]: _figures(row[1:]) for row in result.all()}

@@ -2,6 +2,7 @@
 livestream points and forum sessions, created through the public APIs (as an operator would)."""
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -192,18 +193,30 @@ def _ok(reply: httpx.Response, *accepted: int) -> httpx.Response:
     return reply
 
 
-def seed(stations_url: str, bookings_url: str, token: str, today: date | None = None) -> None:
-    """Create what is missing of the demo network; safe to run on every start."""
+def seed(
+    stations_url: str,
+    bookings_url: str,
+    token: str,
+    today: date | None = None,
+    have_credentials: Collection[str] = (),
+) -> dict[str, tuple[str, str]]:
+    """Create what is missing of the demo network; safe to run on every start. Returns the
+    MQTT credentials (username, password) of devices made now, and of existing devices not in
+    `have_credentials` (their credentials are rotated: a password is shown only once)."""
     headers = {"Authorization": f"Bearer {token}"}
     today = today or datetime.now(TZ).date()
+    credentials: dict[str, tuple[str, str]] = {}
     with httpx.Client(headers=headers, timeout=30) as client:
         for station in STATIONS:
-            _seed_station(client, stations_url, station)
+            credentials.update(_seed_station(client, stations_url, station, set(have_credentials)))
             _seed_bookables(client, bookings_url, station, today)
     log.info("demo network ready", extra={"stations": len(STATIONS)})
+    return credentials
 
 
-def _seed_station(client: httpx.Client, stations_url: str, station: DemoStation) -> None:
+def _seed_station(
+    client: httpx.Client, stations_url: str, station: DemoStation, have_credentials: set[str]
+) -> dict[str, tuple[str, str]]:
     existing = client.get(f"{stations_url}/api/v1/stations/{station.id}")
     if existing.status_code == 404:
         body: dict[str, Any] = {
@@ -218,14 +231,21 @@ def _seed_station(client: httpx.Client, stations_url: str, station: DemoStation)
         _ok(client.post(f"{stations_url}/api/v1/stations", json=body), 201)
     else:
         _ok(existing, 200)
-    devices = _ok(client.get(f"{stations_url}/api/v1/stations/{station.id}/devices"), 200)
+    devices_url = f"{stations_url}/api/v1/stations/{station.id}/devices"
+    devices = _ok(client.get(devices_url), 200)
     have = {d["id"] for d in devices.json()["items"]}
+    credentials: dict[str, tuple[str, str]] = {}
     for device_id, kind in device_ids(station.id):
         if device_id not in have:
-            url = f"{stations_url}/api/v1/stations/{station.id}/devices"
-            _ok(
-                client.post(url, json={"id": device_id, "kind": kind, "model": f"demo-{kind}"}), 201
-            )
+            body = {"id": device_id, "kind": kind, "model": f"demo-{kind}"}
+            reply = _ok(client.post(devices_url, json=body), 201)
+        elif device_id not in have_credentials:
+            reply = _ok(client.post(f"{devices_url}/{device_id}/rotate"), 200, 201)
+        else:
+            continue
+        mqtt = reply.json()["mqtt"]
+        credentials[device_id] = (mqtt["username"], mqtt["password"])
+    return credentials
 
 
 def _seed_bookables(

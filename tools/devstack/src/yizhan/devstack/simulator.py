@@ -9,6 +9,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -97,8 +98,18 @@ def _status(state: str) -> str:
 class Simulator:
     """All demo devices, ticking every TICK_SECONDS until stopped."""
 
-    def __init__(self, settings: CommonSettings, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        settings: CommonSettings,
+        seed: int | None = None,
+        credentials: dict[str, tuple[str, str]] | None = None,
+        tls: tuple[int, Path] | None = None,
+    ) -> None:
+        """`credentials`: device id → provisioned (username, password), for a broker that
+        enforces accounts; `tls`: (port, CA file) to connect over TLS as kiosks do."""
         self._settings = settings
+        self._credentials = credentials or {}
+        self._tls = tls
         self._rng = random.Random(seed)
         self._stop = threading.Event()
         self.devices: list[Device] = []
@@ -108,11 +119,17 @@ class Simulator:
         for station in STATIONS:
             for device_id, kind in device_ids(station.id):
                 client = make_client(f"sim-{device_id}", self._settings)
+                if device_id in self._credentials:
+                    client.username_pw_set(*self._credentials[device_id])
+                port = self._settings.mqtt_port
+                if self._tls is not None:
+                    port, ca_file = self._tls
+                    client.tls_set(ca_certs=str(ca_file))
                 device = Device(station, device_id, kind, client)
                 client.will_set(device.topic("status"), _status("offline"), qos=1, retain=True)
                 client.connect_async(
                     self._settings.mqtt_host,
-                    self._settings.mqtt_port,
+                    port,
                     keepalive=60,
                     clean_start=True,
                     properties=connect_properties(persistent_session=False),

@@ -1,5 +1,6 @@
-"""`make run`: PostgreSQL, Mosquitto, migrations, the three services, demo data and the
-kiosk simulator, in the foreground; Ctrl-C stops everything it started."""
+"""`make run`: PostgreSQL, Mosquitto, migrations, the services (stations, telemetry, bookings
+and the console), demo data and the kiosk simulator, in the foreground; Ctrl-C stops
+everything it started."""
 
 import logging
 import os
@@ -15,13 +16,20 @@ from pathlib import Path
 import httpx
 
 from yizhan.devstack import demo
-from yizhan.devstack.broker import MosquittoBroker
+from yizhan.devstack.locked_broker import (
+    KIOSK_CREDENTIALS_FILE,
+    LockedBroker,
+    load_kiosk_credentials,
+    save_kiosk_credentials,
+)
 from yizhan.devstack.postgres import PostgresCluster
 from yizhan.devstack.processes import RestartPolicy
 
 log = logging.getLogger(__name__)
 
+# The services with a database and a gRPC port; the console (no data, HTTP only) is extra.
 SERVICES = ("stations", "telemetry", "bookings")
+CONSOLE = "console"
 # Telemetry's second process: the MQTT ingest, `yz-telemetry ingest`.
 INGEST = "telemetry-ingest"
 READY_TIMEOUT_SECONDS = 120
@@ -36,6 +44,7 @@ class StackConfig:
     data_dir: Path
     pg_port: int
     mqtt_port: int
+    mqtt_tls_port: int
     http_ports: dict[str, int]
     grpc_ports: dict[str, int]
     # Health and metrics of telemetry's ingest process (`yz-telemetry ingest`).
@@ -52,9 +61,10 @@ class StackConfig:
             data_dir=Path(env.get("YZ_DATA_DIR", root / ".data")).resolve(),
             pg_port=int(env.get("YZ_PG_PORT", "54329")),
             mqtt_port=int(env.get("YZ_MQTT_PORT", "1883")),
+            mqtt_tls_port=int(env.get("YZ_MQTT_TLS_PORT", "8883")),
             http_ports={
                 name: int(env.get(f"YZ_{name.upper()}_HTTP_PORT", str(8101 + i)))
-                for i, name in enumerate(SERVICES)
+                for i, name in enumerate((*SERVICES, CONSOLE))
             },
             grpc_ports={
                 name: int(env.get(f"YZ_{name.upper()}_GRPC_PORT", str(50101 + i)))
@@ -74,6 +84,7 @@ class StackConfig:
         """Every long-running process of the services, by name, and where it answers /readyz."""
         urls = {name: self.url(name) for name in SERVICES}
         urls[INGEST] = f"http://127.0.0.1:{self.ingest_http_port}"
+        urls[CONSOLE] = self.url(CONSOLE)
         return urls
 
 
@@ -83,7 +94,9 @@ class Stack:
     def __init__(self, config: StackConfig) -> None:
         self.config = config
         self.postgres = PostgresCluster(config.data_dir / "postgres", config.pg_port)
-        self.broker = MosquittoBroker(config.data_dir / "mosquitto", config.mqtt_port)
+        # Locked as in production: accounts kept by stations, TLS for devices.
+        self.locked = LockedBroker.prepare(config.data_dir, config.mqtt_port, config.mqtt_tls_port)
+        self.broker = self.locked.broker
         self.logs = config.data_dir / "logs"
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         # How each process was started (to start it again) and when.
@@ -99,11 +112,14 @@ class Stack:
         env = dict(os.environ)
         env.setdefault("YZ_ENV", "dev")
         env["YZ_MQTT_PORT"] = str(self.config.mqtt_port)
+        env.update(self.locked.service_env())
         for name in SERVICES:
             env[f"YZ_{name.upper()}_DATABASE_URL"] = self.postgres.url(f"yz_{name}")
             env[f"YZ_{name.upper()}_HTTP_PORT"] = str(self.config.http_ports[name])
             env[f"YZ_{name.upper()}_GRPC_PORT"] = str(self.config.grpc_ports[name])
             env[f"YZ_{name.upper()}_GRPC"] = f"127.0.0.1:{self.config.grpc_ports[name]}"
+        env["YZ_CONSOLE_HTTP_PORT"] = str(self.config.http_ports[CONSOLE])
+        env["YZ_STATIONS_CONSOLE_URL"] = self.config.url(CONSOLE)
         env["YZ_TELEMETRY_INGEST_HTTP_PORT"] = str(self.config.ingest_http_port)
         return env
 
@@ -113,21 +129,31 @@ class Stack:
         self.logs.mkdir(parents=True, exist_ok=True)
         _say(f"PostgreSQL on 127.0.0.1:{self.config.pg_port} (data in {self.postgres.data_dir})")
         self.postgres.start()
-        _say(f"Mosquitto on 127.0.0.1:{self.config.mqtt_port}")
+        _say(
+            f"Mosquitto on 127.0.0.1:{self.config.mqtt_port}, TLS on {self.config.mqtt_tls_port}"
+            f" (CA {self.locked.tls.ca_cert}; accounts kept by stations)"
+        )
         self.broker.start(log_path=self.logs / "mosquitto.log")
         env = self.service_env()
         for name in SERVICES:
             self.postgres.create_database(f"yz_{name}")
             _run([f"yz-{name}", "migrate"], env, self.logs / f"{name}.log")
         admin_password = self._ensure_admin(env)
-        for name in SERVICES:
+        for name in (*SERVICES, CONSOLE):
             self._spawn(name, [f"yz-{name}", "serve"], env)
         self._spawn(INGEST, ["yz-telemetry", "ingest"], env)
         self._wait_ready()
         _say(f"all services ready in {time.monotonic() - started:.1f}s")
         if self.config.demo:
             token = _login(self.config.url("stations"), ADMIN_USERNAME, admin_password)
-            demo.seed(self.config.url("stations"), self.config.url("bookings"), token)
+            kiosks = self.config.data_dir / KIOSK_CREDENTIALS_FILE
+            provisioned = demo.seed(
+                self.config.url("stations"),
+                self.config.url("bookings"),
+                token,
+                have_credentials=load_kiosk_credentials(kiosks).keys(),
+            )
+            save_kiosk_credentials(kiosks, provisioned)
             _say(f"demo network: {len(demo.STATIONS)} stations in 3 districts")
             if self.config.simulator:
                 self._start_simulator(env)
@@ -171,12 +197,19 @@ class Stack:
         self._started_at[name] = time.monotonic()
 
     def _start_simulator(self, env: dict[str, str]) -> None:
-        argv = ["yz-dev", "simulate", "--backfill-days", str(self.config.backfill_days)]
+        backfill_days = self.config.backfill_days
         marker = self.config.data_dir / "demo-backfilled"
         if marker.exists():
-            argv = ["yz-dev", "simulate", "--backfill-days", "0"]
+            backfill_days = 0
         else:
             marker.write_text("history published once by the simulator\n")
+        # The kiosks log in with their provisioned credentials over TLS, as real ones do.
+        argv = [
+            *("yz-dev", "simulate", "--backfill-days", str(backfill_days)),
+            *("--credentials", str(self.config.data_dir / KIOSK_CREDENTIALS_FILE)),
+            *("--tls-port", str(self.config.mqtt_tls_port)),
+            *("--ca", str(self.locked.tls.ca_cert)),
+        ]
         self._spawn("simulator", argv, env)
         _say(f"kiosk simulator: {len(demo.STATIONS) * len(demo.DEVICE_KINDS)} devices publishing")
 
@@ -212,12 +245,14 @@ class Stack:
             "",
             "Yizhan is running. Ctrl-C stops everything.",
             f"  worker booking form   {c.url('bookings')}/",
-            f"  operator console      {c.url('stations')}/console/   (user admin)",
+            f"  operator console      {c.url(CONSOLE)}/console/   (user admin)",
             f"  admin password        {admin_password}",
             f"  stations API          {c.url('stations')}/docs",
             f"  telemetry API         {c.url('telemetry')}/docs",
             f"  bookings API          {c.url('bookings')}/docs",
-            f"  MQTT broker           127.0.0.1:{c.mqtt_port}",
+            f"  MQTT broker           127.0.0.1:{c.mqtt_port} (inside), "
+            f"TLS 127.0.0.1:{c.mqtt_tls_port} (devices)",
+            f"  development CA        {self.locked.tls.ca_cert}",
             f"  logs                  {self.logs}/",
             "",
         ]

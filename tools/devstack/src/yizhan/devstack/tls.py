@@ -49,7 +49,7 @@ class DevTls:
         )
         if not _leaf_usable(pair, self.ca_cert, []):
             ca_key, ca_cert = _load_ca(self.folder)
-            _issue_leaf(pair, ca_key, ca_cert, name, [], ExtendedKeyUsageOID.CLIENT_AUTH)
+            _issue_leaf(pair, ca_key, ca_cert, name, [], [ExtendedKeyUsageOID.CLIENT_AUTH])
         return pair
 
 
@@ -64,7 +64,9 @@ def ensure_dev_tls(folder: Path, server_names: Sequence[str] = DEFAULT_SERVER_NA
     names = list(dict.fromkeys(server_names))
     if not _leaf_usable(server, ca_cert_path, names):
         ca_key, ca_cert = _load_ca(folder)
-        _issue_leaf(server, ca_key, ca_cert, names[0], names, ExtendedKeyUsageOID.SERVER_AUTH)
+        # Client use too: services present the same certificate when mutual TLS is on.
+        usages = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+        _issue_leaf(server, ca_key, ca_cert, names[0], names, usages)
     return DevTls(folder=folder, ca_cert=ca_cert_path, server=server)
 
 
@@ -168,6 +170,9 @@ def _leaf_usable(pair: CertPair, ca_cert_path: Path, names: Sequence[str]) -> bo
     if not names:
         return True
     try:
+        usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        if ExtendedKeyUsageOID.CLIENT_AUTH not in usages:
+            return False  # made before server certificates served mutual TLS too
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return False
@@ -180,7 +185,7 @@ def _issue_leaf(
     ca_cert: x509.Certificate,
     common_name: str,
     names: Sequence[str],
-    usage: x509.ObjectIdentifier,
+    usages: Sequence[x509.ObjectIdentifier],
 ) -> None:
     key = _new_key()
     now = _now()
@@ -200,7 +205,7 @@ def _issue_leaf(
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=LEAF_DAYS))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage(list(usages)), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
             critical=False,

@@ -1,32 +1,20 @@
 """Typed FastAPI dependencies of the bookings API."""
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from yizhan.bookings.context import Deps
 from yizhan.bookings.errors import NotFound
-from yizhan.bookings.rpc.stations_client import StationInfo
+from yizhan.bookings.peers.stations import StationInfo
+from yizhan.common import scope
 from yizhan.common.auth import InvalidToken, Operator, decode_token
+from yizhan.common.deps import SessionDep as SessionDep  # re-exported for the routes
+from yizhan.common.deps import deps_getter
 
-
-def get_deps(request: Request) -> Deps:
-    """The service's dependencies, set up by app.py."""
-    deps: Deps = request.app.state.deps
-    return deps
-
-
-async def get_session(deps: Annotated[Deps, Depends(get_deps)]) -> AsyncIterator[AsyncSession]:
-    """A database session for one request."""
-    async with deps.sessions() as session:
-        yield session
-
-
+get_deps = deps_getter(Deps)
 DepsDep = Annotated[Deps, Depends(get_deps)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -58,10 +46,10 @@ def client_address(request: Request) -> str:
 async def station_in_scope(deps: Deps, operator: Operator, station_id: str) -> StationInfo:
     """The station if stations knows it and it is in the operator's districts; 404 otherwise
     (a station outside one's districts is reported as absent, as stations does)."""
-    station = await deps.stations.get_station(station_id)
-    if station is None or not operator.can_see_district(station.district):
-        raise NotFound("station_not_found")
-    return station
+    try:
+        return scope.visible_station(await deps.stations.get_station(station_id), operator)
+    except scope.StationHidden as exc:
+        raise NotFound("station_not_found") from exc
 
 
 async def visible_station_ids(deps: Deps, operator: Operator) -> list[str] | None:

@@ -5,15 +5,7 @@ from fastapi.responses import Response
 
 from yizhan.bookings import texts
 from yizhan.bookings.errors import BookingError, InvalidInput, RateLimited
-from yizhan.common.http import problem
-
-_TITLES = {
-    404: "Not found",
-    409: "Conflict",
-    422: "Invalid input",
-    429: "Too many requests",
-    503: "Service unavailable",
-}
+from yizhan.common.http import problem, title_of
 
 
 def field_path(field: str) -> str:
@@ -25,10 +17,10 @@ async def booking_error_handler(request: Request, exc: Exception) -> Response:
     """Render a BookingError; its `code` is the message key, stable for clients."""
     assert isinstance(exc, BookingError)
     detail = texts.message(exc.key, "en")
-    extra: dict[str, object] = {"code": exc.key}
+    extra: dict[str, object] = {}
     if isinstance(exc, InvalidInput) and exc.field:
         extra["errors"] = [{"field": field_path(exc.field), "message": detail}]
-    response = problem(exc.status, _TITLES.get(exc.status, "Error"), detail, **extra)
+    response = problem(exc.status, title_of(exc.status), detail, code=exc.key, **extra)
     if isinstance(exc, RateLimited) and exc.retry_after:
         response.headers["Retry-After"] = str(exc.retry_after)
     return response

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from yizhan.bookings import repository, texts
 from yizhan.bookings.availability import FALLBACK_TIMEZONE, station_zone
 from yizhan.bookings.context import Deps
-from yizhan.bookings.rpc.stations_client import StationInfo
+from yizhan.bookings.peers.stations import StationInfo
 from yizhan.bookings.texts import Lang
 from yizhan.bookings.web.display import moment, time_range, when
 from yizhan.bookings.web.forms import forum_value, slot_value

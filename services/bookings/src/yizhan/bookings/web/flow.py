@@ -24,8 +24,8 @@ from yizhan.bookings.context import Deps
 from yizhan.bookings.errors import BookingError, InvalidInput, PeerUnavailable, RateLimited
 from yizhan.bookings.idempotency import MAX_KEY_LENGTH
 from yizhan.bookings.models import SESSION_CANCELLED
+from yizhan.bookings.peers.stations import StationInfo
 from yizhan.bookings.phones import mask_phone
-from yizhan.bookings.rpc.stations_client import StationInfo
 from yizhan.bookings.texts import Lang
 from yizhan.bookings.web import choices
 from yizhan.bookings.web.display import when

@@ -1,17 +1,14 @@
 """POST /api/v1/auth/token: operator login (OAuth2 password form)."""
 
-import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from yizhan.common.auth import issue_token
 from yizhan.stations.api.deps import DepsDep, SessionDep
-from yizhan.stations.operators import authenticate
 from yizhan.stations.schemas import TokenOut
+from yizhan.stations.sign_in import Refusal, sign_in
 
-log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
@@ -22,19 +19,17 @@ async def login(
     session: SessionDep,
 ) -> TokenOut:
     """Exchange an operator's username and password for a bearer token."""
-    if not deps.login_limiter.allow(form.username):
+    outcome = await sign_in(deps, session, form.username, form.password)
+    if outcome is Refusal.TOO_MANY_ATTEMPTS:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
             detail="too many login attempts; wait a minute",
             headers={"Retry-After": "60"},
         )
-    operator = await authenticate(session, form.username, form.password)
-    if operator is None:
-        log.info("login refused", extra={"username": form.username})
+    if outcome is Refusal.WRONG_PASSWORD:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             detail="wrong username or password",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    secret = deps.settings.common.jwt_secret.get_secret_value()
-    return TokenOut(access_token=issue_token(secret, operator, deps.token_ttl))
+    return TokenOut(access_token=outcome)

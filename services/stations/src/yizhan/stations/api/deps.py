@@ -1,43 +1,30 @@
 """Typed FastAPI dependencies of the stations API, and the scope rules of its routes."""
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Path, Request, status
+from fastapi import Depends, HTTPException, Path, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from yizhan.common import scope
 from yizhan.common.auth import Operator
+from yizhan.common.deps import SessionDep as SessionDep  # re-exported for the routes
+from yizhan.common.deps import deps_getter
 from yizhan.stations import repository
 from yizhan.stations.context import Deps
 from yizhan.stations.models import Device, Station
 from yizhan.stations.schemas import ID_PATTERN
 
-
-def get_deps(request: Request) -> Deps:
-    """The service's dependencies, set up by app.py."""
-    deps: Deps = request.app.state.deps
-    return deps
-
-
-async def get_session(deps: Annotated[Deps, Depends(get_deps)]) -> AsyncIterator[AsyncSession]:
-    """A database session for one request."""
-    async with deps.sessions() as session:
-        yield session
-
-
+get_deps = deps_getter(Deps)
 DepsDep = Annotated[Deps, Depends(get_deps)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
 # Ids in paths have the shape of ids in bodies; anything else is refused before any query.
 StationIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="station id")]
 DeviceIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="device id")]
 
 
 def visible_station(station: Station | None, operator: Operator) -> Station:
-    """The station if it exists and is in the operator's scope; 404 otherwise (a station
-    outside one's districts is reported as absent, so ids do not leak)."""
-    if station is None or not operator.can_see_district(station.district):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such station")
-    return station
+    """The station if it exists and is in the operator's scope; 404 otherwise (the rule of
+    yizhan.common.scope: a station outside one's districts is reported as absent)."""
+    return scope.visible_station(station, operator)
 
 
 async def station_in_scope(session: AsyncSession, station_id: str, operator: Operator) -> Station:

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy.exc import IntegrityError
 
+from yizhan.common import scope
 from yizhan.common.auth import CurrentOperator, WritingOperator
 from yizhan.stations import audit, repository
 from yizhan.stations.api.deps import SessionDep, StationIdPath, station_in_scope
@@ -91,8 +92,7 @@ async def create_station(
     body: StationCreate, operator: WritingOperator, session: SessionDep
 ) -> StationOut:
     """Register a station."""
-    if not operator.can_see_district(body.district):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="district outside your scope")
+    scope.check_district(operator, body.district)
     station = Station(
         id=body.id,
         name_zh=body.name.zh,
@@ -147,8 +147,8 @@ async def patch_station(
     `opening_exceptions` replaces the whole list)."""
     station = await station_in_scope(session, station_id, operator)
     changes: dict[str, Any] = body.model_dump(exclude_unset=True)
-    if "district" in changes and not operator.can_see_district(changes["district"]):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="district outside your scope")
+    if "district" in changes:
+        scope.check_district(operator, changes["district"])
     before = audit.station_snapshot(station)
     districts = [station.district]
     name = changes.pop("name", None)

@@ -1,4 +1,5 @@
-"""gRPC StationDirectory: how telemetry and bookings ask about stations and devices."""
+"""gRPC StationDirectory: how telemetry, bookings and the console ask about stations and
+devices."""
 
 import grpc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -7,7 +8,7 @@ from yizhan.api.stations.v1 import stations_pb2, stations_pb2_grpc
 from yizhan.common.pbtime import from_pb, to_pb
 from yizhan.common.rpc import ServicerContext
 from yizhan.stations import repository
-from yizhan.stations.models import Station
+from yizhan.stations.models import Device, Station
 from yizhan.stations.opening_hours import open_intervals
 from yizhan.stations.rpc.scope_check import check_scope
 
@@ -26,6 +27,18 @@ def station_message(station: Station, device_count: int = 0) -> stations_pb2.Sta
         status=station.status,
         address=station.address,
         device_count=device_count,
+    )
+
+
+def device_message(device: Device, district: str) -> stations_pb2.Device:
+    """The gRPC view of a device."""
+    return stations_pb2.Device(
+        id=device.id,
+        station_id=device.station_id,
+        kind=device.kind,
+        status=device.status,
+        district=district,
+        model=device.model or "",
     )
 
 
@@ -70,12 +83,18 @@ class StationDirectoryServicer(stations_pb2_grpc.StationDirectoryServicer):
             if device is None:
                 await context.abort(grpc.StatusCode.NOT_FOUND, f"no device {request.device_id}")
             station = await repository.get_station(session, device.station_id)
-        return stations_pb2.Device(
-            id=device.id,
-            station_id=device.station_id,
-            kind=device.kind,
-            status=device.status,
-            district=station.district if station else "",
+        return device_message(device, station.district if station else "")
+
+    async def ListDevices(
+        self, request: stations_pb2.ListDevicesRequest, context: ServicerContext
+    ) -> stations_pb2.ListDevicesResponse:
+        ids = list(request.station_ids)
+        async with self._sessions() as session:
+            stations = await repository.list_stations(session, ids=ids) if ids else []
+            devices = await repository.devices_of(session, ids)
+        district = {s.id: s.district for s in stations}
+        return stations_pb2.ListDevicesResponse(
+            devices=[device_message(d, district.get(d.station_id, "")) for d in devices]
         )
 
     async def GetOpeningHours(

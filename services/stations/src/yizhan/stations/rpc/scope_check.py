@@ -6,6 +6,7 @@ from typing import cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yizhan.api.stations.v1 import stations_pb2
+from yizhan.common import scope
 from yizhan.common.auth import InvalidToken, Operator, Role, decode_token
 from yizhan.stations import repository
 
@@ -36,12 +37,20 @@ async def check_scope(
             reason=reason,
         )
 
-    if request.write and not operator.can_write:
+    # The rules are yizhan.common.scope's, as on every HTTP route.
+    try:
+        if request.write:
+            scope.check_write(operator)
+        if request.station_id:
+            scope.visible_station(
+                await repository.get_station(session, request.station_id), operator
+            )
+        elif request.district:
+            scope.check_district(operator, request.district)
+    except scope.ReadOnly:
         return verdict(Response.FORBIDDEN, "read-only operator")
-    if request.station_id:
-        station = await repository.get_station(session, request.station_id)
-        if station is None or not operator.can_see_district(station.district):
-            return verdict(Response.NOT_FOUND, "no such station in scope")
-    elif request.district and not operator.can_see_district(request.district):
+    except scope.StationHidden:
+        return verdict(Response.NOT_FOUND, "no such station in scope")
+    except scope.DistrictForbidden:
         return verdict(Response.FORBIDDEN, "district outside the operator's scope")
     return verdict(Response.ALLOWED)

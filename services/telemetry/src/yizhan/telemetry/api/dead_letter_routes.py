@@ -4,46 +4,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 
 from yizhan.common.auth import CurrentOperator
 from yizhan.telemetry import dead_letters
 from yizhan.telemetry.api.deps import DepsDep, SessionDep, operator_station_ids, visible_station
 from yizhan.telemetry.ingest.protocol import REASONS, Reason
+from yizhan.telemetry.schemas import DeadLetterOut, DeadLetterPage, DeadLetterSummary
 
 router = APIRouter(prefix="/api/v1", tags=["dead letters"])
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 # Dead letters are kept 90 days by default (YZ_TELEMETRY_DEAD_LETTER_RETENTION_DAYS).
 MAX_SUMMARY_HOURS = 90 * 24
-
-
-class DeadLetterOut(BaseModel):
-    """A refused message: its topic, payload (as text), reason code and detail."""
-
-    id: int
-    received_at: datetime
-    topic: str
-    station_id: str | None
-    device_id: str | None
-    reason: str
-    detail: str
-    payload: str
-
-
-class DeadLetterPage(BaseModel):
-    """Newest first; pass `next` as `before` for the following page."""
-
-    items: list[DeadLetterOut]
-    next: str | None
-
-
-class DeadLetterSummary(BaseModel):
-    """Dead letters per reason code since a moment; every reason code is listed."""
-
-    since: datetime
-    reasons: dict[str, int]
-    total: int
 
 
 @router.get("/dead-letters/summary", response_model=DeadLetterSummary)

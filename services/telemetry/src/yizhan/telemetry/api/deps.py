@@ -1,31 +1,19 @@
-"""Typed FastAPI dependencies of the telemetry API, and the operator-scope rules."""
+"""Typed FastAPI dependencies of the telemetry API; scope rules are yizhan.common.scope's."""
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import Depends
 
+from yizhan.common import scope
 from yizhan.common.auth import Operator
+from yizhan.common.deps import SessionDep as SessionDep  # re-exported for the routes
+from yizhan.common.deps import deps_getter
 from yizhan.telemetry.context import Deps
-from yizhan.telemetry.rpc.stations_client import StationRef, StationsClient
+from yizhan.telemetry.peers.stations import StationRef, StationsClient
 from yizhan.telemetry.scope import Scope
 
-
-def get_deps(request: Request) -> Deps:
-    """The service's dependencies, set up by app.py."""
-    deps: Deps = request.app.state.deps
-    return deps
-
-
-async def get_session(deps: Annotated[Deps, Depends(get_deps)]) -> AsyncIterator[AsyncSession]:
-    """A database session for one request."""
-    async with deps.sessions() as session:
-        yield session
-
-
+get_deps = deps_getter(Deps)
 DepsDep = Annotated[Deps, Depends(get_deps)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
 async def visible_station(
@@ -33,28 +21,21 @@ async def visible_station(
 ) -> StationRef:
     """The station if it exists and is in the operator's scope; 404 otherwise (a station
     outside one's districts is reported as absent, so ids do not leak)."""
-    station = await stations.get_station(station_id)
-    if station is None or not operator.can_see_district(station.district):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such station")
-    return station
+    return scope.visible_station(await stations.get_station(station_id), operator)
 
 
 async def authorized_stations(
-    stations: StationsClient, scope: Scope, operator: Operator
+    stations: StationsClient, usage_scope: Scope, operator: Operator
 ) -> list[str] | None:
     """The station ids of a scope the operator may see (None: the whole network);
     403 for a network or district outside the operator's scope, 404 for such a station."""
-    if scope.kind == "network":
-        if not operator.sees_everything:
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN, detail="network figures are not in your scope"
-            )
+    if usage_scope.kind == "network":
+        scope.check_network(operator)
         return None
-    if scope.kind == "district":
-        if not operator.can_see_district(scope.name):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, detail="district outside your scope")
-        return await stations.station_ids([scope.name])
-    station = await visible_station(stations, scope.name, operator)
+    if usage_scope.kind == "district":
+        scope.check_district(operator, usage_scope.name)
+        return await stations.station_ids([usage_scope.name])
+    station = await visible_station(stations, usage_scope.name, operator)
     return [station.id]
 
 

@@ -1,47 +1,13 @@
 """GET /api/v1/stations/{id}/devices/state: which devices are online, their open alarms."""
 
-from datetime import datetime
-
 from fastapi import APIRouter
-from pydantic import BaseModel
 
 from yizhan.common.auth import CurrentOperator
 from yizhan.telemetry import device_state
 from yizhan.telemetry.api.deps import DepsDep, SessionDep, visible_station
+from yizhan.telemetry.schemas import AlarmOut, ChargingOut, DeviceStateOut, DeviceStatesOut
 
 router = APIRouter(prefix="/api/v1/stations", tags=["devices"])
-
-
-class AlarmOut(BaseModel):
-    """An open alarm."""
-
-    code: str
-    severity: str
-    since: datetime
-
-
-class ChargingOut(BaseModel):
-    """A charging session in progress (started, not stopped)."""
-
-    session: str
-    connector: int | None
-    since: datetime
-
-
-class DeviceStateOut(BaseModel):
-    """A device as telemetry last heard of it (CONTRACT §3, plus its sessions in progress)."""
-
-    device_id: str
-    online: bool
-    last_seen: datetime
-    alarms: list[AlarmOut]
-    charging: list[ChargingOut]
-
-
-class DeviceStatesOut(BaseModel):
-    """The devices of a station that have reported at least once."""
-
-    items: list[DeviceStateOut]
 
 
 @router.get("/{station_id}/devices/state", response_model=DeviceStatesOut)

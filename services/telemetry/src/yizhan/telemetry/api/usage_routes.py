@@ -5,46 +5,15 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
 
 from yizhan.common.auth import CurrentOperator
 from yizhan.telemetry import usage
 from yizhan.telemetry.api.deps import DepsDep, SessionDep, authorized_stations
 from yizhan.telemetry.rfc3339 import parse_rfc3339
+from yizhan.telemetry.schemas import BucketOut, FiguresOut, UsageOut
 
 router = APIRouter(prefix="/api/v1", tags=["usage"])
-
-
-class FiguresOut(BaseModel):
-    """The five usage figures."""
-
-    visits: int
-    charge_sessions: int
-    energy_kwh: float
-    water_liters: float
-    dispenses: int
-
-
-class BucketOut(BaseModel):
-    """One calendar bucket: its start in the requested zone, and its figures."""
-
-    start: str
-    visits: int
-    charge_sessions: int
-    energy_kwh: float
-    water_liters: float
-    dispenses: int
-
-
-class UsageOut(BaseModel):
-    """Every bucket of the range, zeros included, and the totals."""
-
-    scope: str
-    bucket: str
-    tz: str
-    series: list[BucketOut]
-    totals: FiguresOut
 
 
 def _unprocessable(errors: list[tuple[str, str]]) -> HTTPException:

@@ -11,6 +11,7 @@ from typing import Final
 import grpc
 
 from yizhan.api.bookings.v1 import bookings_pb2, bookings_pb2_grpc
+from yizhan.common import tracing
 from yizhan.common.mqtt import device_topic
 from yizhan.telemetry.ingest import metrics
 from yizhan.telemetry.ingest.protocol import DOWNLINK_CHANNEL, PROTOCOL_VERSION, Event
@@ -73,6 +74,11 @@ class CheckinResponder:
         self._pool.shutdown(wait=True)
 
     def _answer(self, scan: Event) -> None:
+        # The scan's trace (from its device and seq): bookings logs the same trace id.
+        with tracing.traced(tracing.message_trace(scan.device_id, scan.seq)):
+            self._ask_and_publish(scan)
+
+    def _ask_and_publish(self, scan: Event) -> None:
         code = scan.ref or ""
         request = bookings_pb2.CheckInRequest(
             code=code, station_id=scan.station_id, device_id=scan.device_id

@@ -45,10 +45,11 @@ class Ingest:
 
     def __init__(self, settings: Settings) -> None:
         token = settings.common.service_token.get_secret_value()
+        tls = settings.common.grpc_tls()
         dsn = libpq_dsn(settings.database_url)
         self._queue: Channel[Prepared] = Channel(settings.queue_bound)
-        self._stations = rpc.sync_channel(settings.common.stations_grpc, token)
-        self._bookings = rpc.sync_channel(settings.common.bookings_grpc, token)
+        self._stations = rpc.sync_channel(settings.common.stations_grpc, token, tls)
+        self._bookings = rpc.sync_channel(settings.common.bookings_grpc, token, tls)
         self._store = Store(dsn)
         self._refresher = Refresher(dsn, settings.rollup_refresh_seconds)
         source_class = PahoSource if settings.mqtt_source == "paho" else Consumer

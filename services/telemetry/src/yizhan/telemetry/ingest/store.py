@@ -26,7 +26,7 @@ import orjson
 import psycopg
 from psycopg.types.json import Jsonb, set_json_dumps
 
-from yizhan.telemetry import storage
+from yizhan.telemetry import figures, storage
 from yizhan.telemetry.ingest import effects
 from yizhan.telemetry.ingest.effects import AlarmChange, Arrival, Outcome, SessionChange
 from yizhan.telemetry.ingest.protocol import MAX_PAYLOAD_BYTES, Event
@@ -87,34 +87,21 @@ WITH msg AS (
 ){rollups}
 SELECT device_id, seq FROM msg EXCEPT ALL SELECT device_id, seq FROM new_keys
 """
-_ROLLUP_SET = """
-        visits = u.visits + EXCLUDED.visits,
-        charge_sessions = u.charge_sessions + EXCLUDED.charge_sessions,
-        energy_wh = u.energy_wh + EXCLUDED.energy_wh,
-        water_liters = u.water_liters + EXCLUDED.water_liters,
-        dispenses = u.dispenses + EXCLUDED.dispenses"""
+_ROLLUP_SET = ", ".join(f"{name} = u.{name} + EXCLUDED.{name}" for name in figures.NAMES)
 # Without TimescaleDB: the new usage events added to the quarter-hour rollups.
 _ROLLUPS = f""", usage_rows AS (
     SELECT station_id,
            date_bin(INTERVAL '15 minutes', time, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS bucket,
-           COALESCE(sum(count) FILTER (WHERE type = 'visit'), 0)::bigint AS visits,
-           count(*) FILTER (WHERE type = 'charge.stop') AS charge_sessions,
-           COALESCE(sum(amount::numeric) FILTER (WHERE type = 'charge.stop'), 0) AS energy_wh,
-           COALESCE(sum(amount::numeric) FILTER (WHERE type = 'water.dispense'), 0)
-               AS water_liters,
-           count(*) FILTER (WHERE type = 'water.dispense') AS dispenses
-    FROM new_events WHERE type IN ('visit', 'charge.stop', 'water.dispense')
+           {figures.OVER_EVENTS}
+    FROM new_events WHERE type IN {figures.USAGE_TYPES}
     GROUP BY 1, 2
 ), station_rollup AS (
-    INSERT INTO usage_15m AS u
-        (station_id, bucket, visits, charge_sessions, energy_wh, water_liters, dispenses)
+    INSERT INTO usage_15m AS u (station_id, bucket, {figures.COLUMNS})
     SELECT * FROM usage_rows ORDER BY station_id, bucket
     ON CONFLICT (station_id, bucket) DO UPDATE SET {_ROLLUP_SET}
 ), network_rollup AS (
-    INSERT INTO usage_network_15m AS u
-        (bucket, visits, charge_sessions, energy_wh, water_liters, dispenses)
-    SELECT bucket, sum(visits), sum(charge_sessions), sum(energy_wh), sum(water_liters),
-           sum(dispenses)
+    INSERT INTO usage_network_15m AS u (bucket, {figures.COLUMNS})
+    SELECT bucket, {figures.OVER_ROLLUPS}
     FROM usage_rows GROUP BY bucket ORDER BY bucket
     ON CONFLICT (bucket) DO UPDATE SET {_ROLLUP_SET}
 )"""  # noqa: S608 (composed of constants; values are bound)

@@ -59,6 +59,11 @@ class StationDirectoryStub:
                 request_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.CheckOperatorScopeRequest.SerializeToString,
                 response_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.CheckOperatorScopeResponse.FromString,
                 _registered_method=True)
+        self.ListDevices = channel.unary_unary(
+                '/yizhan.api.stations.v1.StationDirectory/ListDevices',
+                request_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.ListDevicesRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.ListDevicesResponse.FromString,
+                _registered_method=True)
 
 
 class StationDirectoryServicer:
@@ -102,6 +107,13 @@ class StationDirectoryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListDevices(self, request, context):
+        """Registered devices of these stations, by station and id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StationDirectoryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -129,6 +141,11 @@ def add_StationDirectoryServicer_to_server(servicer, server):
                     servicer.CheckOperatorScope,
                     request_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.CheckOperatorScopeRequest.FromString,
                     response_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.CheckOperatorScopeResponse.SerializeToString,
+            ),
+            'ListDevices': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDevices,
+                    request_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.ListDevicesRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.ListDevicesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -266,6 +283,108 @@ class StationDirectory:
             '/yizhan.api.stations.v1.StationDirectory/CheckOperatorScope',
             yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.CheckOperatorScopeRequest.SerializeToString,
             yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.CheckOperatorScopeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDevices(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.stations.v1.StationDirectory/ListDevices',
+            yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.ListDevicesRequest.SerializeToString,
+            yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.ListDevicesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class OperatorLoginStub:
+    """Operator logins for the console (the same rules and rate limit as POST /api/v1/auth/token).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Login = channel.unary_unary(
+                '/yizhan.api.stations.v1.OperatorLogin/Login',
+                request_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.LoginRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.LoginResponse.FromString,
+                _registered_method=True)
+
+
+class OperatorLoginServicer:
+    """Operator logins for the console (the same rules and rate limit as POST /api/v1/auth/token).
+    """
+
+    def Login(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_OperatorLoginServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Login': grpc.unary_unary_rpc_method_handler(
+                    servicer.Login,
+                    request_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.LoginRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.LoginResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'yizhan.api.stations.v1.OperatorLogin', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('yizhan.api.stations.v1.OperatorLogin', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class OperatorLogin:
+    """Operator logins for the console (the same rules and rate limit as POST /api/v1/auth/token).
+    """
+
+    @staticmethod
+    def Login(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.stations.v1.OperatorLogin/Login',
+            yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.LoginRequest.SerializeToString,
+            yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.LoginResponse.FromString,
             options,
             channel_credentials,
             insecure,

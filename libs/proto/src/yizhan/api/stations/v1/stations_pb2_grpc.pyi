@@ -46,6 +46,8 @@ class StationDirectoryStub:
     account as it is now (a deleted account or a narrowed role counts at once, although
     the token itself stays valid until it expires).
     """
+    ListDevices: _grpc.UnaryUnaryMultiCallable[_stations_pb2.ListDevicesRequest, _stations_pb2.ListDevicesResponse]
+    """Registered devices of these stations, by station and id."""
 
 @_typing.type_check_only
 class StationDirectoryAsyncStub(StationDirectoryStub):
@@ -65,6 +67,8 @@ class StationDirectoryAsyncStub(StationDirectoryStub):
     account as it is now (a deleted account or a narrowed role counts at once, although
     the token itself stays valid until it expires).
     """
+    ListDevices: _aio.UnaryUnaryMultiCallable[_stations_pb2.ListDevicesRequest, _stations_pb2.ListDevicesResponse]  # type: ignore[assignment]
+    """Registered devices of these stations, by station and id."""
 
 class StationDirectoryServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -112,4 +116,40 @@ class StationDirectoryServicer(metaclass=_abc_1.ABCMeta):
         the token itself stays valid until it expires).
         """
 
+    @_abc_1.abstractmethod
+    def ListDevices(
+        self,
+        request: _stations_pb2.ListDevicesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_stations_pb2.ListDevicesResponse, _abc.Awaitable[_stations_pb2.ListDevicesResponse]]:
+        """Registered devices of these stations, by station and id."""
+
 def add_StationDirectoryServicer_to_server(servicer: StationDirectoryServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class OperatorLoginStub:
+    """Operator logins for the console (the same rules and rate limit as POST /api/v1/auth/token)."""
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> OperatorLoginAsyncStub: ...
+    Login: _grpc.UnaryUnaryMultiCallable[_stations_pb2.LoginRequest, _stations_pb2.LoginResponse]
+
+@_typing.type_check_only
+class OperatorLoginAsyncStub(OperatorLoginStub):
+    """Operator logins for the console (the same rules and rate limit as POST /api/v1/auth/token)."""
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    Login: _aio.UnaryUnaryMultiCallable[_stations_pb2.LoginRequest, _stations_pb2.LoginResponse]  # type: ignore[assignment]
+
+class OperatorLoginServicer(metaclass=_abc_1.ABCMeta):
+    """Operator logins for the console (the same rules and rate limit as POST /api/v1/auth/token)."""
+
+    @_abc_1.abstractmethod
+    def Login(
+        self,
+        request: _stations_pb2.LoginRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_stations_pb2.LoginResponse, _abc.Awaitable[_stations_pb2.LoginResponse]]: ...
+
+def add_OperatorLoginServicer_to_server(servicer: OperatorLoginServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -52,23 +52,28 @@ Global___UsageFigures: _TypeAlias = UsageFigures  # noqa: Y015
 
 @_typing.final
 class GetUsageRequest(_message.Message):
-    """INVALID_ARGUMENT for a bad scope, bucket, time zone or range; UNAVAILABLE when a district
-    scope needs stations and stations does not answer.
+    """INVALID_ARGUMENT for a bad bucket, time zone or range. Scope crosses gRPC as station ids
+    only (the caller resolves districts with stations), so telemetry never calls back.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
 
-    SCOPE_FIELD_NUMBER: _builtins.int
+    ALL_STATIONS_FIELD_NUMBER: _builtins.int
+    STATION_IDS_FIELD_NUMBER: _builtins.int
     FROM_FIELD_NUMBER: _builtins.int
     TO_FIELD_NUMBER: _builtins.int
     BUCKET_FIELD_NUMBER: _builtins.int
     TZ_FIELD_NUMBER: _builtins.int
-    scope: _builtins.str
-    """network | district:<name> | station:<id>"""
+    all_stations: _builtins.bool
+    """the whole network"""
     bucket: _builtins.str
     """hour | day | week | month; empty: day"""
     tz: _builtins.str
     """IANA name; empty: Asia/Shanghai"""
+    @_builtins.property
+    def station_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """otherwise these stations (none: zeros)"""
+
     @_builtins.property
     def to(self) -> _timestamp_pb2.Timestamp:
         """exclusive"""
@@ -76,14 +81,15 @@ class GetUsageRequest(_message.Message):
     def __init__(
         self,
         *,
-        scope: _builtins.str = ...,
+        all_stations: _builtins.bool = ...,
+        station_ids: _abc.Iterable[_builtins.str] | None = ...,
         to: _timestamp_pb2.Timestamp | None = ...,
         bucket: _builtins.str = ...,
         tz: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["from", b"from", "to", b"to"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "from", b"from", "scope", b"scope", "to", b"to", "tz", b"tz"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["all_stations", b"all_stations", "bucket", b"bucket", "from", b"from", "station_ids", b"station_ids", "to", b"to", "tz", b"tz"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,1 @@
+"""Outbound gRPC clients: what bookings asks other services (inbound servicers are in rpc/)."""

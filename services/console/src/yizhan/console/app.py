@@ -1,0 +1,76 @@
+"""Composition root of the console service: HTTP only, no database; its figures and its
+stations come from telemetry, bookings and stations over gRPC."""
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, Response
+
+from yizhan.common import rpc
+from yizhan.common.http import create_http_app, problem
+from yizhan.common.runtime import serve_until_stopped
+from yizhan.console import api_routes, assets, live
+from yizhan.console.i18n import translator
+from yizhan.console.routes import router as pages_router
+from yizhan.console.session import request_lang
+from yizhan.console.settings import ConsoleSettings
+from yizhan.console.sources import SourceDown
+from yizhan.console.wiring import ConsoleDeps, build_console
+
+log = logging.getLogger(__name__)
+
+
+async def _source_down(request: Request, exc: Exception) -> Response:
+    """A peer every page needs (stations: who may see what) did not answer: 503, not 500."""
+    assert isinstance(exc, SourceDown)
+    log.warning("console peer unavailable", extra={"source": exc.source, "detail": str(exc)})
+    if request.url.path.startswith("/api/"):
+        return problem(503, "Service unavailable", str(exc), code=f"{exc.source}_unavailable")
+    t = translator(request_lang(request))
+    return HTMLResponse(t(f"{exc.source}_unavailable"), status_code=503)
+
+
+def build_http_app(console: ConsoleDeps) -> FastAPI:
+    """The console's pages, assets, live streams and JSON/CSV API, plus health."""
+    # Nothing of its own to wait for: the console is ready when it listens; its peers are
+    # reported as degraded (and on each page that misses them).
+    common = console.settings.common
+    app = create_http_app(
+        title="Yizhan console",
+        description="The operator console: figures of the station network, read over gRPC.",
+        readiness={},
+        peers={
+            "stations": common.stations_grpc,
+            "telemetry": common.telemetry_grpc,
+            "bookings": common.bookings_grpc,
+        },
+        peer_tls=common.grpc_tls(),
+    )
+    app.state.console = console
+    app.state.jwt_secret = console.settings.common.jwt_secret.get_secret_value()
+    app.add_exception_handler(SourceDown, _source_down)
+    app.include_router(pages_router)
+    app.include_router(live.router)
+    app.include_router(assets.router)
+    app.include_router(api_routes.router)
+    return app
+
+
+async def serve(settings: ConsoleSettings) -> None:
+    """Run the console until SIGINT/SIGTERM."""
+    common = settings.common
+    token = common.service_token.get_secret_value()
+    grpc_tls = common.grpc_tls()
+    stations = rpc.aio_channel(common.stations_grpc, token, grpc_tls)
+    telemetry = rpc.aio_channel(common.telemetry_grpc, token, grpc_tls)
+    bookings = rpc.aio_channel(common.bookings_grpc, token, grpc_tls)
+    try:
+        await serve_until_stopped(
+            app=build_http_app(build_console(settings, stations, telemetry, bookings)),
+            host=common.bind_host,
+            port=settings.http_port,
+            components=[],
+        )
+    finally:
+        for channel in (bookings, telemetry, stations):
+            await channel.close()

@@ -1,0 +1,165 @@
+"""The console's words in Chinese (the default) and English, one tap apart.
+
+The choice travels in the `yz_lang` cookie (set by /console/lang); exports use the same
+labels as the screen, so a CSV made from the Chinese page has Chinese headers.
+"""
+
+from collections.abc import Callable
+from typing import Final, Literal
+
+Lang = Literal["zh", "en"]
+LANGS: Final[tuple[Lang, ...]] = ("zh", "en")
+LANG_COOKIE: Final = "yz_lang"
+
+TEXTS: Final[dict[str, tuple[str, str]]] = {
+    "console": ("驿站运营台", "Yizhan console"),
+    "sign_in": ("登录", "Sign in"),
+    "sign_out": ("退出", "Sign out"),
+    "username": ("用户名", "Username"),
+    "password": ("密码", "Password"),
+    "wrong_password": ("用户名或密码错误", "Wrong username or password"),
+    "too_many_attempts": ("登录尝试过多，请一分钟后再试", "Too many attempts, wait a minute"),
+    "other_lang": ("English", "中文"),
+    "overview": ("概况", "Overview"),
+    "alarms_page": ("告警与死信", "Alarms & dead letters"),
+    "scope": ("范围", "Scope"),
+    "network": ("全网", "Whole network"),
+    "my_districts": ("我的辖区", "My districts"),
+    "district": ("区", "District"),
+    "period": ("时段", "Period"),
+    "today": ("今天", "Today"),
+    "7d": ("近7天", "7 days"),
+    "30d": ("近30天", "30 days"),
+    "month": ("本月", "This month"),
+    "custom": ("自定义", "Custom"),
+    "from": ("开始", "From"),
+    "to": ("结束", "To"),
+    "bucket": ("粒度", "Bucket"),
+    "hour": ("小时", "Hour"),
+    "day": ("天", "Day"),
+    "week": ("周", "Week"),
+    "apply": ("应用", "Apply"),
+    "today_figures": ("今日", "Today"),
+    "period_figures": ("所选时段", "Chosen period"),
+    "visits": ("服务人次", "Person-visits"),
+    "charge_sessions": ("充电次数", "Charging sessions"),
+    "energy_kwh": ("充电量 (kWh)", "Energy (kWh)"),
+    "water_liters": ("饮水量 (升)", "Water (litres)"),
+    "dispenses": ("接水次数", "Dispenses"),
+    "bookings_confirmed": ("预约（已确认）", "Bookings confirmed"),
+    "bookings_checked_in": ("已签到", "Checked in"),
+    "bookings_no_show": ("未到场", "No-shows"),
+    "opinions_received": ("收到意见", "Opinions received"),
+    "opinions_resolved": ("已解决意见", "Opinions resolved"),
+    "devices_offline": ("离线设备", "Devices offline"),
+    "open_alarms": ("未关闭告警", "Open alarms"),
+    "stations": ("驿站", "Stations"),
+    "station": ("驿站", "Station"),
+    "series": ("趋势", "Time series"),
+    "peak_hours": (
+        "高峰时段（服务人次，星期 × 小时）",
+        "Peak hours (person-visits, weekday × hour)",
+    ),
+    "ranking": ("驿站排名", "Stations by use"),
+    "availability": ("设备可用率（在线时间占比）", "Equipment availability (share of time online)"),
+    "export_csv": ("导出 CSV", "Export CSV"),
+    "start": ("起始", "Start"),
+    "weekday": ("星期", "Weekday"),
+    "hour_of_day": ("时", "Hour"),
+    "device": ("设备", "Device"),
+    "kind": ("类型", "Kind"),
+    "observed_hours": ("观测小时", "Hours observed"),
+    "online_share": ("在线率 %", "Online %"),
+    "online": ("在线", "Online"),
+    "offline": ("离线", "Offline"),
+    "last_seen": ("最后上报", "Last seen"),
+    "firmware": ("固件", "Firmware"),
+    "alarms": ("告警", "Alarms"),
+    "code": ("代码", "Code"),
+    "severity": ("级别", "Severity"),
+    "message": ("说明", "Message"),
+    "since": ("开始于", "Since"),
+    "age": ("持续", "Age"),
+    "acknowledged": ("已确认", "Acknowledged"),
+    "acknowledge": ("确认", "Acknowledge"),
+    "note": ("备注", "Note"),
+    "dead_letters": ("死信（未入库的消息）", "Dead letters (messages not stored)"),
+    "received_at": ("接收时间", "Received"),
+    "topic": ("主题", "Topic"),
+    "reason": ("原因", "Reason"),
+    "detail": ("详情", "Detail"),
+    "payload": ("内容", "Payload"),
+    "details": ("基本信息", "Details"),
+    "address": ("地址", "Address"),
+    "timezone": ("时区", "Time zone"),
+    "status": ("状态", "Status"),
+    "host_type": ("场所", "Host"),
+    "opening_hours": ("开放时间", "Opening hours"),
+    "always_open": ("全天开放", "Always open"),
+    "devices": ("设备", "Devices"),
+    "model": ("型号", "Model"),
+    "livestream_points": ("直播点", "Livestream points"),
+    "forum_sessions": ("议事会", "Forum sessions"),
+    "utilisation": ("使用率", "Utilisation"),
+    "unavailable": ("暂不可用", "unavailable"),
+    "bookings_unavailable": (
+        "预约服务暂不可用，预约与意见数据缺失",
+        "Bookings is unavailable right now: bookings and opinions are missing",
+    ),
+    "livestream": ("直播点", "Livestream"),
+    "forum": ("议事会", "Forum sessions"),
+    "livestream_bookings": ("直播预约", "Livestream bookings"),
+    "livestream_booked_hours": ("已预约小时", "Hours booked"),
+    "livestream_open_hours": ("开放小时", "Hours open"),
+    "forum_sessions_count": ("场次", "Sessions"),
+    "forum_seats": ("座位", "Seats"),
+    "forum_confirmed": ("已确认座位", "Seats taken"),
+    "forum_waitlisted": ("候补", "Waitlisted"),
+    "no_show_rate": ("未到场率 %", "No-show rate %"),
+    "telemetry_unavailable": ("遥测服务暂不可用", "Telemetry is unavailable right now"),
+    "stations_unavailable": (
+        "驿站服务暂不可用，请稍后再试",
+        "Stations is unavailable; try again shortly",
+    ),
+    "no_stations": ("没有驿站", "No stations in your scope"),
+    "no_alarms": ("没有未关闭的告警", "No open alarms"),
+    "no_dead_letters": ("没有死信", "No dead letters"),
+    "none": ("无", "none"),
+    "live": ("实时", "Live"),
+    "total": ("合计", "Total"),
+    "more_alarms": ("另有 {n} 条", "{n} more"),
+    "chart_library_missing": (
+        "图表库未安装（运行 make setup）；表格仍可用",
+        "Chart library not installed (run make setup); tables still work",
+    ),
+    "read_only": ("只读账号不能确认告警", "Read-only accounts cannot acknowledge"),
+    "invalid_period": ("时段无效", "Invalid period"),
+    "all_stations": ("全部驿站", "All stations"),
+    "device_kind_charger": ("充电", "Charger"),
+    "device_kind_water": ("饮水机", "Water"),
+    "device_kind_counter": ("计数器", "Counter"),
+    "device_kind_kiosk": ("终端", "Kiosk"),
+    "device_kind_other": ("其他", "Other"),
+}
+
+WEEKDAYS: Final[dict[Lang, tuple[str, ...]]] = {
+    "zh": ("周一", "周二", "周三", "周四", "周五", "周六", "周日"),
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+}
+
+
+def pick_lang(value: str | None) -> Lang:
+    """A supported language from a cookie or parameter; Chinese otherwise."""
+    return "en" if value == "en" else "zh"
+
+
+def translator(lang: Lang) -> Callable[..., str]:
+    """t(key, **values): the text in `lang` (the key itself when missing, to be visible)."""
+    index = LANGS.index(lang)
+
+    def t(key: str, **values: object) -> str:
+        pair = TEXTS.get(key)
+        text = pair[index] if pair else key
+        return text.format(**values) if values else text
+
+    return t

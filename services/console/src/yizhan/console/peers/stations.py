@@ -1,0 +1,69 @@
+"""What the console asks stations: which stations and devices exist (the shared directory
+client of libs/common), and operator logins. Stations owns them; the console keeps nothing."""
+
+from collections.abc import Awaitable, Sequence
+from typing import TYPE_CHECKING, TypeVar
+
+import grpc
+
+from yizhan.api.stations.v1 import stations_pb2
+from yizhan.common.stations_directory import StationsDirectory as Directory
+from yizhan.common.stations_directory import StationsUnavailable
+from yizhan.console.sources import SourceDown
+
+if TYPE_CHECKING:
+    from yizhan.api.stations.v1.stations_pb2_grpc import (
+        OperatorLoginAsyncStub,
+        StationDirectoryAsyncStub,
+    )
+
+T = TypeVar("T")
+Station = stations_pb2.Station
+Device = stations_pb2.Device
+Login = stations_pb2.LoginResponse
+
+
+class StationsDirectory:
+    """The stations service's directory and login, with one deadline for every call; a
+    failed call raises SourceDown, as the console's other sources do."""
+
+    def __init__(
+        self,
+        directory: "StationDirectoryAsyncStub",
+        login: "OperatorLoginAsyncStub",
+        deadline_seconds: float,
+    ) -> None:
+        self._directory = Directory(directory, deadline_seconds=deadline_seconds)
+        self._login = login
+        self._deadline = deadline_seconds
+
+    async def _ask(self, call: Awaitable[T]) -> T:
+        try:
+            return await call
+        except StationsUnavailable as exc:
+            raise SourceDown("stations", str(exc)) from exc
+
+    async def list_stations(self, districts: Sequence[str] | None = None) -> list[Station]:
+        """Stations of these districts (None: all), by id."""
+        found = await self._ask(self._directory.list_stations(districts=districts))
+        return sorted(found, key=lambda s: s.id)
+
+    async def districts(self) -> list[str]:
+        """Every district that has a station, sorted."""
+        return sorted({s.district for s in await self.list_stations()})
+
+    async def get_station(self, station_id: str) -> Station | None:
+        """One station, or None when there is none by that id."""
+        return await self._ask(self._directory.get_station(station_id))
+
+    async def devices_of(self, station_ids: Sequence[str]) -> list[Device]:
+        """Registered devices of these stations, by station and id."""
+        return await self._ask(self._directory.list_devices(station_ids))
+
+    async def login(self, username: str, password: str) -> Login:
+        """Stations' verdict on a sign-in, with the operator's token when it succeeds."""
+        request = stations_pb2.LoginRequest(username=username, password=password)
+        try:
+            return await self._login.Login(request, timeout=self._deadline)
+        except grpc.aio.AioRpcError as exc:
+            raise SourceDown("stations", f"{exc.code().name}: {exc.details()}") from exc

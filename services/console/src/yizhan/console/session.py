@@ -1,0 +1,32 @@
+"""Who is using the console (the session cookie) and in which language."""
+
+from fastapi import Request
+
+from yizhan.common.auth import InvalidToken, Operator, decode_token
+from yizhan.console.i18n import LANG_COOKIE, Lang, pick_lang
+
+COOKIE = "yz_console"
+COOKIE_PATH = "/console"
+
+
+def cookie_operator(request: Request) -> Operator | None:
+    """The operator of a valid session cookie, or None."""
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return None
+    try:
+        return decode_token(request.app.state.jwt_secret, token)
+    except InvalidToken:
+        return None
+
+
+def request_lang(request: Request) -> Lang:
+    """`?lang=` when given (links and exports), else the cookie, else Chinese."""
+    return pick_lang(request.query_params.get("lang") or request.cookies.get(LANG_COOKIE))
+
+
+def safe_next(target: str | None) -> str:
+    """A console path to go back to; anything else (another site) becomes the overview."""
+    if target and target.startswith("/console/") and not target.startswith("/console//"):
+        return target
+    return "/console/"

@@ -1,0 +1,35 @@
+"""Settings of the console service (env prefix `YZ_CONSOLE_`)."""
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from yizhan.common.settings import CommonSettings
+
+# services/console/src/yizhan/console -> the repository root, where scripts/setup.sh
+# runs `npm ci` in console-assets/ (an installed wheel sets YZ_CONSOLE_ASSETS_DIR).
+_REPO_ROOT = Path(__file__).resolve().parents[5]
+
+
+class ConsoleSettings(BaseSettings):
+    """Its port, where the charting library is, its calendar, and how live pages refresh."""
+
+    model_config = SettingsConfigDict(env_prefix="YZ_CONSOLE_", extra="ignore")
+
+    http_port: int = 8104
+    # Addresses of its peers (YZ_STATIONS_GRPC, ...), the service token, the JWT secret.
+    common: CommonSettings = Field(default_factory=CommonSettings)
+
+    # The npm-installed packages (console-assets/node_modules): ECharts is served from here,
+    # never from a CDN, so that the console works on an intranet.
+    assets_dir: Path = _REPO_ROOT / "console-assets" / "node_modules"
+    # The network's calendar for the overview; a station page uses the station's own zone.
+    timezone: str = "Asia/Shanghai"
+    # How often a live page's server asks telemetry for device state (server-sent events).
+    live_poll_seconds: float = Field(default=5.0, gt=0, le=60)
+    # A live stream ends after this long and the browser reconnects, so that an expired
+    # session cookie is noticed.
+    live_stream_seconds: float = Field(default=600.0, gt=0)
+    # Deadline of each gRPC call behind a page.
+    rpc_deadline_seconds: float = Field(default=5.0, gt=0)

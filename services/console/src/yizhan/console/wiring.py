@@ -1,0 +1,61 @@
+"""What the console's handlers need: its settings and its gRPC peers (telemetry and bookings
+for figures, stations for who and what exists). Built once by app.py, kept on app.state.console."""
+
+from dataclasses import dataclass
+from typing import Annotated
+
+import grpc
+from fastapi import Depends, Request
+
+from yizhan.api.bookings.v1 import bookings_pb2_grpc
+from yizhan.api.stations.v1 import stations_pb2_grpc
+from yizhan.api.telemetry.v1 import insights_pb2_grpc, telemetry_pb2_grpc
+from yizhan.console.peers.stations import StationsDirectory
+from yizhan.console.settings import ConsoleSettings
+from yizhan.console.sources import Sources
+
+
+@dataclass
+class ConsoleDeps:
+    """The console's dependencies."""
+
+    settings: ConsoleSettings
+    sources: Sources
+    directory: StationsDirectory
+
+
+def build_console(
+    settings: ConsoleSettings,
+    stations: grpc.aio.Channel,
+    telemetry: grpc.aio.Channel,
+    bookings: grpc.aio.Channel,
+) -> ConsoleDeps:
+    """The console's clients on the channels to its three peers."""
+    deadline = settings.rpc_deadline_seconds
+    sources = Sources(
+        telemetry_pb2_grpc.TelemetryQueryStub(telemetry),
+        insights_pb2_grpc.TelemetryInsightsStub(telemetry),
+        bookings_pb2_grpc.BookingReportsStub(bookings),
+        deadline,
+    )
+    directory = StationsDirectory(
+        stations_pb2_grpc.StationDirectoryStub(stations),
+        stations_pb2_grpc.OperatorLoginStub(stations),
+        deadline,
+    )
+    return ConsoleDeps(settings, sources, directory)
+
+
+def get_console(request: Request) -> ConsoleDeps:
+    """The console's dependencies, set up by app.py."""
+    console: ConsoleDeps = request.app.state.console
+    return console
+
+
+def get_directory(request: Request) -> StationsDirectory:
+    """The stations directory client, set up by app.py."""
+    return get_console(request).directory
+
+
+ConsoleDep = Annotated[ConsoleDeps, Depends(get_console)]
+DirectoryDep = Annotated[StationsDirectory, Depends(get_directory)]

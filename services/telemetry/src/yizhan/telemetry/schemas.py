@@ -1,0 +1,105 @@
+"""The telemetry API's request and response bodies (CONTRACT §3), in one place as in the other
+services; the routes in api/ stay thin."""
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+# GET /api/v1/usage
+
+
+class FiguresOut(BaseModel):
+    """The five usage figures."""
+
+    visits: int
+    charge_sessions: int
+    energy_kwh: float
+    water_liters: float
+    dispenses: int
+
+
+class BucketOut(BaseModel):
+    """One calendar bucket: its start in the requested zone, and its figures."""
+
+    start: str
+    visits: int
+    charge_sessions: int
+    energy_kwh: float
+    water_liters: float
+    dispenses: int
+
+
+class UsageOut(BaseModel):
+    """Every bucket of the range, zeros included, and the totals."""
+
+    scope: str
+    bucket: str
+    tz: str
+    series: list[BucketOut]
+    totals: FiguresOut
+
+
+# GET /api/v1/stations/{id}/devices/state
+
+
+class AlarmOut(BaseModel):
+    """An open alarm."""
+
+    code: str
+    severity: str
+    since: datetime
+
+
+class ChargingOut(BaseModel):
+    """A charging session in progress (started, not stopped)."""
+
+    session: str
+    connector: int | None
+    since: datetime
+
+
+class DeviceStateOut(BaseModel):
+    """A device as telemetry last heard of it (CONTRACT §3, plus its sessions in progress)."""
+
+    device_id: str
+    online: bool
+    last_seen: datetime
+    alarms: list[AlarmOut]
+    charging: list[ChargingOut]
+
+
+class DeviceStatesOut(BaseModel):
+    """The devices of a station that have reported at least once."""
+
+    items: list[DeviceStateOut]
+
+
+# GET /api/v1/dead-letters[/summary]
+
+
+class DeadLetterOut(BaseModel):
+    """A refused message: its topic, payload (as text), reason code and detail."""
+
+    id: int
+    received_at: datetime
+    topic: str
+    station_id: str | None
+    device_id: str | None
+    reason: str
+    detail: str
+    payload: str
+
+
+class DeadLetterPage(BaseModel):
+    """Newest first; pass `next` as `before` for the following page."""
+
+    items: list[DeadLetterOut]
+    next: str | None
+
+
+class DeadLetterSummary(BaseModel):
+    """Dead letters per reason code since a moment; every reason code is listed."""
+
+    since: datetime
+    reasons: dict[str, int]
+    total: int
