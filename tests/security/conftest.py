@@ -57,6 +57,7 @@ class Network:
     stations: RunningService
     telemetry: RunningService
     bookings: RunningService
+    console: RunningService
     stations_db: str
     tokens: dict[str, str]
 
@@ -135,6 +136,8 @@ def network(
         stack.enter_context(
             run_service("telemetry", telemetry_db, workdir, telemetry_env, command="ingest")
         )
+        # The console owns no database (an empty URL: nothing to migrate).
+        console = stack.enter_context(run_service("console", "", workdir, peers))
         with ThreadPoolExecutor(3) as pool:
             list(
                 pool.map(
@@ -147,4 +150,4 @@ def network(
                 )
             )
         tokens = {who: login(stations, who, PASSWORD) for who in ("admin", "district", "viewer")}
-        yield Network(stations, telemetry, bookings, stations_db, tokens)
+        yield Network(stations, telemetry, bookings, console, stations_db, tokens)

@@ -55,16 +55,16 @@ def test_a_station_name_never_runs_as_script_in_the_admins_console(
         dialog.dismiss()
 
     page.on("dialog", on_dialog)
-    page.goto(f"{network.stations.base_url}/console/login")
+    page.goto(f"{network.console.base_url}/console/login")
     page.fill("#username", "admin")
     page.fill("#password", PASSWORD)
     page.click("form.login button[type=submit]")
     page.wait_for_url("**/console/")
     page.wait_for_load_state("networkidle")
     for station_id in names:
-        page.goto(f"{network.stations.base_url}/console/stations/{station_id}")
+        page.goto(f"{network.console.base_url}/console/stations/{station_id}")
         page.wait_for_load_state("networkidle")
-    overview = page.goto(f"{network.stations.base_url}/console/")
+    overview = page.goto(f"{network.console.base_url}/console/")
     assert overview is not None
     assert "script-src 'self'" in overview.headers["content-security-policy"]
     page.wait_for_load_state("networkidle")
@@ -81,7 +81,7 @@ def test_a_station_name_never_runs_as_script_in_the_admins_console(
 
 def test_every_page_and_api_carries_the_security_headers(network: Network) -> None:
     answers = [
-        httpx.get(f"{network.stations.base_url}/console/login"),
+        httpx.get(f"{network.console.base_url}/console/login"),
         httpx.get(f"{network.stations.base_url}/api/v1/stations"),
         httpx.get(f"{network.telemetry.base_url}/healthz"),
         httpx.get(f"{network.bookings.base_url}/"),

@@ -9,7 +9,7 @@ EVIL = {"Origin": "https://evil.example"}
 
 
 def test_console_forms_refuse_cross_site_posts(network: Network) -> None:
-    base = network.stations.base_url
+    base = network.console.base_url
     own = {"Origin": base}
     cookie = {"yz_console": network.tokens["admin"]}
     with httpx.Client(base_url=base, cookies=cookie, follow_redirects=False) as browser:

@@ -1,6 +1,7 @@
 """MQTT client setup shared by the services and tools (paho-mqtt 2, MQTT 5)."""
 
 import re
+import ssl
 import threading
 from typing import Any
 
@@ -81,7 +82,45 @@ def make_client(
         password = settings.mqtt_password.get_secret_value() if settings.mqtt_password else None
         client.username_pw_set(settings.mqtt_username, password)
     client.reconnect_delay_set(RECONNECT_MIN_SECONDS, RECONNECT_MAX_SECONDS)
+    context = tls_context(settings)
+    if context is not None:
+        client.tls_set_context(context)
     return client
+
+
+class _NamedContext(ssl.SSLContext):
+    """A client context that checks the broker's certificate against a fixed server name.
+
+    paho checks against the host it connects to; a broker reached by IP address or through a
+    tunnel has a certificate for its real name.
+    """
+
+    server_name: str | None = None
+
+    def wrap_socket(self, sock: Any, *args: Any, **kwargs: Any) -> Any:
+        """Wrap as SSLContext does, naming our server."""
+        if self.server_name:
+            kwargs["server_hostname"] = self.server_name
+        return super().wrap_socket(sock, *args, **kwargs)
+
+
+def tls_context(settings: CommonSettings) -> ssl.SSLContext | None:
+    """The TLS context for the broker (None: plain TCP), verifying against our CA."""
+    if settings.mqtt_tls_ca is None:
+        return None
+    context = _NamedContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_verify_locations(cafile=str(settings.mqtt_tls_ca))
+    if settings.mqtt_tls_cert is not None:
+        key = str(settings.mqtt_tls_key) if settings.mqtt_tls_key else None
+        context.load_cert_chain(str(settings.mqtt_tls_cert), key)
+    context.server_name = settings.mqtt_tls_server_name
+    return context
+
+
+def tls_server_name(settings: CommonSettings) -> str:
+    """The name the broker's certificate must carry."""
+    return settings.mqtt_tls_server_name or settings.mqtt_host
 
 
 def connect_properties(persistent_session: bool, receive_maximum: int | None = None) -> Properties:

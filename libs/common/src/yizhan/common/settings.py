@@ -34,6 +34,13 @@ class CommonSettings(BaseSettings):
     mqtt_port: int = 1883
     mqtt_username: str | None = None
     mqtt_password: SecretStr | None = None
+    # TLS to the broker: on when a CA file is set (PEM). A client certificate and key are
+    # optional (brokers that authenticate by certificate); the server name checked against
+    # the broker's certificate defaults to mqtt_host.
+    mqtt_tls_ca: Path | None = None
+    mqtt_tls_cert: Path | None = None
+    mqtt_tls_key: Path | None = None
+    mqtt_tls_server_name: str | None = None
 
     # Reverse proxies whose X-Forwarded-For/-Proto are believed (comma-separated addresses or
     # networks, as uvicorn's forwarded_allow_ips). Empty: none, every client is its TCP peer.

@@ -24,7 +24,7 @@ def build_health_app(ingest: Ingest, engine: AsyncEngine, settings: Settings) ->
             await conn.execute(text("SELECT 1"))
 
     async def mqtt() -> None:
-        if not ingest.consumer.connected:
+        if not ingest.source.connected:
             raise RuntimeError("not connected to the broker")
 
     common = settings.common

@@ -21,6 +21,9 @@ class Settings(ServiceSettings):
     # migration, so changing it later needs a fresh database.
     timescaledb: Literal["auto", "on", "off"] = "auto"
 
+    # Which MQTT client ingest uses: `paho` (paho-mqtt 2) or `wire` (our own MQTT 5 client);
+    # docs/development.md says why the default is the default.
+    mqtt_source: Literal["paho", "wire"] = "wire"
     # The ingest process (`yz-telemetry ingest`) answers /healthz, /readyz and /metrics here.
     ingest_http_port: int = 8105
     # The MQTT client id is the broker's key for our persistent session: keep it stable
