@@ -1,6 +1,6 @@
 """Horizontal ingest: 1, 2 and 3 ingest processes on one shared subscription
-(`$share/bench/yz/v1/st/+/dev/+/+`), and one of three killed mid-stream (SIGKILL, no goodbye)
-and started again under its client id, as Kubernetes restarts a StatefulSet's pod.
+(`$share/bench-<phase>/yz/v1/st/+/dev/+/+`), and one of three killed mid-stream (SIGKILL,
+no goodbye) and started again under its client id, as Kubernetes restarts a StatefulSet's pod.
 
     uv run python bench/ingest_share.py              # 3,000 msgs/s, 20 s phases
     uv run python bench/ingest_share.py --rate 5000 --seconds 10
