@@ -7,15 +7,22 @@ from yizhan.telemetry.ingest.devices import DeviceInfo, check_device
 from yizhan.telemetry.ingest.protocol import Rejection, Status, validate
 
 RECEIVED_AT, EXAMPLES = examples.load()
-# The examples' one registered device (see the file's first line).
+# The examples' registered devices (see the file's first line).
 KNOWN = {
+    "CQ-NC-0001-heater-1": DeviceInfo(
+        id="CQ-NC-0001-heater-1",
+        station_id="CQ-NC-0001",
+        kind="heater",
+        status="active",
+        district="Nan'an",
+    ),
     "CQ-NC-0001-water-1": DeviceInfo(
         id="CQ-NC-0001-water-1",
         station_id="CQ-NC-0001",
         kind="water",
         status="active",
         district="Nan'an",
-    )
+    ),
 }
 
 

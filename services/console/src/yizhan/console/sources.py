@@ -25,7 +25,15 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-FIGURES = ("visits", "charge_sessions", "energy_kwh", "water_liters", "dispenses")
+FIGURES = (
+    "visits",
+    "charge_sessions",
+    "energy_kwh",
+    "water_liters",
+    "dispenses",
+    "heat_uses",
+    "heat_minutes",
+)
 BOOKING_FIGURES = (
     "bookings_confirmed",
     "bookings_checked_in",
@@ -44,13 +52,15 @@ class SourceDown(Exception):
 
 
 def usage_dict(figures: telemetry_pb2.UsageFigures) -> dict[str, float]:
-    """The five usage figures by name."""
+    """The usage figures by name."""
     return {
         "visits": figures.visits,
         "charge_sessions": figures.charge_sessions,
         "energy_kwh": figures.energy_kwh,
         "water_liters": figures.water_liters,
         "dispenses": figures.dispenses,
+        "heat_uses": figures.heat_uses,
+        "heat_minutes": figures.heat_minutes,
     }
 
 

@@ -54,6 +54,8 @@ MAX_SEQ: Final = 2**63 - 1
 MAX_INT32: Final = 2**31 - 1
 MAX_VISIT_COUNT: Final = 1000
 MAX_DISPENSE_LITERS: Final = 20.0
+# A microwave or food warmer runs at most half an hour a use.
+MAX_HEAT_SECONDS: Final = 1800
 
 UPLINK_CHANNELS: Final = ("telemetry", "event", "status")
 DOWNLINK_CHANNEL: Final = "down"
@@ -71,6 +73,7 @@ EVENT_TYPES: Final = (
     "charge.start",
     "charge.stop",
     "water.dispense",
+    "heat.use",
     "visit",
     "checkin.scan",
     "fault",
@@ -114,8 +117,9 @@ class Telemetry:
 
 @dataclass(slots=True)
 class Event:
-    """Something that happened at a device. `count` (visits), `amount` (Wh or litres) and
-    `ref` (session or code) carry what the figures and alarms need; `attrs` the rest."""
+    """Something that happened at a device. `count` (visits, heating seconds), `amount` (Wh
+    or litres) and `ref` (session or code) carry what the figures and alarms need; `attrs`
+    the rest."""
 
     station_id: str
     device_id: str
@@ -356,6 +360,8 @@ def _event(parts: Topic, body: dict[str, Any], seq: int, ts: datetime) -> Event:
             raise _Fail("out_of_range", f"liters: above 0 and at most {MAX_DISPENSE_LITERS:g}")
         temp = _optional_choice(body, "temp", WATER_TEMPS)
         return event(amount=liters, attrs={"temp": temp} if temp else {})
+    if kind == "heat.use":
+        return event(count=_integer(body, "seconds", 1, MAX_HEAT_SECONDS))
     if kind == "visit":
         return event(count=_integer(body, "count", 1, MAX_VISIT_COUNT))
     if kind == "checkin.scan":
