@@ -69,6 +69,7 @@ _CACHE_LIMIT: Final = 100_000
 # A run of digits that may be an integer orjson cannot hold (beyond 64 bits, either sign).
 _LONG_DIGITS = re.compile(rb"[0-9]{19}")
 
+TIME_SYNC: Final = "time.sync"
 EVENT_TYPES: Final = (
     "charge.start",
     "charge.stop",
@@ -146,6 +147,15 @@ class Status:
 Message = Telemetry | Event | Status
 
 
+@dataclass(frozen=True, slots=True)
+class TimeSync:
+    """A device asks for the time (`time.sync`): answered on `down`, nothing stored. Its
+    `ts` and `seq` are not checked: a kiosk whose clock is wrong is the one that asks."""
+
+    station_id: str
+    device_id: str
+
+
 class _Fail(Exception):
     def __init__(self, reason: Reason, detail: str) -> None:
         super().__init__(detail)
@@ -180,7 +190,9 @@ def _parse_topic(topic: str) -> Topic | None:
     return Topic(station_id, device_id, channel)
 
 
-def validate(topic: str, payload: bytes, received_at: datetime) -> Message | Rejection | None:
+def validate(
+    topic: str, payload: bytes, received_at: datetime
+) -> Message | TimeSync | Rejection | None:
     """Check one received message against the protocol.
 
     Returns the message, why it is rejected, or None for our own downlink (not device data).
@@ -206,12 +218,14 @@ def validate(topic: str, payload: bytes, received_at: datetime) -> Message | Rej
         return Rejection(fail.reason, fail.detail)
 
 
-def _check(parts: Topic, body: Any, received_at: datetime) -> Message:
+def _check(parts: Topic, body: Any, received_at: datetime) -> Message | TimeSync:
     if not isinstance(body, dict):
         raise _Fail("malformed_json", f"a JSON object is required, not {_json_type(body)}")
     _version(body)
     if parts.channel == "status":
         return _status(parts, body)
+    if parts.channel == "event" and body.get("type") == TIME_SYNC:
+        return TimeSync(parts.station_id, parts.device_id)
     seq = _integer(body, "seq", 0, MAX_SEQ)
     ts = _timestamp(body)
     message: Message
