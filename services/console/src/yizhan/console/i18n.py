@@ -51,6 +51,8 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
     "bookings_confirmed": ("预约（已确认）", "Bookings confirmed"),
     "bookings_checked_in": ("已签到", "Checked in"),
     "bookings_no_show": ("未到场", "No-shows"),
+    "livestream_households": ("直播带货服务户数", "Livestream: households served"),
+    "livestream_sales_yuan": ("直播销售额 (元)", "Livestream sales (yuan)"),
     "opinions_received": ("收到意见", "Opinions received"),
     "opinions_resolved": ("已解决意见", "Opinions resolved"),
     "devices_offline": ("离线设备", "Devices offline"),

@@ -40,6 +40,8 @@ BOOKING_FIGURES = (
     "bookings_no_show",
     "opinions_received",
     "opinions_resolved",
+    "livestream_households",
+    "livestream_sales_yuan",
 )
 
 
@@ -101,13 +103,15 @@ class BookingFigures:
 
 
 def booking_values(stats: bookings_pb2.BookingStats) -> dict[str, float]:
-    """The five booking figures of the console by name."""
+    """The booking figures of the console by name."""
     return {
         "bookings_confirmed": stats.confirmed,
         "bookings_checked_in": stats.checked_in,
         "bookings_no_show": stats.no_shows,
         "opinions_received": stats.opinions.received,
         "opinions_resolved": stats.opinions.resolved,
+        "livestream_households": stats.livestream_households,
+        "livestream_sales_yuan": stats.livestream_sales_yuan,
     }
 
 
