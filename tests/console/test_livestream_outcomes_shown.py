@@ -4,7 +4,7 @@ livestream table and among the overview's booking figures, in both languages."""
 import pytest
 
 from yizhan.api.bookings.v1 import bookings_pb2
-from yizhan.console.i18n import translator
+from yizhan.console.i18n import Lang, translator
 from yizhan.console.sources import BOOKING_FIGURES, BookingFigures, booking_values
 from yizhan.console.station_view import bookables_tables
 
@@ -16,7 +16,11 @@ def test_outcomes_on_the_station_page_and_overview() -> None:
         livestream_outcomes=2, livestream_households=18, livestream_sales_yuan=960.75
     )
     figures = BookingFigures(booking_values(stats), {"S1": stats}, stats)
-    for lang, label in (("zh", "直播销售额 (元)"), ("en", "Livestream sales (yuan)")):
+    labels: tuple[tuple[Lang, str], ...] = (
+        ("zh", "直播销售额 (元)"),
+        ("en", "Livestream sales (yuan)"),
+    )
+    for lang, label in labels:
         table = bookables_tables(translator(lang), figures, "S1")["livestream"]
         assert label in [column.label for column in table.columns]
         (row,) = table.rows
