@@ -109,3 +109,13 @@ def test_outcomes_recorded_checked_and_summed(
     assert figures.stats.livestream_households == 18
     assert figures.stats.livestream_sales_yuan == pytest.approx(960.75)
     assert reply.totals.livestream_households == 18
+    # The same sums on the operators' HTTP figures, per station, district and network.
+    stats = httpx.get(
+        f"{network.bookings.base_url}/api/v1/stats",
+        params={"from": start.isoformat(), "to": (start + timedelta(days=2)).isoformat()},
+        headers=network.auth,
+    )
+    assert stats.status_code == 200, stats.text
+    (row,) = [s for s in stats.json()["stations"] if s["station_id"] == station]
+    assert (row["livestream_households"], row["livestream_sales_yuan"]) == (18, 960.75)
+    assert stats.json()["totals"]["livestream_households"] >= 18

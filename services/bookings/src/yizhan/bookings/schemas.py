@@ -338,6 +338,10 @@ class FiguresOut(BaseModel):
     no_show_rate: float
     opinions: dict[str, int]
     opinions_total: int
+    # Livestream slots whose outcome was recorded, households served, sales in yuan.
+    livestream_outcomes: int
+    livestream_households: int
+    livestream_sales_yuan: float
 
 
 class StationFiguresOut(FiguresOut):
