@@ -307,6 +307,8 @@ def test_a_new_station_counts_exactly_what_its_device_sent(
         "energy_kwh": 1.75,
         "water_liters": 1.75,
         "dispenses": 2,
+        "heat_uses": 0,
+        "heat_minutes": 0.0,
     }
     deadline = time.monotonic() + 20
     totals: dict[str, Any] = {}

@@ -12,7 +12,7 @@ EXAMPLES_PATH = Path(__file__).parent / "fixtures" / "mqtt-v1-examples.jsonl"
 
 @dataclass(frozen=True)
 class Example:
-    """One line: publish `payload` on `topic`; `expect` is stored, duplicate or a reason."""
+    """One line: publish `payload` on `topic`; `expect`: stored, duplicate, answered, a reason."""
 
     line: int
     topic: str

@@ -1,5 +1,5 @@
-"""The five usage figures are defined once (yizhan.telemetry.figures): the continuous
-aggregates that migration 0003 created, frozen in its text, must compute the same figures,
+"""The usage figures are defined once (yizhan.telemetry.figures): the continuous aggregates
+that the newest migration (0004) creates, frozen in its text, must compute the same figures,
 and the ingest's rollups and the API's queries are built from the definition itself."""
 
 import importlib.util
@@ -41,10 +41,20 @@ def _select_list(sql: str) -> list[str]:
 
 
 def test_the_migrations_continuous_aggregates_compute_the_defined_figures() -> None:
-    migration = _migration("0003_rollups_sessions")
+    migration = _migration("0004_heat_figures")
     assert _select_list(migration.STATION_FIGURES) == _select_list(figures.OVER_EVENTS)
     assert _select_list(migration.NETWORK_FIGURES) == _select_list(figures.OVER_ROLLUPS)
     assert migration.USAGE_TYPES == figures.USAGE_TYPES
+    covering = f"INCLUDE ({figures.COLUMNS})"
+    assert covering == migration.COVERING
+
+
+def test_the_way_back_is_migration_0003s_figures() -> None:
+    before, after = _migration("0003_rollups_sessions"), _migration("0004_heat_figures")
+    assert _select_list(after.STATION_FIGURES_BEFORE) == _select_list(before.STATION_FIGURES)
+    assert _select_list(after.NETWORK_FIGURES_BEFORE) == _select_list(before.NETWORK_FIGURES)
+    assert after.USAGE_TYPES_BEFORE == before.USAGE_TYPES
+    assert after.COVERING_BEFORE == before.COVERING
 
 
 def test_every_figure_reads_only_the_usage_event_types() -> None:
@@ -56,4 +66,6 @@ def test_every_figure_reads_only_the_usage_event_types() -> None:
         "energy_wh",
         "water_liters",
         "dispenses",
+        "heat_uses",
+        "heat_seconds",
     )

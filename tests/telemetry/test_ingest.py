@@ -19,7 +19,8 @@ from yizhan.devstack.broker import MosquittoBroker
 pytestmark = pytest.mark.integration
 
 RECEIVED_AT, EXAMPLES = examples.load()
-DATA_OUTCOMES = ("stored", "duplicate")
+# What is not a dead letter (a time.sync is answered, nothing stored).
+DATA_OUTCOMES = ("stored", "duplicate", "answered")
 
 
 def _metric(ingest: RunningService, name: str, labels: str = "") -> float:
@@ -40,6 +41,7 @@ def test_protocol_examples_through_the_broker(
 ) -> None:
     registry.station("CQ-NC-0001")
     registry.device("CQ-NC-0001", "CQ-NC-0001-water-1", "water")
+    registry.device("CQ-NC-0001", "CQ-NC-0001-heater-1", "heater")
     duplicates_before = _metric(ingest, "yz_telemetry_messages_duplicate_total")
     # The examples assume a receive time; replay them as if that time were now.
     shift = datetime.now(UTC) - RECEIVED_AT
@@ -99,7 +101,13 @@ def test_protocol_examples_through_the_broker(
         "energy_kwh": 0.0,
         "water_liters": 1.75,
         "dispenses": 2,
+        "heat_uses": 1,
+        "heat_minutes": 2.5,
     }
+    heater_seqs = telemetry_database.rows(
+        "SELECT seq FROM message_keys WHERE device_id = 'CQ-NC-0001-heater-1'"
+    )
+    assert heater_seqs == [(1,)]
     for reason in {e.expect for e in EXAMPLES} - set(DATA_OUTCOMES):
         assert _metric(ingest, "yz_telemetry_dead_letters_total", f'reason="{reason}"') >= 1
 
@@ -180,6 +188,8 @@ def test_usage_counts_exactly_what_devices_sent(
         "energy_kwh": 0.0,
         "water_liters": 0.0,
         "dispenses": 0,
+        "heat_uses": 0,
+        "heat_minutes": 0.0,
     }
     assert body["scope"] == f"station:{station}"
     assert body["bucket"] == "day"
@@ -193,6 +203,8 @@ def test_usage_counts_exactly_what_devices_sent(
             "energy_kwh": 1.52,
             "water_liters": 0.3,
             "dispenses": 2,
+            "heat_uses": 0,
+            "heat_minutes": 0.0,
         },
         {
             "start": day2.isoformat(),
@@ -201,6 +213,8 @@ def test_usage_counts_exactly_what_devices_sent(
             "energy_kwh": 0.0001,
             "water_liters": 1.5,
             "dispenses": 1,
+            "heat_uses": 0,
+            "heat_minutes": 0.0,
         },
     ]
     assert body["totals"] == {
@@ -209,6 +223,8 @@ def test_usage_counts_exactly_what_devices_sent(
         "energy_kwh": 1.5201,
         "water_liters": 1.8,
         "dispenses": 3,
+        "heat_uses": 0,
+        "heat_minutes": 0.0,
     }
     by_district = operator.get("/api/v1/usage", params={"scope": f"district:{district}", **params})
     assert by_district.status_code == 200, by_district.text

@@ -52,7 +52,7 @@ def test_old_rows_are_purged_and_rollups_kept(new_database: Callable[[str], str]
         (),
     )
     database.execute(
-        "INSERT INTO usage_15m VALUES ('S', now() - interval '20 days', 1, 0, 0, 0, 0)", ()
+        "INSERT INTO usage_15m VALUES ('S', now() - interval '20 days', 1, 0, 0, 0, 0, 0, 0)", ()
     )
     deleted = purge(url, raw_retention_days=10)
     assert deleted == {"message_keys": 1, "dead_letters": 1, "events": 1, "metrics": 0}

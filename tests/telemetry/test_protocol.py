@@ -67,6 +67,8 @@ def event(**fields: Any) -> dict[str, Any]:
         (event(type="charge.stop", session="a", energy_wh=1, reason="bored"), "invalid"),
         (event(type="charge.stop", session="a", energy_wh=True), "invalid"),
         (event(type="water.dispense", liters=1, temp="lukewarm"), "invalid"),
+        (event(type="heat.use", seconds=True), "invalid"),
+        (event(type="heat.use", seconds="60"), "invalid"),
         (event(type="fault", code="E1"), "invalid"),  # severity missing
         (event(type="fault", code="E1", severity="minor"), "invalid"),
         (event(type="fault.clear"), "invalid"),

@@ -4,18 +4,25 @@ import pytest
 
 from tests.telemetry import examples
 from yizhan.telemetry.ingest.devices import DeviceInfo, check_device
-from yizhan.telemetry.ingest.protocol import Rejection, Status, validate
+from yizhan.telemetry.ingest.protocol import Rejection, Status, TimeSync, validate
 
 RECEIVED_AT, EXAMPLES = examples.load()
-# The examples' one registered device (see the file's first line).
+# The examples' registered devices (see the file's first line).
 KNOWN = {
+    "CQ-NC-0001-heater-1": DeviceInfo(
+        id="CQ-NC-0001-heater-1",
+        station_id="CQ-NC-0001",
+        kind="heater",
+        status="active",
+        district="Nan'an",
+    ),
     "CQ-NC-0001-water-1": DeviceInfo(
         id="CQ-NC-0001-water-1",
         station_id="CQ-NC-0001",
         kind="water",
         status="active",
         district="Nan'an",
-    )
+    ),
 }
 
 
@@ -32,6 +39,8 @@ def outcomes() -> list[str]:
         refused = check_device(result.station_id, KNOWN.get(result.device_id))
         if refused is not None:
             results.append(refused.reason)
+        elif isinstance(result, TimeSync):
+            results.append("answered")
         elif isinstance(result, Status):
             results.append("stored")
         elif (result.device_id, result.seq) in seen:

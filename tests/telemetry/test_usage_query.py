@@ -49,8 +49,8 @@ def test_scopes() -> None:
 
 
 def test_figures_add_up_exactly() -> None:
-    total = Figures(1, 1, Decimal("0.1"), Decimal("0.1"), 1) + Figures(
-        2, 0, Decimal("0.2"), Decimal("0.2"), 0
+    total = Figures(1, 1, Decimal("0.1"), Decimal("0.1"), 1, 1, 20) + Figures(
+        2, 0, Decimal("0.2"), Decimal("0.2"), 0, 2, 100
     )
     assert total.as_json() == {
         "visits": 3,
@@ -58,4 +58,6 @@ def test_figures_add_up_exactly() -> None:
         "energy_kwh": 0.0003,
         "water_liters": 0.3,
         "dispenses": 1,
+        "heat_uses": 3,
+        "heat_minutes": 2.0,
     }

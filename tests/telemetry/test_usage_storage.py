@@ -149,6 +149,7 @@ def scenario(
     counter = registry.device(station, unique("counter"), "counter")
     charger = registry.device(station, unique("charger"), "charger")
     water = registry.device(station, unique("water"), "water")
+    heater = registry.device(station, unique("heater"), "heater")
     day1, day2 = network_day, network_day + timedelta(days=1)
     kolkata_10_20 = datetime(
         day2.year, day2.month, day2.day, 10, 20, tzinfo=ZoneInfo("Asia/Kolkata")
@@ -224,6 +225,9 @@ def scenario(
             "event",
             {"seq": 3, "ts": local(day2, 12), "type": "water.dispense", "liters": 1.5},
         ),
+        (heater, "event", {"seq": 1, "ts": local(day1, 12, 10), "type": "heat.use", "seconds": 90}),
+        (heater, "event", {"seq": 2, "ts": local(day1, 18, 30), "type": "heat.use", "seconds": 20}),
+        (heater, "event", {"seq": 3, "ts": local(day2, 12), "type": "heat.use", "seconds": 45}),
         (water, "telemetry", {"seq": 4, "ts": local(day2, 12), "metrics": {"tank_l": 7.5}}),
     ]
     messages = [
@@ -238,7 +242,15 @@ def scenario(
     return {"station": station, "district": district, "counter": counter, "charger": charger}
 
 
-ZERO = {"visits": 0, "charge_sessions": 0, "energy_kwh": 0.0, "water_liters": 0.0, "dispenses": 0}
+ZERO = {
+    "visits": 0,
+    "charge_sessions": 0,
+    "energy_kwh": 0.0,
+    "water_liters": 0.0,
+    "dispenses": 0,
+    "heat_uses": 0,
+    "heat_minutes": 0.0,
+}
 
 
 def settled(telemetry: Telemetry, expected_visits: int, **params: str) -> dict[str, Any]:
@@ -270,6 +282,8 @@ def test_day_buckets_in_shanghai_and_utc(
             "energy_kwh": 1.5201,
             "water_liters": 0.3,
             "dispenses": 2,
+            "heat_uses": 2,
+            "heat_minutes": 1.83,
         },
         {
             "start": (day1 + timedelta(days=1)).isoformat(),
@@ -278,6 +292,8 @@ def test_day_buckets_in_shanghai_and_utc(
             "energy_kwh": 0.0002,
             "water_liters": 1.5,
             "dispenses": 1,
+            "heat_uses": 1,
+            "heat_minutes": 0.75,
         },
     ]
     assert body["totals"] == {
@@ -286,6 +302,8 @@ def test_day_buckets_in_shanghai_and_utc(
         "energy_kwh": 1.5203,
         "water_liters": 1.8,
         "dispenses": 3,
+        "heat_uses": 3,
+        "heat_minutes": 2.58,
     }
     # The same range in UTC: day 1's 09:00 and 23:30 and day 2's 07:30 in Shanghai (01:00,
     # 15:30 and 23:30 UTC) fall on one UTC day; the buckets start at UTC midnights.

@@ -4,6 +4,7 @@ the authority on constraints; the ones that keep bookings apart are repeated her
 easy to find."""
 
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    Numeric,
     String,
     func,
     text,
@@ -272,6 +274,28 @@ class IdempotencyKey(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LivestreamOutcome(Base):
+    """What a livestream slot earned: households served and sales, recorded after it."""
+
+    __tablename__ = "livestream_outcomes"
+    __table_args__ = (
+        CheckConstraint("households >= 0", name="livestream_outcomes_households"),
+        CheckConstraint("sales_yuan >= 0", name="livestream_outcomes_sales"),
+        Index("livestream_outcomes_station_start", "station_id", "starts_at"),
+    )
+
+    booking_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("bookings.id", ondelete="CASCADE"), primary_key=True
+    )
+    station_id: Mapped[str] = mapped_column(String(64))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    households: Mapped[int] = mapped_column(Integer)
+    sales_yuan: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    note: Mapped[str] = mapped_column(String(500))
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 # The shared rate limiter's counters (libs/common ratelimit.py) live in this database too.

@@ -1,6 +1,7 @@
 """Request and response bodies of the bookings HTTP API."""
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Literal, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -120,6 +121,29 @@ class BookingOut(BaseModel):
     created_at: datetime
     cancelled_at: datetime | None
     checked_in_at: datetime | None
+
+
+class OutcomeIn(BaseModel):
+    """What a livestream slot earned, recorded after it started."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    households: int = Field(ge=0, le=1_000_000, description="households served")
+    sales_yuan: Decimal = Field(
+        ge=0, le=Decimal("999999999999.99"), decimal_places=2, description="sales in yuan"
+    )
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+
+
+class OutcomeOut(BaseModel):
+    """A livestream booking's recorded outcome."""
+
+    code: str
+    households: int
+    sales_yuan: float
+    note: str
+    recorded_by: str
+    recorded_at: datetime
 
 
 class BookingPage(BaseModel):
@@ -314,6 +338,10 @@ class FiguresOut(BaseModel):
     no_show_rate: float
     opinions: dict[str, int]
     opinions_total: int
+    # Livestream slots whose outcome was recorded, households served, sales in yuan.
+    livestream_outcomes: int
+    livestream_households: int
+    livestream_sales_yuan: float
 
 
 class StationFiguresOut(FiguresOut):

@@ -6,13 +6,16 @@ Where each number comes from:
 - livestream utilisation = booked minutes (confirmed or no-show) / open minutes of the
   station's active points (opening hours from stations, times the number of points);
 - no-show rate = no-shows / (check-ins + no-shows): of the bookings whose outcome is known;
-- opinions are counted by when they were raised, in their status now.
+- opinions are counted by when they were raised, in their status now;
+- livestream outcomes (households served, sales in yuan) by the start of their slot, whatever
+  became of the booking afterwards (the slot was streamed).
 """
 
 import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy import Float, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -28,6 +31,7 @@ from yizhan.bookings.models import (
     WAITLISTED,
     Booking,
     ForumSession,
+    LivestreamOutcome,
     LivestreamPoint,
     Opinion,
 )
@@ -54,6 +58,9 @@ class Figures:
     checked_in: int = 0
     no_shows: int = 0
     cancelled: int = 0
+    livestream_outcomes: int = 0
+    livestream_households: int = 0
+    livestream_sales_yuan: Decimal = Decimal(0)
     opinions: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OPINION_STATUSES, 0))
 
     @property
@@ -118,6 +125,7 @@ class BookingStats:
             await _count_bookings(session, result, window)
             await _count_sessions(session, result, window)
             await _count_opinions(session, result, window)
+            await _count_outcomes(session, result, window)
             points = await _active_points(session, ids)
         await self._open_minutes(result, points, window)
         return result
@@ -220,6 +228,28 @@ async def _count_opinions(session: AsyncSession, result: dict[str, Figures], w: 
     )
     for station_id, status, count in await session.execute(query):
         result[station_id].opinions[status] = count
+
+
+async def _count_outcomes(session: AsyncSession, result: dict[str, Figures], w: Interval) -> None:
+    query = (
+        select(
+            LivestreamOutcome.station_id,
+            func.count(),
+            func.sum(LivestreamOutcome.households),
+            func.sum(LivestreamOutcome.sales_yuan),
+        )
+        .where(
+            LivestreamOutcome.station_id.in_(list(result)),
+            LivestreamOutcome.starts_at >= w.start,
+            LivestreamOutcome.starts_at < w.end,
+        )
+        .group_by(LivestreamOutcome.station_id)
+    )
+    for station_id, count, households, sales in await session.execute(query):
+        figures = result[station_id]
+        figures.livestream_outcomes = count
+        figures.livestream_households = int(households or 0)
+        figures.livestream_sales_yuan = Decimal(sales or 0)
 
 
 async def _active_points(session: AsyncSession, station_ids: list[str]) -> dict[str, int]:

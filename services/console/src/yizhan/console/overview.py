@@ -30,7 +30,7 @@ from yizhan.console.view import Card, View, attempt
 
 # Alarms listed on the overview; the alarms page lists them all.
 OVERVIEW_ALARMS = 50
-DEVICE_KINDS = ("charger", "water", "counter", "kiosk", "other")
+DEVICE_KINDS = ("charger", "water", "heater", "counter", "kiosk", "other")
 
 
 def series_table(

@@ -25,13 +25,23 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-FIGURES = ("visits", "charge_sessions", "energy_kwh", "water_liters", "dispenses")
+FIGURES = (
+    "visits",
+    "charge_sessions",
+    "energy_kwh",
+    "water_liters",
+    "dispenses",
+    "heat_uses",
+    "heat_minutes",
+)
 BOOKING_FIGURES = (
     "bookings_confirmed",
     "bookings_checked_in",
     "bookings_no_show",
     "opinions_received",
     "opinions_resolved",
+    "livestream_households",
+    "livestream_sales_yuan",
 )
 
 
@@ -44,13 +54,15 @@ class SourceDown(Exception):
 
 
 def usage_dict(figures: telemetry_pb2.UsageFigures) -> dict[str, float]:
-    """The five usage figures by name."""
+    """The usage figures by name."""
     return {
         "visits": figures.visits,
         "charge_sessions": figures.charge_sessions,
         "energy_kwh": figures.energy_kwh,
         "water_liters": figures.water_liters,
         "dispenses": figures.dispenses,
+        "heat_uses": figures.heat_uses,
+        "heat_minutes": figures.heat_minutes,
     }
 
 
@@ -91,13 +103,15 @@ class BookingFigures:
 
 
 def booking_values(stats: bookings_pb2.BookingStats) -> dict[str, float]:
-    """The five booking figures of the console by name."""
+    """The booking figures of the console by name."""
     return {
         "bookings_confirmed": stats.confirmed,
         "bookings_checked_in": stats.checked_in,
         "bookings_no_show": stats.no_shows,
         "opinions_received": stats.opinions.received,
         "opinions_resolved": stats.opinions.resolved,
+        "livestream_households": stats.livestream_households,
+        "livestream_sales_yuan": stats.livestream_sales_yuan,
     }
 
 

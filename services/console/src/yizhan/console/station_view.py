@@ -92,6 +92,8 @@ def bookables_tables(
             Column("livestream_booked_hours", t("livestream_booked_hours"), numeric=True),
             Column("livestream_open_hours", t("livestream_open_hours"), numeric=True),
             Column("utilisation", t("utilisation") + " %", numeric=True),
+            Column("livestream_households", t("livestream_households"), numeric=True),
+            Column("livestream_sales_yuan", t("livestream_sales_yuan"), numeric=True),
         ],
         note=note,
     )
@@ -119,6 +121,8 @@ def bookables_tables(
                 "livestream_booked_hours": stats.livestream_booked_minutes / 60,
                 "livestream_open_hours": stats.livestream_open_minutes / 60,
                 "utilisation": 100 * stats.livestream_utilisation,
+                "livestream_households": stats.livestream_households,
+                "livestream_sales_yuan": stats.livestream_sales_yuan,
             }
         )
         forum.rows.append(

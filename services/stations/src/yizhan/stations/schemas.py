@@ -18,7 +18,7 @@ from pydantic import (
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
-DeviceKind = Literal["charger", "water", "counter", "kiosk", "other"]
+DeviceKind = Literal["charger", "water", "heater", "counter", "kiosk", "other"]
 HostType = Literal[
     "bank_branch", "petrol_station", "battery_swap", "community_centre", "scenic_area", "other"
 ]

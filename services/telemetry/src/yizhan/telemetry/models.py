@@ -35,7 +35,7 @@ events = Table(
     Column("device_id", Text, nullable=False),
     Column("seq", BigInteger, nullable=False),
     Column("type", Text, nullable=False),
-    # visit: people; charge.stop: Wh; water.dispense: litres; session or code.
+    # visit: people; heat.use: seconds; charge.stop: Wh; water.dispense: litres; session or code.
     Column("count", Integer),
     Column("amount", Float),
     Column("ref", Text),
@@ -178,8 +178,8 @@ charge_sessions = Table(
     ),
 )
 
-# Quarter-hour rollups of the five usage figures (figures.py), per station and for the
-# network; with TimescaleDB they are continuous aggregates instead (migration 0003).
+# Quarter-hour rollups of the usage figures (figures.py), per station and for the network;
+# with TimescaleDB they are continuous aggregates instead (migrations 0003, 0004).
 usage_15m = Table(
     "usage_15m",
     metadata,
@@ -190,6 +190,8 @@ usage_15m = Table(
     Column("energy_wh", Numeric, nullable=False),
     Column("water_liters", Numeric, nullable=False),
     Column("dispenses", BigInteger, nullable=False),
+    Column("heat_uses", BigInteger, nullable=False),
+    Column("heat_seconds", BigInteger, nullable=False),
 )
 
 usage_network_15m = Table(
@@ -201,4 +203,6 @@ usage_network_15m = Table(
     Column("energy_wh", Numeric, nullable=False),
     Column("water_liters", Numeric, nullable=False),
     Column("dispenses", BigInteger, nullable=False),
+    Column("heat_uses", BigInteger, nullable=False),
+    Column("heat_seconds", BigInteger, nullable=False),
 )

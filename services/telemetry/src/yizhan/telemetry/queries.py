@@ -7,7 +7,7 @@ from yizhan.telemetry import figures
 
 # usage.py
 
-# The five figures summed over the parts (each part holds them already, per key).
+# The figures summed over the parts (each part holds them already, per key).
 USAGE_OUTER_FIGURES = ", ".join(f"COALESCE(SUM(p.{name}), 0)" for name in figures.NAMES)
 # Whole quarter hours [lo, hi) from the rollups, the partial ones around them from raw events.
 USAGE_PARTS = f"""

@@ -9,13 +9,15 @@ from pydantic import BaseModel
 
 
 class FiguresOut(BaseModel):
-    """The five usage figures."""
+    """The usage figures."""
 
     visits: int
     charge_sessions: int
     energy_kwh: float
     water_liters: float
     dispenses: int
+    heat_uses: int
+    heat_minutes: float
 
 
 class BucketOut(BaseModel):
@@ -27,6 +29,8 @@ class BucketOut(BaseModel):
     energy_kwh: float
     water_liters: float
     dispenses: int
+    heat_uses: int
+    heat_minutes: float
 
 
 class UsageOut(BaseModel):

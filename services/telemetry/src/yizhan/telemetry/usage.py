@@ -73,18 +73,25 @@ def _parts(*, per_station: bool, station_filter: bool) -> str:
 
 @dataclass(frozen=True)
 class Figures:
-    """Usage over some span: the five numbers of CONTRACT §3."""
+    """Usage over some span: the numbers of CONTRACT §3."""
 
     visits: int = 0
     charge_sessions: int = 0
     energy_wh: Decimal = Decimal(0)
     water_liters: Decimal = Decimal(0)
     dispenses: int = 0
+    heat_uses: int = 0
+    heat_seconds: int = 0
 
     @property
     def energy_kwh(self) -> float:
         """Energy in kWh."""
         return float(self.energy_wh / 1000)
+
+    @property
+    def heat_minutes(self) -> float:
+        """Heating time in minutes (two decimals: 20 s is 0.33 min)."""
+        return round(self.heat_seconds / 60, 2)
 
     def __add__(self, other: "Figures") -> "Figures":
         return Figures(
@@ -93,6 +100,8 @@ class Figures:
             self.energy_wh + other.energy_wh,
             self.water_liters + other.water_liters,
             self.dispenses + other.dispenses,
+            self.heat_uses + other.heat_uses,
+            self.heat_seconds + other.heat_seconds,
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -103,6 +112,8 @@ class Figures:
             "energy_kwh": self.energy_kwh,
             "water_liters": float(self.water_liters),
             "dispenses": self.dispenses,
+            "heat_uses": self.heat_uses,
+            "heat_minutes": self.heat_minutes,
         }
 
 
@@ -163,8 +174,16 @@ async def usage_by_station(
 
 
 def _figures(row: Sequence[Any]) -> Figures:
-    visits, sessions, energy_wh, liters, dispenses = row
-    return Figures(int(visits), int(sessions), Decimal(energy_wh), Decimal(liters), int(dispenses))
+    visits, sessions, energy_wh, liters, dispenses, heat_uses, heat_seconds = row
+    return Figures(
+        int(visits),
+        int(sessions),
+        Decimal(energy_wh),
+        Decimal(liters),
+        int(dispenses),
+        int(heat_uses),
+        int(heat_seconds),
+    )
 
 
 @dataclass(frozen=True)

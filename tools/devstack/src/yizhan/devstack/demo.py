@@ -13,7 +13,7 @@ import httpx
 log = logging.getLogger(__name__)
 
 TZ = ZoneInfo("Asia/Shanghai")
-DEVICE_KINDS = ("charger", "water", "counter", "kiosk")
+DEVICE_KINDS = ("charger", "water", "heater", "counter", "kiosk")
 DAILY_07_22 = {
     day: [["07:00", "22:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 }

@@ -1,5 +1,6 @@
 """Simulated station kiosks: every demo device publishes per CONTRACT §2, with a daily rhythm
-(lunch and evening peaks), charging sessions, dispenses, faults, status and Last Will."""
+(lunch and evening peaks), charging sessions, dispenses, heating uses, faults, status and
+Last Will."""
 
 import json
 import logging
@@ -37,6 +38,19 @@ def visits_per_hour(local_hour: float, traffic: float) -> float:
     lunch = 22 * math.exp(-(((local_hour - LUNCH_PEAK) / 0.9) ** 2))
     evening = 18 * math.exp(-(((local_hour - EVENING_PEAK) / 1.1) ** 2))
     return traffic * night * (BASE_VISITS_PER_HOUR + lunch + evening)
+
+
+def heat_uses_per_hour(local_hour: float, traffic: float) -> float:
+    """Expected microwave uses per hour: riders warm their food at lunch and dinner, hardly
+    otherwise (the fourth promise, 饭凉能加热)."""
+    lunch = 9 * math.exp(-(((local_hour - LUNCH_PEAK) / 0.7) ** 2))
+    evening = 7 * math.exp(-(((local_hour - EVENING_PEAK) / 0.9) ** 2))
+    return traffic * (0.2 + lunch + evening)
+
+
+def heat_seconds(rng: random.Random) -> int:
+    """How long one use runs: mostly one to three minutes, within the protocol's 1 to 1800."""
+    return max(1, min(1800, round(rng.gauss(120, 45))))
 
 
 def poisson(rng: random.Random, mean: float) -> int:
@@ -203,6 +217,14 @@ class Simulator:
                     }
                 },
             )
+        elif device.kind == "heater":
+            uses = poisson(rng, heat_uses_per_hour(hour, device.station.traffic) * seconds / 3600)
+            for _ in range(uses):
+                device.publish("event", {"type": "heat.use", "seconds": heat_seconds(rng)})
+            if not uses:
+                device.publish(
+                    "telemetry", {"metrics": {"cavity_temp_c": round(rng.uniform(20, 30), 1)}}
+                )
         elif device.kind == "charger":
             if device.open_session is None and rng.random() < min(0.9, rate * 0.5):
                 device.open_session = f"S{device.seq.next()}"
@@ -249,6 +271,13 @@ class Simulator:
                     for _ in range(min(20, poisson(self._rng, expected * 0.5))):
                         liters = round(self._rng.uniform(0.2, 0.8), 2)
                         device.publish("event", {"type": "water.dispense", "liters": liters}, ts)
+                        sent += 1
+                elif device.kind == "heater":
+                    hour = moment.hour + 0.5
+                    heat_expected = heat_uses_per_hour(hour, device.station.traffic)
+                    for n in range(min(20, poisson(self._rng, heat_expected))):
+                        use = {"type": "heat.use", "seconds": heat_seconds(self._rng)}
+                        device.publish("event", use, ts + timedelta(seconds=n))
                         sent += 1
                 elif device.kind == "charger":
                     for n in range(min(6, poisson(self._rng, expected * 0.15))):

@@ -5,17 +5,26 @@ import binascii
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yizhan.bookings import repository
-from yizhan.bookings.api.deps import DepsDep, SessionDep, station_in_scope
+from yizhan.bookings.api.deps import DepsDep, OptionalOperator, SessionDep, station_in_scope
 from yizhan.bookings.booking_service import Booker
-from yizhan.bookings.errors import InvalidInput
+from yizhan.bookings.codes import normalize_code
+from yizhan.bookings.errors import InvalidInput, NotFound
 from yizhan.bookings.idempotency import MAX_KEY_LENGTH
 from yizhan.bookings.models import Booking
+from yizhan.bookings.outcomes import WORKER, Outcome, record
 from yizhan.bookings.phones import mask_phone
-from yizhan.bookings.schemas import BookingCreated, BookingIn, BookingOut, BookingPage
+from yizhan.bookings.schemas import (
+    BookingCreated,
+    BookingIn,
+    BookingOut,
+    BookingPage,
+    OutcomeIn,
+    OutcomeOut,
+)
 from yizhan.common.auth import CurrentOperator
 
 router = APIRouter(prefix="/api/v1/bookings", tags=["bookings"])
@@ -90,6 +99,49 @@ async def cancel_booking(
 ) -> BookingOut:
     """Cancel a booking: frees its slot or seat, and promotes the first on the waitlist."""
     return await booking_out(session, await deps.bookings.cancel(code, token))
+
+
+@router.put("/{code}/outcome", response_model=OutcomeOut)
+async def record_outcome(
+    code: str,
+    body: OutcomeIn,
+    deps: DepsDep,
+    session: SessionDep,
+    operator: OptionalOperator,
+    token: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+) -> OutcomeOut:
+    """Households served and sales of a livestream slot, after it started: by the worker
+    (manage token) or an operator of its district (bearer token)."""
+    if token is not None:
+        booking = await deps.bookings.get(code, token)
+        recorded_by = WORKER
+    elif operator is not None:
+        if not operator.can_write:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, detail="read-only operator")
+        normalized = normalize_code(code)
+        found = await repository.get_booking_by_code(session, normalized) if normalized else None
+        if found is None:
+            raise NotFound("booking_not_found")
+        await station_in_scope(deps, operator, found.station_id)
+        booking, recorded_by = found, operator.username
+    else:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="the manage token or an operator token is required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    outcome = Outcome(body.households, body.sales_yuan, body.note)
+    stored = await record(
+        deps.sessions, booking, outcome, recorded_by=recorded_by, now=deps.clock()
+    )
+    return OutcomeOut(
+        code=booking.code,
+        households=stored.households,
+        sales_yuan=float(stored.sales_yuan),
+        note=stored.note,
+        recorded_by=stored.recorded_by,
+        recorded_at=stored.recorded_at,
+    )
 
 
 def _encode_cursor(booking: Booking) -> str:

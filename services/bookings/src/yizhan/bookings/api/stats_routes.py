@@ -52,6 +52,9 @@ def _figures(f: Figures) -> dict[str, Any]:
         "no_show_rate": f.no_show_rate,
         "opinions": dict(f.opinions),
         "opinions_total": f.opinions_total,
+        "livestream_outcomes": f.livestream_outcomes,
+        "livestream_households": f.livestream_households,
+        "livestream_sales_yuan": float(f.livestream_sales_yuan),
     }
 
 

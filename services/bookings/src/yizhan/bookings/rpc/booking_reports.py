@@ -26,6 +26,9 @@ def stats_message(figures: Figures) -> bookings_pb2.BookingStats:
         no_show_rate=figures.no_show_rate,
         opinions=bookings_pb2.OpinionCounts(**figures.opinions),
         confirmed=figures.livestream_bookings + figures.forum_confirmed,
+        livestream_outcomes=figures.livestream_outcomes,
+        livestream_households=figures.livestream_households,
+        livestream_sales_yuan=float(figures.livestream_sales_yuan),
     )
 
 

@@ -34,7 +34,7 @@
       grid: { left: 48, right: 12, top: 36, bottom: 28 },
       tooltip: { trigger: "axis" },
       xAxis: { type: "category", data: data.series.x },
-      yAxis: { type: "value", minInterval: figure === "energy_kwh" || figure === "water_liters" ? 0 : 1 },
+      yAxis: { type: "value", minInterval: figure === "energy_kwh" || figure === "water_liters" || figure === "heat_minutes" ? 0 : 1 },
       series: [{ type: many ? "line" : "bar", data: values, showSymbol: false, areaStyle: many ? {} : undefined }]
     }, count(values));
   }

@@ -34,7 +34,8 @@ async def get_usage(
     bucket: Annotated[str, Query(description="hour, day, week or month")] = "day",
     tz: Annotated[str, Query(description="IANA time zone of the buckets")] = "Asia/Shanghai",
 ) -> UsageOut:
-    """Person-visits, charging sessions and energy, water and dispenses per bucket."""
+    """Person-visits, charging sessions and energy, water and dispenses, heating uses and
+    minutes per bucket."""
     errors: list[tuple[str, str]] = []
     moments: dict[str, datetime | None] = {}
     for name, value in (("from", start), ("to", end)):

@@ -5,15 +5,24 @@ import logging
 from dataclasses import dataclass, field
 
 from yizhan.telemetry.ingest import metrics
-from yizhan.telemetry.ingest.devices import DeviceResolver, check_device
+from yizhan.telemetry.ingest.clock import TimeRequest
+from yizhan.telemetry.ingest.devices import DeviceInfo, DeviceResolver, check_device
 from yizhan.telemetry.ingest.effects import Arrival
-from yizhan.telemetry.ingest.protocol import Message, Rejection, parse_topic, validate
+from yizhan.telemetry.ingest.protocol import (
+    Message,
+    Rejection,
+    TimeSync,
+    parse_topic,
+    validate,
+)
 from yizhan.telemetry.ingest.source import Received
 from yizhan.telemetry.ingest.store import DeadLetter
 
 log = logging.getLogger(__name__)
 
-Result = Message | Rejection | None
+Result = Message | TimeSync | Rejection | None
+# Refusals that say the device's clock is wrong: it is told the time, unasked.
+CLOCK_REASONS = frozenset({"ts_future", "ts_stale"})
 # A message as the MQTT thread queues it: with the protocol's verdict.
 Prepared = tuple[Received, Result]
 
@@ -28,6 +37,8 @@ class Checked:
     # The message each arrival came from (for retrying message by message).
     arrival_sources: list[Received] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    # Registered devices to tell the time (time.sync, or a message refused for its ts).
+    time_requests: list[TimeRequest] = field(default_factory=list)
     ignored: int = 0
 
 
@@ -49,9 +60,7 @@ def check(batch: list[Prepared], resolver: DeviceResolver) -> Checked:
     """Resolve the devices of validated messages and sort them into data and dead letters;
     raises StationsUnavailable when stations cannot say for a device never seen."""
     devices = resolver.resolve_many(
-        result.device_id
-        for _, result in batch
-        if result is not None and not isinstance(result, Rejection)
+        {device for item, result in batch if (device := _device_of(item, result)) is not None}
     )
     checked = Checked(sources=[item for item, _ in batch])
     # In arrival order, so that dead letters are numbered as they came.
@@ -59,6 +68,16 @@ def check(batch: list[Prepared], resolver: DeviceResolver) -> Checked:
         if result is None:
             checked.ignored += 1
             continue
+        if isinstance(result, Rejection) and result.reason in CLOCK_REASONS:
+            _tell_time_if_known(checked, item, devices)
+        if isinstance(result, TimeSync):
+            refusal = check_device(result.station_id, devices.get(result.device_id))
+            if refusal is None:
+                checked.time_requests.append(
+                    TimeRequest(result.station_id, result.device_id, asked=True)
+                )
+                continue
+            result = refusal
         if not isinstance(result, Rejection):
             refusal = check_device(result.station_id, devices.get(result.device_id))
             if refusal is None:
@@ -68,6 +87,29 @@ def check(batch: list[Prepared], resolver: DeviceResolver) -> Checked:
             result = refusal
         checked.dead_letters.append(dead_letter(item, result))
     return checked
+
+
+def _device_of(item: Received, result: Result) -> str | None:
+    """The device a message needs looked up: its own, or, for a refusal of its clock, the
+    one its topic names (told the time only if registered there)."""
+    if result is None:
+        return None
+    if not isinstance(result, Rejection):
+        return result.device_id
+    if result.reason in CLOCK_REASONS:
+        topic = parse_topic(item.topic)
+        return topic.device_id if topic else None
+    return None
+
+
+def _tell_time_if_known(
+    checked: Checked, item: Received, devices: dict[str, DeviceInfo | None]
+) -> None:
+    topic = parse_topic(item.topic)
+    if topic is None:
+        return
+    if check_device(topic.station_id, devices.get(topic.device_id)) is None:
+        checked.time_requests.append(TimeRequest(topic.station_id, topic.device_id, asked=False))
 
 
 def validate_safely(item: Received) -> Prepared:

@@ -133,7 +133,7 @@ class Rows:
     scans: list[Event] = field(default_factory=list)
 
 
-USAGE_TYPES = frozenset({"visit", "charge.stop", "water.dispense"})
+USAGE_TYPES = frozenset({"visit", "charge.stop", "water.dispense", "heat.use"})
 FOLLOWUP_TYPES = frozenset({"charge.start", "charge.stop", "fault", "fault.clear"})
 
 

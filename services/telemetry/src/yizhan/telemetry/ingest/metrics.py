@@ -34,6 +34,11 @@ UNEXPECTED_ERRORS = Counter(
 WRITE_FAILURES = Counter(
     "yz_telemetry_write_failures_total", "Batches that failed to commit (retried)", ["kind"]
 )
+TIME_ANSWERS = Counter(
+    "yz_telemetry_time_answers_total",
+    "Times published to devices (asked by time.sync, or unasked after a ts refusal)",
+    ["kind"],
+)
 CHECKIN_ANSWERS = Counter(
     "yz_telemetry_checkin_answers_total", "Answers to kiosk scans", ["outcome"]
 )

@@ -20,6 +20,7 @@ from yizhan.telemetry.ingest import metrics
 from yizhan.telemetry.ingest.channel import Channel
 from yizhan.telemetry.ingest.checker import Prepared, validate_safely
 from yizhan.telemetry.ingest.checkin import CheckinResponder
+from yizhan.telemetry.ingest.clock import TimeTeller
 from yizhan.telemetry.ingest.consumer import Consumer
 from yizhan.telemetry.ingest.devices import DeviceResolver
 from yizhan.telemetry.ingest.paho_source import PahoSource
@@ -81,6 +82,7 @@ class Ingest:
             ack=self.source.ack,
             on_scans=self._responder.submit,
             on_committed=self._committed,
+            on_time=TimeTeller(self.source.publish).tell,
             batch_size=settings.batch_size,
         )
 

@@ -54,6 +54,8 @@ MAX_SEQ: Final = 2**63 - 1
 MAX_INT32: Final = 2**31 - 1
 MAX_VISIT_COUNT: Final = 1000
 MAX_DISPENSE_LITERS: Final = 20.0
+# A microwave or food warmer runs at most half an hour a use.
+MAX_HEAT_SECONDS: Final = 1800
 
 UPLINK_CHANNELS: Final = ("telemetry", "event", "status")
 DOWNLINK_CHANNEL: Final = "down"
@@ -67,10 +69,12 @@ _CACHE_LIMIT: Final = 100_000
 # A run of digits that may be an integer orjson cannot hold (beyond 64 bits, either sign).
 _LONG_DIGITS = re.compile(rb"[0-9]{19}")
 
+TIME_SYNC: Final = "time.sync"
 EVENT_TYPES: Final = (
     "charge.start",
     "charge.stop",
     "water.dispense",
+    "heat.use",
     "visit",
     "checkin.scan",
     "fault",
@@ -114,8 +118,9 @@ class Telemetry:
 
 @dataclass(slots=True)
 class Event:
-    """Something that happened at a device. `count` (visits), `amount` (Wh or litres) and
-    `ref` (session or code) carry what the figures and alarms need; `attrs` the rest."""
+    """Something that happened at a device. `count` (visits, heating seconds), `amount` (Wh
+    or litres) and `ref` (session or code) carry what the figures and alarms need; `attrs`
+    the rest."""
 
     station_id: str
     device_id: str
@@ -140,6 +145,15 @@ class Status:
 
 
 Message = Telemetry | Event | Status
+
+
+@dataclass(frozen=True, slots=True)
+class TimeSync:
+    """A device asks for the time (`time.sync`): answered on `down`, nothing stored. Its
+    `ts` and `seq` are not checked: a kiosk whose clock is wrong is the one that asks."""
+
+    station_id: str
+    device_id: str
 
 
 class _Fail(Exception):
@@ -176,7 +190,9 @@ def _parse_topic(topic: str) -> Topic | None:
     return Topic(station_id, device_id, channel)
 
 
-def validate(topic: str, payload: bytes, received_at: datetime) -> Message | Rejection | None:
+def validate(
+    topic: str, payload: bytes, received_at: datetime
+) -> Message | TimeSync | Rejection | None:
     """Check one received message against the protocol.
 
     Returns the message, why it is rejected, or None for our own downlink (not device data).
@@ -202,12 +218,14 @@ def validate(topic: str, payload: bytes, received_at: datetime) -> Message | Rej
         return Rejection(fail.reason, fail.detail)
 
 
-def _check(parts: Topic, body: Any, received_at: datetime) -> Message:
+def _check(parts: Topic, body: Any, received_at: datetime) -> Message | TimeSync:
     if not isinstance(body, dict):
         raise _Fail("malformed_json", f"a JSON object is required, not {_json_type(body)}")
     _version(body)
     if parts.channel == "status":
         return _status(parts, body)
+    if parts.channel == "event" and body.get("type") == TIME_SYNC:
+        return TimeSync(parts.station_id, parts.device_id)
     seq = _integer(body, "seq", 0, MAX_SEQ)
     ts = _timestamp(body)
     message: Message
@@ -382,6 +400,8 @@ def _event(parts: Topic, body: dict[str, Any], seq: int, ts: datetime) -> Event:
             raise _Fail("out_of_range", f"liters: above 0 and at most {MAX_DISPENSE_LITERS:g}")
         temp = _optional_choice(body, "temp", WATER_TEMPS)
         return event(amount=liters, attrs={"temp": temp} if temp else {})
+    if kind == "heat.use":
+        return event(count=_integer(body, "seconds", 1, MAX_HEAT_SECONDS))
     if kind == "visit":
         return event(count=_integer(body, "count", 1, MAX_VISIT_COUNT))
     if kind == "checkin.scan":

@@ -24,6 +24,7 @@ import psycopg
 from yizhan.telemetry.ingest import metrics
 from yizhan.telemetry.ingest.channel import Channel
 from yizhan.telemetry.ingest.checker import Checked, Prepared, check, dead_letter
+from yizhan.telemetry.ingest.clock import TimeRequest
 from yizhan.telemetry.ingest.devices import DeviceResolver, StationsUnavailable
 from yizhan.telemetry.ingest.protocol import Event, Rejection
 from yizhan.telemetry.ingest.source import Received, exit_process, guarded_thread
@@ -60,6 +61,7 @@ class Writer:
         ack: Callable[[list[Received]], None],
         on_scans: Callable[[list[Event]], None],
         on_committed: Callable[[Written], None] = lambda written: None,
+        on_time: Callable[[list[TimeRequest]], None] = lambda requests: None,
         batch_size: int,
         on_fatal: Callable[[str], None] = exit_process,
     ) -> None:
@@ -69,6 +71,7 @@ class Writer:
         self._ack = ack
         self._on_scans = on_scans
         self._on_committed = on_committed
+        self._on_time = on_time
         self._batch_size = batch_size
         self._stopping = threading.Event()
         # Set when an outage is met while stopping: what is left stays unacknowledged.
@@ -160,6 +163,7 @@ class Writer:
             self._ack(checked.sources)
         try:
             self._on_scans(written.scans)
+            self._on_time(checked.time_requests)
             self._on_committed(written)
             _count(checked, written)
         except Exception:  # acknowledged already: it must not be processed again

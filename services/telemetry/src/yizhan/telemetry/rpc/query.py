@@ -26,6 +26,8 @@ def figures_pb(figures: Figures) -> telemetry_pb2.UsageFigures:
         energy_kwh=figures.energy_kwh,
         water_liters=float(figures.water_liters),
         dispenses=figures.dispenses,
+        heat_uses=figures.heat_uses,
+        heat_minutes=figures.heat_minutes,
     )
 
 

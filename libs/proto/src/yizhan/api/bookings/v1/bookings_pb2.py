@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%yizhan/api/bookings/v1/bookings.proto\x12\x16yizhan.api.bookings.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"E\n\x0e\x43heckInRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x12\n\nstation_id\x18\x02 \x01(\t\x12\x11\n\tdevice_id\x18\x03 \x01(\t\"U\n\x0f\x43heckInResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x12\n\nmessage_zh\x18\x03 \x01(\t\x12\x12\n\nmessage_en\x18\x04 \x01(\t\"\x7f\n\x16GetBookingStatsRequest\x12\x13\n\x0bstation_ids\x18\x01 \x03(\t\x12(\n\x04\x66rom\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x02to\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Z\n\rOpinionCounts\x12\x10\n\x08received\x18\x01 \x01(\x05\x12\x13\n\x0bin_progress\x18\x02 \x01(\x05\x12\x10\n\x08resolved\x18\x03 \x01(\x05\x12\x10\n\x08\x64\x65\x63lined\x18\x04 \x01(\x05\"\x8a\x03\n\x0c\x42ookingStats\x12\x1b\n\x13livestream_bookings\x18\x01 \x01(\x05\x12!\n\x19livestream_booked_minutes\x18\x02 \x01(\x03\x12\x1f\n\x17livestream_open_minutes\x18\x03 \x01(\x03\x12\x1e\n\x16livestream_utilisation\x18\x04 \x01(\x01\x12\x16\n\x0e\x66orum_sessions\x18\x05 \x01(\x05\x12\x13\n\x0b\x66orum_seats\x18\x06 \x01(\x05\x12\x17\n\x0f\x66orum_confirmed\x18\x07 \x01(\x05\x12\x18\n\x10\x66orum_waitlisted\x18\x08 \x01(\x05\x12\x12\n\nchecked_in\x18\t \x01(\x05\x12\x10\n\x08no_shows\x18\n \x01(\x05\x12\x11\n\tcancelled\x18\x0b \x01(\x05\x12\x14\n\x0cno_show_rate\x18\x0c \x01(\x01\x12\x37\n\x08opinions\x18\r \x01(\x0b\x32%.yizhan.api.bookings.v1.OpinionCounts\x12\x11\n\tconfirmed\x18\x0e \x01(\x05\"^\n\x13StationBookingStats\x12\x12\n\nstation_id\x18\x01 \x01(\t\x12\x33\n\x05stats\x18\x02 \x01(\x0b\x32$.yizhan.api.bookings.v1.BookingStats\"\x8e\x01\n\x17GetBookingStatsResponse\x12=\n\x08stations\x18\x01 \x03(\x0b\x32+.yizhan.api.bookings.v1.StationBookingStats\x12\x34\n\x06totals\x18\x02 \x01(\x0b\x32$.yizhan.api.bookings.v1.BookingStats2i\n\x0b\x42ookingDesk\x12Z\n\x07\x43heckIn\x12&.yizhan.api.bookings.v1.CheckInRequest\x1a\'.yizhan.api.bookings.v1.CheckInResponse2\x84\x01\n\x0e\x42ookingReports\x12r\n\x0fGetBookingStats\x12..yizhan.api.bookings.v1.GetBookingStatsRequest\x1a/.yizhan.api.bookings.v1.GetBookingStatsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%yizhan/api/bookings/v1/bookings.proto\x12\x16yizhan.api.bookings.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"E\n\x0e\x43heckInRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x12\n\nstation_id\x18\x02 \x01(\t\x12\x11\n\tdevice_id\x18\x03 \x01(\t\"U\n\x0f\x43heckInResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x12\n\nmessage_zh\x18\x03 \x01(\t\x12\x12\n\nmessage_en\x18\x04 \x01(\t\"\x7f\n\x16GetBookingStatsRequest\x12\x13\n\x0bstation_ids\x18\x01 \x03(\t\x12(\n\x04\x66rom\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x02to\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Z\n\rOpinionCounts\x12\x10\n\x08received\x18\x01 \x01(\x05\x12\x13\n\x0bin_progress\x18\x02 \x01(\x05\x12\x10\n\x08resolved\x18\x03 \x01(\x05\x12\x10\n\x08\x64\x65\x63lined\x18\x04 \x01(\x05\"\xe5\x03\n\x0c\x42ookingStats\x12\x1b\n\x13livestream_bookings\x18\x01 \x01(\x05\x12!\n\x19livestream_booked_minutes\x18\x02 \x01(\x03\x12\x1f\n\x17livestream_open_minutes\x18\x03 \x01(\x03\x12\x1e\n\x16livestream_utilisation\x18\x04 \x01(\x01\x12\x16\n\x0e\x66orum_sessions\x18\x05 \x01(\x05\x12\x13\n\x0b\x66orum_seats\x18\x06 \x01(\x05\x12\x17\n\x0f\x66orum_confirmed\x18\x07 \x01(\x05\x12\x18\n\x10\x66orum_waitlisted\x18\x08 \x01(\x05\x12\x12\n\nchecked_in\x18\t \x01(\x05\x12\x10\n\x08no_shows\x18\n \x01(\x05\x12\x11\n\tcancelled\x18\x0b \x01(\x05\x12\x14\n\x0cno_show_rate\x18\x0c \x01(\x01\x12\x37\n\x08opinions\x18\r \x01(\x0b\x32%.yizhan.api.bookings.v1.OpinionCounts\x12\x11\n\tconfirmed\x18\x0e \x01(\x05\x12\x1b\n\x13livestream_outcomes\x18\x0f \x01(\x05\x12\x1d\n\x15livestream_households\x18\x10 \x01(\x03\x12\x1d\n\x15livestream_sales_yuan\x18\x11 \x01(\x01\"^\n\x13StationBookingStats\x12\x12\n\nstation_id\x18\x01 \x01(\t\x12\x33\n\x05stats\x18\x02 \x01(\x0b\x32$.yizhan.api.bookings.v1.BookingStats\"\x8e\x01\n\x17GetBookingStatsResponse\x12=\n\x08stations\x18\x01 \x03(\x0b\x32+.yizhan.api.bookings.v1.StationBookingStats\x12\x34\n\x06totals\x18\x02 \x01(\x0b\x32$.yizhan.api.bookings.v1.BookingStats2i\n\x0b\x42ookingDesk\x12Z\n\x07\x43heckIn\x12&.yizhan.api.bookings.v1.CheckInRequest\x1a\'.yizhan.api.bookings.v1.CheckInResponse2\x84\x01\n\x0e\x42ookingReports\x12r\n\x0fGetBookingStats\x12..yizhan.api.bookings.v1.GetBookingStatsRequest\x1a/.yizhan.api.bookings.v1.GetBookingStatsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,13 +41,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_OPINIONCOUNTS']._serialized_start=385
   _globals['_OPINIONCOUNTS']._serialized_end=475
   _globals['_BOOKINGSTATS']._serialized_start=478
-  _globals['_BOOKINGSTATS']._serialized_end=872
-  _globals['_STATIONBOOKINGSTATS']._serialized_start=874
-  _globals['_STATIONBOOKINGSTATS']._serialized_end=968
-  _globals['_GETBOOKINGSTATSRESPONSE']._serialized_start=971
-  _globals['_GETBOOKINGSTATSRESPONSE']._serialized_end=1113
-  _globals['_BOOKINGDESK']._serialized_start=1115
-  _globals['_BOOKINGDESK']._serialized_end=1220
-  _globals['_BOOKINGREPORTS']._serialized_start=1223
-  _globals['_BOOKINGREPORTS']._serialized_end=1355
+  _globals['_BOOKINGSTATS']._serialized_end=963
+  _globals['_STATIONBOOKINGSTATS']._serialized_start=965
+  _globals['_STATIONBOOKINGSTATS']._serialized_end=1059
+  _globals['_GETBOOKINGSTATSRESPONSE']._serialized_start=1062
+  _globals['_GETBOOKINGSTATSRESPONSE']._serialized_end=1204
+  _globals['_BOOKINGDESK']._serialized_start=1206
+  _globals['_BOOKINGDESK']._serialized_end=1311
+  _globals['_BOOKINGREPORTS']._serialized_start=1314
+  _globals['_BOOKINGREPORTS']._serialized_end=1446
 # @@protoc_insertion_point(module_scope)

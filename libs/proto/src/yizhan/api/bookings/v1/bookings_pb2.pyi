@@ -150,6 +150,9 @@ class BookingStats(_message.Message):
     NO_SHOW_RATE_FIELD_NUMBER: _builtins.int
     OPINIONS_FIELD_NUMBER: _builtins.int
     CONFIRMED_FIELD_NUMBER: _builtins.int
+    LIVESTREAM_OUTCOMES_FIELD_NUMBER: _builtins.int
+    LIVESTREAM_HOUSEHOLDS_FIELD_NUMBER: _builtins.int
+    LIVESTREAM_SALES_YUAN_FIELD_NUMBER: _builtins.int
     livestream_bookings: _builtins.int
     """Livestream bookings that held their slot (confirmed or no-show), and their minutes."""
     livestream_booked_minutes: _builtins.int
@@ -171,6 +174,12 @@ class BookingStats(_message.Message):
     """no_shows / (checked_in + no_shows) (0 when neither)."""
     confirmed: _builtins.int
     """Bookings of both kinds that held their slot or seat: livestream_bookings + forum_confirmed."""
+    livestream_outcomes: _builtins.int
+    """Livestream slots starting in the range whose outcome was recorded (CONTRACT §4), the
+    households they served and their sales in yuan.
+    """
+    livestream_households: _builtins.int
+    livestream_sales_yuan: _builtins.float
     @_builtins.property
     def opinions(self) -> Global___OpinionCounts: ...
     def __init__(
@@ -190,10 +199,13 @@ class BookingStats(_message.Message):
         no_show_rate: _builtins.float = ...,
         opinions: Global___OpinionCounts | None = ...,
         confirmed: _builtins.int = ...,
+        livestream_outcomes: _builtins.int = ...,
+        livestream_households: _builtins.int = ...,
+        livestream_sales_yuan: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["opinions", b"opinions"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancelled", b"cancelled", "checked_in", b"checked_in", "confirmed", b"confirmed", "forum_confirmed", b"forum_confirmed", "forum_seats", b"forum_seats", "forum_sessions", b"forum_sessions", "forum_waitlisted", b"forum_waitlisted", "livestream_booked_minutes", b"livestream_booked_minutes", "livestream_bookings", b"livestream_bookings", "livestream_open_minutes", b"livestream_open_minutes", "livestream_utilisation", b"livestream_utilisation", "no_show_rate", b"no_show_rate", "no_shows", b"no_shows", "opinions", b"opinions"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancelled", b"cancelled", "checked_in", b"checked_in", "confirmed", b"confirmed", "forum_confirmed", b"forum_confirmed", "forum_seats", b"forum_seats", "forum_sessions", b"forum_sessions", "forum_waitlisted", b"forum_waitlisted", "livestream_booked_minutes", b"livestream_booked_minutes", "livestream_bookings", b"livestream_bookings", "livestream_households", b"livestream_households", "livestream_open_minutes", b"livestream_open_minutes", "livestream_outcomes", b"livestream_outcomes", "livestream_sales_yuan", b"livestream_sales_yuan", "livestream_utilisation", b"livestream_utilisation", "no_show_rate", b"no_show_rate", "no_shows", b"no_shows", "opinions", b"opinions"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -123,7 +123,7 @@ class BookingReportsServicer:
 
     def GetBookingStats(self, request, context):
         """Booking figures per station over [from, to): livestream utilisation, forum seats,
-        check-ins, no-shows, cancellations and opinions.
+        check-ins, no-shows, cancellations, opinions and livestream outcomes.
         INVALID_ARGUMENT for a backwards range or one longer than 366 days; UNAVAILABLE when the
         stations service (opening hours) does not answer.
         """

@@ -62,7 +62,7 @@ class BookingReportsStub:
     def __new__(cls, channel: _aio.Channel) -> BookingReportsAsyncStub: ...
     GetBookingStats: _grpc.UnaryUnaryMultiCallable[_bookings_pb2.GetBookingStatsRequest, _bookings_pb2.GetBookingStatsResponse]
     """Booking figures per station over [from, to): livestream utilisation, forum seats,
-    check-ins, no-shows, cancellations and opinions.
+    check-ins, no-shows, cancellations, opinions and livestream outcomes.
     INVALID_ARGUMENT for a backwards range or one longer than 366 days; UNAVAILABLE when the
     stations service (opening hours) does not answer.
     """
@@ -76,7 +76,7 @@ class BookingReportsAsyncStub(BookingReportsStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetBookingStats: _aio.UnaryUnaryMultiCallable[_bookings_pb2.GetBookingStatsRequest, _bookings_pb2.GetBookingStatsResponse]  # type: ignore[assignment]
     """Booking figures per station over [from, to): livestream utilisation, forum seats,
-    check-ins, no-shows, cancellations and opinions.
+    check-ins, no-shows, cancellations, opinions and livestream outcomes.
     INVALID_ARGUMENT for a backwards range or one longer than 366 days; UNAVAILABLE when the
     stations service (opening hours) does not answer.
     """
@@ -93,7 +93,7 @@ class BookingReportsServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_bookings_pb2.GetBookingStatsResponse, _abc.Awaitable[_bookings_pb2.GetBookingStatsResponse]]:
         """Booking figures per station over [from, to): livestream utilisation, forum seats,
-        check-ins, no-shows, cancellations and opinions.
+        check-ins, no-shows, cancellations, opinions and livestream outcomes.
         INVALID_ARGUMENT for a backwards range or one longer than 366 days; UNAVAILABLE when the
         stations service (opening hours) does not answer.
         """

@@ -28,11 +28,17 @@ class UsageFigures(_message.Message):
     ENERGY_KWH_FIELD_NUMBER: _builtins.int
     WATER_LITERS_FIELD_NUMBER: _builtins.int
     DISPENSES_FIELD_NUMBER: _builtins.int
+    HEAT_USES_FIELD_NUMBER: _builtins.int
+    HEAT_MINUTES_FIELD_NUMBER: _builtins.int
     visits: _builtins.int
     charge_sessions: _builtins.int
     energy_kwh: _builtins.float
     water_liters: _builtins.float
     dispenses: _builtins.int
+    heat_uses: _builtins.int
+    """heat.use events (the fourth promise)"""
+    heat_minutes: _builtins.float
+    """their seconds, in minutes"""
     def __init__(
         self,
         *,
@@ -41,10 +47,12 @@ class UsageFigures(_message.Message):
         energy_kwh: _builtins.float = ...,
         water_liters: _builtins.float = ...,
         dispenses: _builtins.int = ...,
+        heat_uses: _builtins.int = ...,
+        heat_minutes: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["charge_sessions", b"charge_sessions", "dispenses", b"dispenses", "energy_kwh", b"energy_kwh", "visits", b"visits", "water_liters", b"water_liters"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["charge_sessions", b"charge_sessions", "dispenses", b"dispenses", "energy_kwh", b"energy_kwh", "heat_minutes", b"heat_minutes", "heat_uses", b"heat_uses", "visits", b"visits", "water_liters", b"water_liters"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

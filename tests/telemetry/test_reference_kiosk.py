@@ -1,0 +1,100 @@
+"""The reference kiosk client (libs/kiosk) against the real broker and ingest: cut off from
+the broker for a while it keeps measuring, and every reading is stored once after the link
+comes back; restarted, it goes on with its seq and its outbox; started with its clock an
+hour fast, it corrects itself and its readings are stored with the right time."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.support.cut import CuttableLink
+from tests.support.services import RunningService
+from tests.telemetry.conftest import Database, Registry, unique, wait_until
+from yizhan.devstack.broker import MosquittoBroker
+from yizhan.kiosk.client import Kiosk
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def link(broker: MosquittoBroker) -> Iterator[CuttableLink]:
+    forwarder = CuttableLink(broker.host, broker.port)
+    yield forwarder
+    forwarder.close()
+
+
+def _kiosk(station: str, device: str, port: int, data_dir: Path, **kwargs: object) -> Kiosk:
+    kiosk = Kiosk(station, device, host="127.0.0.1", port=port, data_dir=data_dir, **kwargs)  # type: ignore[arg-type]
+    kiosk.start()
+    wait_until(lambda: kiosk.connected, 15)
+    return kiosk
+
+
+def _stored_visits(database: Database, device: str) -> list[tuple[int, int]]:
+    return database.rows(
+        "SELECT seq, count FROM events WHERE device_id = %s ORDER BY seq", (device,)
+    )
+
+
+def test_an_outage_loses_nothing_and_a_restart_keeps_seq(
+    ingest: RunningService,
+    telemetry_database: Database,
+    registry: Registry,
+    link: CuttableLink,
+    tmp_path: Path,
+) -> None:
+    station = registry.station(unique("ST"))
+    device = registry.device(station, unique("counter"), "counter")
+    kiosk = _kiosk(station, device, link.port, tmp_path)
+    for n in range(1, 6):
+        kiosk.event("visit", count=n)
+    wait_until(lambda: len(_stored_visits(telemetry_database, device)) == 5)
+
+    link.cut()
+    wait_until(lambda: not kiosk.connected, 10)
+    for n in range(6, 56):  # it keeps measuring while cut off
+        kiosk.event("visit", count=n)
+    # The 50 new readings, and any whose acknowledgement the cut lost (they go again, with
+    # the same seq, and are stored once).
+    assert len(kiosk.outbox) >= 50
+    link.restore()
+    wait_until(lambda: len(_stored_visits(telemetry_database, device)) == 55, 60)
+    wait_until(lambda: len(kiosk.outbox) == 0, 10)
+    kiosk.stop()
+
+    # Restarted from its disk: the next reading continues the seq.
+    again = _kiosk(station, device, link.port, tmp_path)
+    again.event("visit", count=100)
+    wait_until(lambda: len(_stored_visits(telemetry_database, device)) == 56)
+    again.stop()
+    stored = _stored_visits(telemetry_database, device)
+    assert stored == [(seq, seq + 1) for seq in range(55)] + [(55, 100)]
+
+
+def test_a_clock_an_hour_fast_corrects_itself(
+    ingest: RunningService,
+    telemetry_database: Database,
+    registry: Registry,
+    link: CuttableLink,
+    tmp_path: Path,
+) -> None:
+    station = registry.station(unique("ST"))
+    device = registry.device(station, unique("heater"), "heater")
+    fast = timedelta(hours=1).total_seconds()
+    kiosk = _kiosk(
+        station, device, link.port, tmp_path, clock=lambda: datetime.now(UTC).timestamp() + fast
+    )
+    kiosk.event("heat.use", seconds=90)
+    wait_until(lambda: telemetry_database.has_key(device, 0))
+    kiosk.stop()
+    assert abs(kiosk.offset_ms + fast * 1000) < 5_000
+    (stored_at,) = telemetry_database.rows(
+        "SELECT time FROM events WHERE device_id = %s", (device,)
+    )[0]
+    assert abs((stored_at - datetime.now(UTC)).total_seconds()) < 60
+    assert (
+        telemetry_database.rows("SELECT reason FROM dead_letters WHERE device_id = %s", (device,))
+        == []
+    )
