@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from yizhan.api.bookings.v1 import bookings_pb2_grpc
 from yizhan.api.stations.v1 import stations_pb2_grpc
+from yizhan.api.telemetry.v1 import telemetry_pb2_grpc
 from yizhan.bookings import housekeeping, noshow
 from yizhan.bookings.api import (
     booking_routes,
@@ -20,6 +21,7 @@ from yizhan.bookings.api import (
     operator_routes,
     opinion_routes,
     otp_routes,
+    public_routes,
     session_routes,
     stats_routes,
 )
@@ -36,6 +38,8 @@ from yizhan.bookings.opinions import OpinionDesk, OpinionRules
 from yizhan.bookings.otp import HASH_CONTEXT, OtpPolicy, OtpService
 from yizhan.bookings.outbox import Outbox
 from yizhan.bookings.peers.stations import StationsClient
+from yizhan.bookings.peers.telemetry import TelemetryClient
+from yizhan.bookings.public_stations import StationFinder
 from yizhan.bookings.quotas import BookingLimits
 from yizhan.bookings.ratelimit import SlidingWindowLimiter
 from yizhan.bookings.rpc.booking_desk import BookingDeskServicer
@@ -49,6 +53,7 @@ from yizhan.common.db import create_engine, database_ping, session_factory
 from yizhan.common.http import create_http_app
 from yizhan.common.runtime import background_task
 from yizhan.common.service import serve_service
+from yizhan.common.stations_directory import StationsDirectory
 
 BOOKING_DESK = "yizhan.api.bookings.v1.BookingDesk"
 BOOKING_REPORTS = "yizhan.api.bookings.v1.BookingReports"
@@ -133,15 +138,19 @@ def build_deps(
     )
 
 
-def build_http_app(deps: Deps) -> FastAPI:
-    """The HTTP app: worker and operator API, the web form, health."""
+def build_http_app(deps: Deps, finder: StationFinder | None = None) -> FastAPI:
+    """The HTTP app: worker and operator API, the public station API, the web form, health."""
 
     app = create_http_app(
         title="Yizhan bookings",
         description="Livestream slots and forum seats for workers; check-in at the kiosk.",
         readiness={"database": database_ping(deps.sessions)},
         # Stations is a peer: when it is down, check-in answers `unavailable`, the rest serves.
-        peers={"stations": deps.settings.common.stations_grpc},
+        # Telemetry too: without it the station finder answers with availability unknown.
+        peers={
+            "stations": deps.settings.common.stations_grpc,
+            "telemetry": deps.settings.common.telemetry_grpc,
+        },
         peer_tls=deps.settings.common.grpc_tls(),
     )
     app.state.deps = deps
@@ -159,6 +168,12 @@ def build_http_app(deps: Deps) -> FastAPI:
     app.include_router(opinion_routes.router)
     app.include_router(stats_routes.router)
     app.include_router(web_routes.router)
+    if finder is not None:
+        app.state.finder = finder
+        app.state.public_limiter = SlidingWindowLimiter(
+            deps.settings.public_requests_per_minute, 60
+        )
+        app.include_router(public_routes.router)
     return app
 
 
@@ -175,6 +190,13 @@ async def serve(settings: Settings) -> None:
         cache_seconds=settings.stations_cache_seconds,
     )
     deps = build_deps(settings, sessions, stations, build_sender(settings))
+    telemetry_channel = rpc.aio_channel(
+        settings.common.telemetry_grpc, token, settings.common.grpc_tls()
+    )
+    finder = StationFinder(
+        StationsDirectory(stations_pb2_grpc.StationDirectoryStub(stations_channel)),
+        TelemetryClient(telemetry_pb2_grpc.TelemetryQueryStub(telemetry_channel)),
+    )
 
     def register(server: grpc.aio.Server) -> None:
         bookings_pb2_grpc.add_BookingDeskServicer_to_server(
@@ -201,11 +223,12 @@ async def serve(settings: Settings) -> None:
     try:
         await serve_service(
             settings,
-            app=build_http_app(deps),
+            app=build_http_app(deps, finder),
             register=register,
             grpc_services=[BOOKING_DESK, BOOKING_REPORTS],
             components=[housekeeper, no_show_sweep, sms_outbox],
         )
     finally:
         await stations_channel.close()
+        await telemetry_channel.close()
         await engine.dispose()

@@ -56,6 +56,8 @@ class Settings(ServiceSettings):
     # Station facts and opening hours are cached this long: a slot listing or a booking
     # would otherwise ask stations twice. The database still decides every conflict.
     stations_cache_seconds: float = Field(default=30.0, ge=0)
+    # The public station API (CONTRACT.md §5): requests one client address may make a minute.
+    public_requests_per_minute: int = Field(default=120, ge=1)
 
     # Opinions: how many one attendee may raise per session, and for how long after its end.
     opinions_per_booking: int = Field(default=5, ge=1)

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%yizhan/api/stations/v1/stations.proto\x12\x16yizhan.api.stations.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"2\n\x0cLoginRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"\xd1\x01\n\rLoginResponse\x12>\n\x07verdict\x18\x01 \x01(\x0e\x32-.yizhan.api.stations.v1.LoginResponse.Verdict\x12\r\n\x05token\x18\x02 \x01(\t\x12\x1a\n\x12\x65xpires_in_seconds\x18\x03 \x01(\x05\"U\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x06\n\x02OK\x10\x01\x12\x12\n\x0eWRONG_PASSWORD\x10\x02\x12\x15\n\x11TOO_MANY_ATTEMPTS\x10\x03\")\n\x12ListDevicesRequest\x12\x13\n\x0bstation_ids\x18\x01 \x03(\t\"F\n\x13ListDevicesResponse\x12/\n\x07\x64\x65vices\x18\x01 \x03(\x0b\x32\x1e.yizhan.api.stations.v1.Device\"\x92\x01\n\x07Station\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07name_zh\x18\x02 \x01(\t\x12\x0f\n\x07name_en\x18\x03 \x01(\t\x12\x10\n\x08\x64istrict\x18\x04 \x01(\t\x12\x10\n\x08timezone\x18\x05 \x01(\t\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x07 \x01(\t\x12\x14\n\x0c\x64\x65vice_count\x18\x08 \x01(\x05\"\x1f\n\x11GetStationRequest\x12\n\n\x02id\x18\x01 \x01(\t\"5\n\x13ListStationsRequest\x12\x11\n\tdistricts\x18\x01 \x03(\t\x12\x0b\n\x03ids\x18\x02 \x03(\t\"I\n\x14ListStationsResponse\x12\x31\n\x08stations\x18\x01 \x03(\x0b\x32\x1f.yizhan.api.stations.v1.Station\")\n\x14ResolveDeviceRequest\x12\x11\n\tdevice_id\x18\x01 \x01(\t\"g\n\x06\x44\x65vice\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nstation_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\t\x12\x10\n\x08\x64istrict\x18\x05 \x01(\t\x12\r\n\x05model\x18\x06 \x01(\t\"~\n\x16GetOpeningHoursRequest\x12\x12\n\nstation_id\x18\x01 \x01(\t\x12(\n\x04\x66rom\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x02to\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"b\n\x0cOpenInterval\x12)\n\x05start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"d\n\x17GetOpeningHoursResponse\x12\x10\n\x08timezone\x18\x01 \x01(\t\x12\x37\n\tintervals\x18\x02 \x03(\x0b\x32$.yizhan.api.stations.v1.OpenInterval\"_\n\x19\x43heckOperatorScopeRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x12\n\nstation_id\x18\x02 \x01(\t\x12\x10\n\x08\x64istrict\x18\x03 \x01(\t\x12\r\n\x05write\x18\x04 \x01(\x08\"\x90\x02\n\x1a\x43heckOperatorScopeResponse\x12K\n\x07verdict\x18\x01 \x01(\x0e\x32:.yizhan.api.stations.v1.CheckOperatorScopeResponse.Verdict\x12\x10\n\x08username\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x11\n\tdistricts\x18\x04 \x03(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\"b\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x0b\n\x07\x41LLOWED\x10\x01\x12\x13\n\x0fUNAUTHENTICATED\x10\x02\x12\r\n\tFORBIDDEN\x10\x03\x12\r\n\tNOT_FOUND\x10\x04\x32\x8f\x05\n\x10StationDirectory\x12X\n\nGetStation\x12).yizhan.api.stations.v1.GetStationRequest\x1a\x1f.yizhan.api.stations.v1.Station\x12i\n\x0cListStations\x12+.yizhan.api.stations.v1.ListStationsRequest\x1a,.yizhan.api.stations.v1.ListStationsResponse\x12]\n\rResolveDevice\x12,.yizhan.api.stations.v1.ResolveDeviceRequest\x1a\x1e.yizhan.api.stations.v1.Device\x12r\n\x0fGetOpeningHours\x12..yizhan.api.stations.v1.GetOpeningHoursRequest\x1a/.yizhan.api.stations.v1.GetOpeningHoursResponse\x12{\n\x12\x43heckOperatorScope\x12\x31.yizhan.api.stations.v1.CheckOperatorScopeRequest\x1a\x32.yizhan.api.stations.v1.CheckOperatorScopeResponse\x12\x66\n\x0bListDevices\x12*.yizhan.api.stations.v1.ListDevicesRequest\x1a+.yizhan.api.stations.v1.ListDevicesResponse2e\n\rOperatorLogin\x12T\n\x05Login\x12$.yizhan.api.stations.v1.LoginRequest\x1a%.yizhan.api.stations.v1.LoginResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%yizhan/api/stations/v1/stations.proto\x12\x16yizhan.api.stations.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"2\n\x0cLoginRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"\xd1\x01\n\rLoginResponse\x12>\n\x07verdict\x18\x01 \x01(\x0e\x32-.yizhan.api.stations.v1.LoginResponse.Verdict\x12\r\n\x05token\x18\x02 \x01(\t\x12\x1a\n\x12\x65xpires_in_seconds\x18\x03 \x01(\x05\"U\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x06\n\x02OK\x10\x01\x12\x12\n\x0eWRONG_PASSWORD\x10\x02\x12\x15\n\x11TOO_MANY_ATTEMPTS\x10\x03\")\n\x12ListDevicesRequest\x12\x13\n\x0bstation_ids\x18\x01 \x03(\t\"F\n\x13ListDevicesResponse\x12/\n\x07\x64\x65vices\x18\x01 \x03(\x0b\x32\x1e.yizhan.api.stations.v1.Device\"\x81\x02\n\x07Station\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07name_zh\x18\x02 \x01(\t\x12\x0f\n\x07name_en\x18\x03 \x01(\t\x12\x10\n\x08\x64istrict\x18\x04 \x01(\t\x12\x10\n\x08timezone\x18\x05 \x01(\t\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x07 \x01(\t\x12\x14\n\x0c\x64\x65vice_count\x18\x08 \x01(\x05\x12\x15\n\x08latitude\x18\t \x01(\x01H\x00\x88\x01\x01\x12\x16\n\tlongitude\x18\n \x01(\x01H\x01\x88\x01\x01\x12\x11\n\tamenities\x18\x0b \x03(\t\x12\x10\n\x08open_now\x18\x0c \x01(\x08\x42\x0b\n\t_latitudeB\x0c\n\n_longitude\"\x1f\n\x11GetStationRequest\x12\n\n\x02id\x18\x01 \x01(\t\"5\n\x13ListStationsRequest\x12\x11\n\tdistricts\x18\x01 \x03(\t\x12\x0b\n\x03ids\x18\x02 \x03(\t\"I\n\x14ListStationsResponse\x12\x31\n\x08stations\x18\x01 \x03(\x0b\x32\x1f.yizhan.api.stations.v1.Station\")\n\x14ResolveDeviceRequest\x12\x11\n\tdevice_id\x18\x01 \x01(\t\"g\n\x06\x44\x65vice\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nstation_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\t\x12\x10\n\x08\x64istrict\x18\x05 \x01(\t\x12\r\n\x05model\x18\x06 \x01(\t\"~\n\x16GetOpeningHoursRequest\x12\x12\n\nstation_id\x18\x01 \x01(\t\x12(\n\x04\x66rom\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x02to\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"b\n\x0cOpenInterval\x12)\n\x05start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"d\n\x17GetOpeningHoursResponse\x12\x10\n\x08timezone\x18\x01 \x01(\t\x12\x37\n\tintervals\x18\x02 \x03(\x0b\x32$.yizhan.api.stations.v1.OpenInterval\"_\n\x19\x43heckOperatorScopeRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x12\n\nstation_id\x18\x02 \x01(\t\x12\x10\n\x08\x64istrict\x18\x03 \x01(\t\x12\r\n\x05write\x18\x04 \x01(\x08\"\x90\x02\n\x1a\x43heckOperatorScopeResponse\x12K\n\x07verdict\x18\x01 \x01(\x0e\x32:.yizhan.api.stations.v1.CheckOperatorScopeResponse.Verdict\x12\x10\n\x08username\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x11\n\tdistricts\x18\x04 \x03(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\"b\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x0b\n\x07\x41LLOWED\x10\x01\x12\x13\n\x0fUNAUTHENTICATED\x10\x02\x12\r\n\tFORBIDDEN\x10\x03\x12\r\n\tNOT_FOUND\x10\x04\x32\x8f\x05\n\x10StationDirectory\x12X\n\nGetStation\x12).yizhan.api.stations.v1.GetStationRequest\x1a\x1f.yizhan.api.stations.v1.Station\x12i\n\x0cListStations\x12+.yizhan.api.stations.v1.ListStationsRequest\x1a,.yizhan.api.stations.v1.ListStationsResponse\x12]\n\rResolveDevice\x12,.yizhan.api.stations.v1.ResolveDeviceRequest\x1a\x1e.yizhan.api.stations.v1.Device\x12r\n\x0fGetOpeningHours\x12..yizhan.api.stations.v1.GetOpeningHoursRequest\x1a/.yizhan.api.stations.v1.GetOpeningHoursResponse\x12{\n\x12\x43heckOperatorScope\x12\x31.yizhan.api.stations.v1.CheckOperatorScopeRequest\x1a\x32.yizhan.api.stations.v1.CheckOperatorScopeResponse\x12\x66\n\x0bListDevices\x12*.yizhan.api.stations.v1.ListDevicesRequest\x1a+.yizhan.api.stations.v1.ListDevicesResponse2e\n\rOperatorLogin\x12T\n\x05Login\x12$.yizhan.api.stations.v1.LoginRequest\x1a%.yizhan.api.stations.v1.LoginResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,31 +43,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTDEVICESRESPONSE']._serialized_start=405
   _globals['_LISTDEVICESRESPONSE']._serialized_end=475
   _globals['_STATION']._serialized_start=478
-  _globals['_STATION']._serialized_end=624
-  _globals['_GETSTATIONREQUEST']._serialized_start=626
-  _globals['_GETSTATIONREQUEST']._serialized_end=657
-  _globals['_LISTSTATIONSREQUEST']._serialized_start=659
-  _globals['_LISTSTATIONSREQUEST']._serialized_end=712
-  _globals['_LISTSTATIONSRESPONSE']._serialized_start=714
-  _globals['_LISTSTATIONSRESPONSE']._serialized_end=787
-  _globals['_RESOLVEDEVICEREQUEST']._serialized_start=789
-  _globals['_RESOLVEDEVICEREQUEST']._serialized_end=830
-  _globals['_DEVICE']._serialized_start=832
-  _globals['_DEVICE']._serialized_end=935
-  _globals['_GETOPENINGHOURSREQUEST']._serialized_start=937
-  _globals['_GETOPENINGHOURSREQUEST']._serialized_end=1063
-  _globals['_OPENINTERVAL']._serialized_start=1065
-  _globals['_OPENINTERVAL']._serialized_end=1163
-  _globals['_GETOPENINGHOURSRESPONSE']._serialized_start=1165
-  _globals['_GETOPENINGHOURSRESPONSE']._serialized_end=1265
-  _globals['_CHECKOPERATORSCOPEREQUEST']._serialized_start=1267
-  _globals['_CHECKOPERATORSCOPEREQUEST']._serialized_end=1362
-  _globals['_CHECKOPERATORSCOPERESPONSE']._serialized_start=1365
-  _globals['_CHECKOPERATORSCOPERESPONSE']._serialized_end=1637
-  _globals['_CHECKOPERATORSCOPERESPONSE_VERDICT']._serialized_start=1539
-  _globals['_CHECKOPERATORSCOPERESPONSE_VERDICT']._serialized_end=1637
-  _globals['_STATIONDIRECTORY']._serialized_start=1640
-  _globals['_STATIONDIRECTORY']._serialized_end=2295
-  _globals['_OPERATORLOGIN']._serialized_start=2297
-  _globals['_OPERATORLOGIN']._serialized_end=2398
+  _globals['_STATION']._serialized_end=735
+  _globals['_GETSTATIONREQUEST']._serialized_start=737
+  _globals['_GETSTATIONREQUEST']._serialized_end=768
+  _globals['_LISTSTATIONSREQUEST']._serialized_start=770
+  _globals['_LISTSTATIONSREQUEST']._serialized_end=823
+  _globals['_LISTSTATIONSRESPONSE']._serialized_start=825
+  _globals['_LISTSTATIONSRESPONSE']._serialized_end=898
+  _globals['_RESOLVEDEVICEREQUEST']._serialized_start=900
+  _globals['_RESOLVEDEVICEREQUEST']._serialized_end=941
+  _globals['_DEVICE']._serialized_start=943
+  _globals['_DEVICE']._serialized_end=1046
+  _globals['_GETOPENINGHOURSREQUEST']._serialized_start=1048
+  _globals['_GETOPENINGHOURSREQUEST']._serialized_end=1174
+  _globals['_OPENINTERVAL']._serialized_start=1176
+  _globals['_OPENINTERVAL']._serialized_end=1274
+  _globals['_GETOPENINGHOURSRESPONSE']._serialized_start=1276
+  _globals['_GETOPENINGHOURSRESPONSE']._serialized_end=1376
+  _globals['_CHECKOPERATORSCOPEREQUEST']._serialized_start=1378
+  _globals['_CHECKOPERATORSCOPEREQUEST']._serialized_end=1473
+  _globals['_CHECKOPERATORSCOPERESPONSE']._serialized_start=1476
+  _globals['_CHECKOPERATORSCOPERESPONSE']._serialized_end=1748
+  _globals['_CHECKOPERATORSCOPERESPONSE_VERDICT']._serialized_start=1650
+  _globals['_CHECKOPERATORSCOPERESPONSE_VERDICT']._serialized_end=1748
+  _globals['_STATIONDIRECTORY']._serialized_start=1751
+  _globals['_STATIONDIRECTORY']._serialized_end=2406
+  _globals['_OPERATORLOGIN']._serialized_start=2408
+  _globals['_OPERATORLOGIN']._serialized_end=2509
 # @@protoc_insertion_point(module_scope)
