@@ -196,6 +196,7 @@ async def serve(settings: Settings) -> None:
     finder = StationFinder(
         StationsDirectory(stations_pb2_grpc.StationDirectoryStub(stations_channel)),
         TelemetryClient(telemetry_pb2_grpc.TelemetryQueryStub(telemetry_channel)),
+        stations_seconds=settings.public_stations_refresh_seconds,
     )
 
     def register(server: grpc.aio.Server) -> None:

@@ -58,6 +58,8 @@ class Settings(ServiceSettings):
     stations_cache_seconds: float = Field(default=30.0, ge=0)
     # The public station API (CONTRACT.md §5): requests one client address may make a minute.
     public_requests_per_minute: int = Field(default=120, ge=1)
+    # How long the finder keeps station facts (names, hours, devices) before asking again.
+    public_stations_refresh_seconds: float = Field(default=30.0, ge=0)
 
     # Opinions: how many one attendee may raise per session, and for how long after its end.
     opinions_per_booking: int = Field(default=5, ge=1)
