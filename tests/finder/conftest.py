@@ -1,6 +1,7 @@
 """Real parts for the station finder: stations, telemetry (API and ingest, from a real broker)
 and bookings asking telemetry's API process, each with its own database."""
 
+import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -59,6 +60,11 @@ def finder_bookings(
         yield service
 
 
+def is_ready(service: RunningService) -> bool:
+    """Whether the service's /readyz says it is ready."""
+    return httpx.get(f"{service.base_url}/readyz").status_code == 200
+
+
 @pytest.fixture(scope="session")
 def finder_telemetry_db(new_database: Callable[[str], str]) -> str:
     """Telemetry's database (a test ages device state in it)."""
@@ -86,10 +92,7 @@ def finder_telemetry(
         finder_telemetry_db, workdir, env=env, grpc_port=telemetry_grpc_port
     ) as processes:
         for process in (processes.api, processes.ingest):
-            wait_until(
-                lambda p=process: httpx.get(f"{p.base_url}/readyz").status_code == 200,
-                30,
-            )
+            wait_until(functools.partial(is_ready, process), 30)
         yield processes
 
 

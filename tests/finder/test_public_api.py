@@ -10,9 +10,10 @@ import psycopg
 import pytest
 
 from tests.support.mqtt import Kiosk, unique
-from tests.support.services import RunningService, RunningTelemetry
+from tests.support.services import RunningService, RunningTelemetry, run_service
 from tests.support.waiting import wait_until
 from yizhan.common.db import libpq_dsn
+from yizhan.devstack.processes import free_port
 
 # CONTRACT.md §5: changes from devices show within 5 s.
 WITHIN_SECONDS = 5.0
@@ -63,7 +64,7 @@ def find(bookings: RunningService, station_id: str, **params: Any) -> dict[str, 
         f"{bookings.base_url}/api/v1/public/stations", params={"limit": 200, **params}
     )
     assert reply.status_code == 200, reply.text
-    items = [i for i in reply.json()["items"] if i["id"] == station_id]
+    items: list[dict[str, Any]] = [i for i in reply.json()["items"] if i["id"] == station_id]
     assert len(items) == 1, reply.json()
     return items[0]
 
@@ -176,3 +177,24 @@ def test_nearest_first_search_district_cache_and_limit(
     )
     assert again.status_code == 304
     assert httpx.get(url, params={"lat": 100}).status_code == 422
+
+
+def test_telemetry_down_answers_unknown(
+    finder_stations: RunningService,
+    registry: httpx.Client,
+    new_database: Any,
+    workdir: Any,
+) -> None:
+    # A bookings whose telemetry never answers: the API still answers, availability unknown.
+    station = new_station(registry, 29.70, 106.70)
+    env = {
+        "YZ_STATIONS_GRPC": finder_stations.grpc_address,
+        "YZ_TELEMETRY_GRPC": f"127.0.0.1:{free_port()}",
+        "YZ_BOOKINGS_PUBLIC_STATIONS_REFRESH_SECONDS": "1",
+    }
+    with run_service("bookings", new_database("fd_bookings_alone"), workdir, env=env) as alone:
+        item = find(alone, station)
+        assert item["availability"]["status"] == "unknown"
+        assert item["open_now"] is None
+        ready = httpx.get(f"{alone.base_url}/readyz")
+        assert ready.status_code == 200, ready.text
