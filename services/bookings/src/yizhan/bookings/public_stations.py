@@ -10,8 +10,9 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from yizhan.bookings.errors import PeerUnavailable
 from yizhan.bookings.peers.telemetry import LiveDevice, TelemetryClient
@@ -197,6 +198,47 @@ class StationFinder:
             "generated_at": snap.generated_at.isoformat(),
             "items": items[: query.limit],
         }
+
+    async def one(self, station_id: str) -> tuple[dict[str, Any], str] | None:
+        """One active station as an item of the answer (no distance) and its time zone."""
+        snap = await self._fresh()
+        for station in snap.stations:
+            if station.id == station_id:
+                return self._item(snap, station, Query()), station.timezone or "Asia/Shanghai"
+        return None
+
+    async def week_hours(
+        self, station_id: str, timezone: str
+    ) -> list[tuple[date, list[tuple[datetime, datetime]]]]:
+        """The station's open intervals for today and the six days after, by local day."""
+        zone = ZoneInfo(timezone)
+        today = self._clock().astimezone(zone).date()
+        days = [today + timedelta(days=n) for n in range(7)]
+        start = datetime.combine(days[0], datetime.min.time(), zone)
+        end = datetime.combine(days[-1] + timedelta(days=1), datetime.min.time(), zone)
+        try:
+            intervals = await self._directory.opening_hours(station_id, start, end)
+        except StationsUnavailable as exc:
+            raise PeerUnavailable("stations_unavailable") from exc
+        week: dict[date, list[tuple[datetime, datetime]]] = {day: [] for day in days}
+        for a, b in intervals:
+            # An interval past midnight shows on each local day it covers.
+            cursor = a.astimezone(zone)
+            b = b.astimezone(zone)
+            while cursor < b:
+                midnight = datetime.combine(
+                    cursor.date() + timedelta(days=1), datetime.min.time(), zone
+                )
+                piece_end = min(b, midnight)
+                if cursor.date() in week:
+                    week[cursor.date()].append((cursor, piece_end))
+                cursor = piece_end
+        return list(week.items())
+
+    async def districts(self) -> list[str]:
+        """The districts that have an active station, sorted."""
+        snap = await self._fresh()
+        return sorted({s.district for s in snap.stations})
 
     def _item(self, snap: _Snapshot, station: Station, query: Query) -> dict[str, Any]:
         has_position = station.HasField("latitude") and station.HasField("longitude")
