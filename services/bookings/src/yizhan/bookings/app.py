@@ -18,6 +18,7 @@ from yizhan.bookings import housekeeping, noshow
 from yizhan.bookings.api import (
     booking_routes,
     catalog_routes,
+    dev_sms_routes,
     operator_routes,
     opinion_routes,
     otp_routes,
@@ -29,7 +30,7 @@ from yizhan.bookings.api.problems import booking_error_handler
 from yizhan.bookings.availability import Availability
 from yizhan.bookings.booking_service import BookingService
 from yizhan.bookings.checkin import CheckInDesk
-from yizhan.bookings.codes import derive_key, manage_token_key
+from yizhan.bookings.codes import derive_key, manage_token, manage_token_key
 from yizhan.bookings.context import Deps
 from yizhan.bookings.errors import BookingError
 from yizhan.bookings.forum_admin import ForumAdmin
@@ -95,7 +96,12 @@ def build_deps(
         poll_seconds=settings.outbox_poll_seconds,
         max_attempts=settings.outbox_max_attempts,
     )
-    notices = Notices(local_zone)
+    token_key = manage_token_key(secret)
+    site = settings.public_base_url.rstrip("/")
+    notices = Notices(
+        local_zone,
+        link=lambda b: f"{site}/b/{b.code}?token={manage_token(token_key, b.code)}",
+    )
     bookings = BookingService(
         sessions=sessions,
         availability=availability,
@@ -160,6 +166,7 @@ def build_http_app(deps: Deps, finder: StationFinder | None = None) -> FastAPI:
     app.include_router(otp_routes.router)
     if deps.settings.exposes_dev_tools:
         app.include_router(otp_routes.dev_router)
+        app.include_router(dev_sms_routes.router)
     app.include_router(catalog_routes.router)
     app.include_router(session_routes.router)
     # Operator routes under /api/v1/bookings/... before the worker's /api/v1/bookings/{code}.
