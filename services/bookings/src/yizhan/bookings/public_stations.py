@@ -5,6 +5,7 @@ station facts refreshed every `stations_seconds`, device availability every `liv
 requests wait on it."""
 
 import asyncio
+import heapq
 import logging
 import math
 import time
@@ -102,6 +103,16 @@ class _Snapshot:
     live_known: bool = False
     live_at: float = -math.inf
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # Built once per refresh, so that a request only filters, measures and sorts.
+    entries: list["_Entry"] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    station: Station
+    item: dict[str, Any]  # without distance_m
+    text: str  # names and address, casefolded, for `q`
+    position: tuple[float, float] | None
 
 
 class StationFinder:
@@ -132,6 +143,9 @@ class StationFinder:
             and now - snap.live_at < self._live_seconds
         ):
             return snap
+        if self._lock.locked() and snap.stations_at != -math.inf:
+            # Another request is refreshing: answer from the snapshot in hand meanwhile.
+            return snap
         async with self._lock:
             snap = self._snapshot
             now = time.monotonic()
@@ -139,6 +153,7 @@ class StationFinder:
                 snap = await self._load_stations(snap, now)
             if now - snap.live_at >= self._live_seconds:
                 snap = await self._load_live(snap, now)
+            snap.entries = [self._entry(snap, station) for station in snap.stations]
             self._snapshot = snap
             return snap
 
@@ -180,24 +195,51 @@ class StationFinder:
         snap.generated_at = self._clock()
         return snap
 
+    def _entry(self, snap: _Snapshot, station: Station) -> _Entry:
+        has_position = station.HasField("latitude") and station.HasField("longitude")
+        return _Entry(
+            station=station,
+            item=self._item(snap, station, Query()),
+            text=f"{station.name_zh} {station.name_en} {station.address}".casefold(),
+            position=(station.latitude, station.longitude) if has_position else None,
+        )
+
     async def search(self, query: Query) -> dict[str, Any]:
         """The contract's answer: `generated_at` and the matching stations' items."""
         snap = await self._fresh()
-        items = []
         needle = (query.q or "").strip().casefold()
-        for station in snap.stations:
-            if query.district and station.district != query.district:
-                continue
-            text = f"{station.name_zh} {station.name_en} {station.address}".casefold()
-            if needle and needle not in text:
-                continue
-            items.append(self._item(snap, station, query))
-        if query.lat is not None and query.lng is not None:
-            items.sort(key=lambda i: (i["distance_m"] is None, i["distance_m"] or 0, i["id"]))
-        return {
-            "generated_at": snap.generated_at.isoformat(),
-            "items": items[: query.limit],
-        }
+        entries = [
+            e
+            for e in snap.entries
+            if (not query.district or e.station.district == query.district)
+            and (not needle or needle in e.text)
+        ]
+        if query.lat is None or query.lng is None:
+            chosen = entries[: query.limit]
+            items = [{**e.item, "distance_m": None} for e in chosen]
+        else:
+            lat, lng = query.lat, query.lng
+            # Sorted by a flat-earth measure (cheap, same order at city scale), then the
+            # chosen few measured properly.
+            scale = math.cos(math.radians(lat)) ** 2
+
+            def rough(e: _Entry) -> tuple[int, float, str]:
+                if e.position is None:
+                    return (1, 0.0, e.station.id)
+                dlat, dlng = e.position[0] - lat, e.position[1] - lng
+                return (0, dlat * dlat + scale * dlng * dlng, e.station.id)
+
+            chosen = heapq.nsmallest(query.limit, entries, key=rough)
+            items = [
+                {
+                    **e.item,
+                    "distance_m": (
+                        distance_m(lat, lng, e.position[0], e.position[1]) if e.position else None
+                    ),
+                }
+                for e in chosen
+            ]
+        return {"generated_at": snap.generated_at.isoformat(), "items": items}
 
     async def one(self, station_id: str) -> tuple[dict[str, Any], str] | None:
         """One active station as an item of the answer (no distance) and its time zone."""
