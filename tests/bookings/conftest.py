@@ -19,6 +19,7 @@ import pytest
 from tests.support.operators import create_operator, login
 from tests.support.services import RunningService, run_service
 from yizhan.common.db import libpq_dsn
+from yizhan.devstack.processes import free_port
 
 ADMIN_PASSWORD = "admin-password-for-bookings-tests"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -61,8 +62,14 @@ def bookings_db(new_database: Callable[[str], str]) -> str:
 @pytest.fixture(scope="session")
 def bookings(bookings_db: str, stations: RunningService, workdir: Path) -> Iterator[RunningService]:
     """The bookings service, talking to the stations service over gRPC."""
-    env = {"YZ_STATIONS_GRPC": stations.grpc_address, **BOOKINGS_TEST_ENV}
-    with run_service("bookings", bookings_db, workdir, env=env) as service:
+    port = free_port()
+    env = {
+        "YZ_STATIONS_GRPC": stations.grpc_address,
+        # The links in SMS point at this very service.
+        "YZ_BOOKINGS_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        **BOOKINGS_TEST_ENV,
+    }
+    with run_service("bookings", bookings_db, workdir, env=env, http_port=port) as service:
         yield service
 
 

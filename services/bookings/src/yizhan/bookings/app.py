@@ -13,13 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from yizhan.api.bookings.v1 import bookings_pb2_grpc
 from yizhan.api.stations.v1 import stations_pb2_grpc
+from yizhan.api.telemetry.v1 import telemetry_pb2_grpc
 from yizhan.bookings import housekeeping, noshow
 from yizhan.bookings.api import (
     booking_routes,
     catalog_routes,
+    dev_sms_routes,
     operator_routes,
     opinion_routes,
     otp_routes,
+    public_routes,
     session_routes,
     stats_routes,
 )
@@ -27,7 +30,7 @@ from yizhan.bookings.api.problems import booking_error_handler
 from yizhan.bookings.availability import Availability
 from yizhan.bookings.booking_service import BookingService
 from yizhan.bookings.checkin import CheckInDesk
-from yizhan.bookings.codes import derive_key, manage_token_key
+from yizhan.bookings.codes import derive_key, manage_token, manage_token_key
 from yizhan.bookings.context import Deps
 from yizhan.bookings.errors import BookingError
 from yizhan.bookings.forum_admin import ForumAdmin
@@ -36,6 +39,8 @@ from yizhan.bookings.opinions import OpinionDesk, OpinionRules
 from yizhan.bookings.otp import HASH_CONTEXT, OtpPolicy, OtpService
 from yizhan.bookings.outbox import Outbox
 from yizhan.bookings.peers.stations import StationsClient, stations_unavailable
+from yizhan.bookings.peers.telemetry import TelemetryClient
+from yizhan.bookings.public_stations import StationFinder
 from yizhan.bookings.quotas import BookingLimits
 from yizhan.bookings.rpc.booking_desk import BookingDeskServicer
 from yizhan.bookings.rpc.booking_reports import BookingReportsServicer
@@ -51,6 +56,7 @@ from yizhan.common.http import create_http_app
 from yizhan.common.ratelimit import RateLimiter, Rule
 from yizhan.common.runtime import background_task
 from yizhan.common.service import serve_service
+from yizhan.common.stations_directory import StationsDirectory
 
 BOOKING_DESK = "yizhan.api.bookings.v1.BookingDesk"
 BOOKING_REPORTS = "yizhan.api.bookings.v1.BookingReports"
@@ -92,7 +98,12 @@ def build_deps(
         poll_seconds=settings.outbox_poll_seconds,
         max_attempts=settings.outbox_max_attempts,
     )
-    notices = Notices(local_zone)
+    token_key = manage_token_key(secret)
+    site = settings.public_base_url.rstrip("/")
+    notices = Notices(
+        local_zone,
+        link=lambda b: f"{site}/b/{b.code}?token={manage_token(token_key, b.code)}",
+    )
     bookings = BookingService(
         sessions=sessions,
         availability=availability,
@@ -139,15 +150,21 @@ def build_deps(
     )
 
 
-def build_http_app(deps: Deps, accounts: AccountVersions) -> FastAPI:
-    """The HTTP app: worker and operator API, the web form, health."""
+def build_http_app(
+    deps: Deps, accounts: AccountVersions, finder: StationFinder | None = None
+) -> FastAPI:
+    """The HTTP app: worker and operator API, the public station API, the web form, health."""
 
     app = create_http_app(
         title="Yizhan bookings",
         description="Livestream slots and forum seats for workers; check-in at the kiosk.",
         readiness={"database": database_ping(deps.sessions)},
         # Stations is a peer: when it is down, check-in answers `unavailable`, the rest serves.
-        peers={"stations": deps.settings.common.stations_grpc},
+        # Telemetry too: without it the station finder answers with availability unknown.
+        peers={
+            "stations": deps.settings.common.stations_grpc,
+            "telemetry": deps.settings.common.telemetry_grpc,
+        },
         peer_tls=deps.settings.common.grpc_tls(),
     )
     app.state.deps = deps
@@ -158,6 +175,7 @@ def build_http_app(deps: Deps, accounts: AccountVersions) -> FastAPI:
     app.include_router(otp_routes.router)
     if deps.settings.exposes_dev_tools:
         app.include_router(otp_routes.dev_router)
+        app.include_router(dev_sms_routes.router)
     app.include_router(catalog_routes.router)
     app.include_router(session_routes.router)
     # Operator routes under /api/v1/bookings/... before the worker's /api/v1/bookings/{code}.
@@ -166,6 +184,14 @@ def build_http_app(deps: Deps, accounts: AccountVersions) -> FastAPI:
     app.include_router(opinion_routes.router)
     app.include_router(stats_routes.router)
     app.include_router(web_routes.router)
+    if finder is not None:
+        app.state.finder = finder
+        # The one shared limiter (PostgreSQL): the budget holds across worker processes.
+        # Past the minute's free requests a client waits a second, doubling to a minute.
+        app.state.public_limit = Rule(
+            "public-stations", deps.settings.public_requests_per_minute, timedelta(minutes=1), 1, 60
+        )
+        app.include_router(public_routes.router)
     return app
 
 
@@ -188,6 +214,14 @@ async def serve(settings: Settings) -> None:
             stations_unavailable,
         ),
         settings.common.account_cache_seconds,
+    )
+    telemetry_channel = rpc.aio_channel(
+        settings.common.telemetry_grpc, token, settings.common.grpc_tls()
+    )
+    finder = StationFinder(
+        StationsDirectory(stations_pb2_grpc.StationDirectoryStub(stations_channel)),
+        TelemetryClient(telemetry_pb2_grpc.TelemetryQueryStub(telemetry_channel)),
+        stations_seconds=settings.public_stations_refresh_seconds,
     )
 
     def register(server: grpc.aio.Server) -> None:
@@ -215,11 +249,12 @@ async def serve(settings: Settings) -> None:
     try:
         await serve_service(
             settings,
-            app=build_http_app(deps, accounts),
+            app=build_http_app(deps, accounts, finder),
             register=register,
             grpc_services=[BOOKING_DESK, BOOKING_REPORTS],
             components=[housekeeper, no_show_sweep, sms_outbox],
         )
     finally:
         await stations_channel.close()
+        await telemetry_channel.close()
         await engine.dispose()

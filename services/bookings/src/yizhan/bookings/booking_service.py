@@ -176,6 +176,8 @@ class BookingService:
                 else:
                     booking = await self._take_seat(session, choice, booker, now)
                 await idempotency.attach(session, idempotency_key, booking.id)
+                if booking.status == CONFIRMED:
+                    self._notices.confirmed(session, booking, now)
         except _KeyTaken:
             replay = await self._replay(idempotency_key, digest, booker)
             if replay is None:
@@ -185,6 +187,7 @@ class BookingService:
             BOOKING_CONFLICTS.labels(kind, exc.key).inc()
             raise
         BOOKINGS_CREATED.labels(kind, booking.status).inc()
+        self._outbox.wake()
         log.info(
             "booking made",
             extra={"code": booking.code, "kind": kind, "status": booking.status},

@@ -1,6 +1,7 @@
 """The notification SMS a booking change sends, queued in the outbox of the transaction that
 makes the change (outbox.py). Times are written in the service's local zone."""
 
+from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -21,14 +22,20 @@ def when(start: datetime, end: datetime, tz: ZoneInfo) -> str:
 class Notices:
     """Queues the SMS that tell workers what happened to their bookings."""
 
-    def __init__(self, tz: ZoneInfo) -> None:
+    def __init__(self, tz: ZoneInfo, link: Callable[[Booking], str] = lambda b: "") -> None:
         self._tz = tz
+        # The worker's link to view or cancel a booking (CONTRACT.md §4).
+        self._link = link
 
     def _queue(
         self, session: AsyncSession, booking: Booking, key: str, now: datetime, **fields: object
     ) -> None:
-        text = texts.sms(key, code=booking.code, **fields)
+        text = texts.sms(key, code=booking.code, link=self._link(booking), **fields)
         enqueue(session, booking.phone, text, key, now)
+
+    def confirmed(self, session: AsyncSession, booking: Booking, now: datetime) -> None:
+        """A booking confirmed at once: its code and the link to view or cancel it."""
+        self._queue(session, booking, "confirmed", now, when=self._when(booking))
 
     def promoted(self, session: AsyncSession, booking: Booking, title: str, now: datetime) -> None:
         """A waitlisted booking got a seat."""

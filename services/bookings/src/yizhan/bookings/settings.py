@@ -56,6 +56,12 @@ class Settings(ServiceSettings):
     # Station facts and opening hours are cached this long: a slot listing or a booking
     # would otherwise ask stations twice. The database still decides every conflict.
     stations_cache_seconds: float = Field(default=30.0, ge=0)
+    # Where workers reach this site: the links in SMS (view or cancel a booking) start here.
+    public_base_url: str = "http://127.0.0.1:8103"
+    # The public station API (CONTRACT.md §5): requests one client address may make a minute.
+    public_requests_per_minute: int = Field(default=120, ge=1)
+    # How long the finder keeps station facts (names, hours, devices) before asking again.
+    public_stations_refresh_seconds: float = Field(default=30.0, ge=0)
 
     # Opinions: how many one attendee may raise per session, and for how long after its end.
     opinions_per_booking: int = Field(default=5, ge=1)

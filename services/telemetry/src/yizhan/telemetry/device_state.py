@@ -88,3 +88,32 @@ async def device_counts(
     for station_id, count in open_alarms.items():
         counts.setdefault(station_id, DeviceCounts(open_alarms=count))
     return counts
+
+
+@dataclass(frozen=True)
+class LiveDevice:
+    """What one device can offer now, for the public station finder."""
+
+    device_id: str
+    station_id: str
+    online: bool
+    last_seen: datetime
+    charging: bool
+    critical_alarm: bool
+    any_alarm: bool
+
+
+async def live_devices(
+    session: AsyncSession, station_ids: Sequence[str] | None, offline_after: int
+) -> list[LiveDevice]:
+    """Devices of these stations (None: of all stations) with their sessions and alarms."""
+    params = {
+        "all": station_ids is None,
+        "stations": list(station_ids or []),
+        "offline_after": offline_after,
+    }
+    rows = await session.execute(text(queries.DEVICE_LIVE), params)
+    return [
+        LiveDevice(r[0], r[1], bool(r[2]), r[3], bool(r[4]), bool(r[5]), bool(r[6]))
+        for r in rows.all()
+    ]

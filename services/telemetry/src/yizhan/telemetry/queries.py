@@ -72,6 +72,25 @@ SELECT station_id, COUNT(*) FROM alarms
 WHERE station_id = ANY(:stations) AND cleared_at IS NULL GROUP BY station_id
 """
 
+# The public station finder (device_state.live_devices): every device at once, so open
+# alarms and open sessions are gathered first (both are few) and joined.
+DEVICE_LIVE = f"""
+WITH open_alarms AS (
+    SELECT device_id, bool_or(severity = 'critical') AS critical FROM alarms
+    WHERE cleared_at IS NULL GROUP BY device_id
+), charging AS (
+    SELECT DISTINCT device_id FROM charge_sessions
+    WHERE stopped_at IS NULL AND started_at > now() - interval '{SESSION_SHOWN_FOR}'
+)
+SELECT d.device_id, d.station_id, {DEVICE_ONLINE}, d.last_seen,
+       c.device_id IS NOT NULL, COALESCE(a.critical, false), a.device_id IS NOT NULL
+FROM device_state d
+LEFT JOIN open_alarms a ON a.device_id = d.device_id
+LEFT JOIN charging c ON c.device_id = d.device_id
+WHERE CAST(:all AS boolean) OR d.station_id = ANY(:stations)
+ORDER BY d.station_id, d.device_id
+"""  # noqa: S608 (composed of constants; values are bound)
+
 # alarm_desk.py
 
 ALARM_COLUMNS = """

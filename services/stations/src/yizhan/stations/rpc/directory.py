@@ -1,6 +1,8 @@
 """gRPC StationDirectory: how telemetry, bookings and the console ask about stations and
 devices."""
 
+from datetime import UTC, datetime, timedelta
+
 import grpc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -28,6 +30,26 @@ def station_message(station: Station, device_count: int = 0) -> stations_pb2.Sta
         status=station.status,
         address=station.address,
         device_count=device_count,
+        latitude=station.latitude,
+        longitude=station.longitude,
+        amenities=list(station.amenities or []),
+        open_now=is_open_now(station),
+    )
+
+
+def is_open_now(station: Station) -> bool:
+    """Whether an active station's hours (with their exceptions) say open at this moment."""
+    if station.status != "active":
+        return False
+    now = datetime.now(UTC)
+    return bool(
+        open_intervals(
+            station.opening_hours,
+            station.timezone,
+            now,
+            now + timedelta(seconds=1),
+            station.opening_exceptions,
+        )
     )
 
 

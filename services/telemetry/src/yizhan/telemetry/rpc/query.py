@@ -135,6 +135,28 @@ class TelemetryQueryServicer(telemetry_pb2_grpc.TelemetryQueryServicer):
             ]
         )
 
+    async def ListDeviceAvailability(
+        self, request: telemetry_pb2.ListDeviceAvailabilityRequest, context: Context
+    ) -> telemetry_pb2.ListDeviceAvailabilityResponse:
+        """What each device of these stations (or all) can offer now."""
+        station_ids = None if request.all_stations else list(request.station_ids)
+        async with self._sessions() as session:
+            found = await device_state.live_devices(session, station_ids, self._offline_after)
+        return telemetry_pb2.ListDeviceAvailabilityResponse(
+            devices=[
+                telemetry_pb2.LiveDevice(
+                    device_id=d.device_id,
+                    station_id=d.station_id,
+                    online=d.online,
+                    last_seen=to_pb(d.last_seen),
+                    charging=d.charging,
+                    critical_alarm=d.critical_alarm,
+                    any_alarm=d.any_alarm,
+                )
+                for d in found
+            ]
+        )
+
 
 def _range(
     request: telemetry_pb2.GetUsageRequest | telemetry_pb2.SummarizeStationsRequest,

@@ -151,6 +151,10 @@ class Station(_message.Message):
     STATUS_FIELD_NUMBER: _builtins.int
     ADDRESS_FIELD_NUMBER: _builtins.int
     DEVICE_COUNT_FIELD_NUMBER: _builtins.int
+    LATITUDE_FIELD_NUMBER: _builtins.int
+    LONGITUDE_FIELD_NUMBER: _builtins.int
+    AMENITIES_FIELD_NUMBER: _builtins.int
+    OPEN_NOW_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     name_zh: _builtins.str
     name_en: _builtins.str
@@ -160,6 +164,13 @@ class Station(_message.Message):
     """active | suspended | closed"""
     address: _builtins.str
     device_count: _builtins.int
+    latitude: _builtins.float
+    """unset when the station has no coordinates"""
+    longitude: _builtins.float
+    open_now: _builtins.bool
+    """The opening hours (with their exceptions) say open at the moment of the answer."""
+    @_builtins.property
+    def amenities(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
         self,
         *,
@@ -171,12 +182,23 @@ class Station(_message.Message):
         status: _builtins.str = ...,
         address: _builtins.str = ...,
         device_count: _builtins.int = ...,
+        latitude: _builtins.float | None = ...,
+        longitude: _builtins.float | None = ...,
+        amenities: _abc.Iterable[_builtins.str] | None = ...,
+        open_now: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_latitude", b"_latitude", "_longitude", b"_longitude", "latitude", b"latitude", "longitude", b"longitude"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "device_count", b"device_count", "district", b"district", "id", b"id", "name_en", b"name_en", "name_zh", b"name_zh", "status", b"status", "timezone", b"timezone"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_latitude", b"_latitude", "_longitude", b"_longitude", "address", b"address", "amenities", b"amenities", "device_count", b"device_count", "district", b"district", "id", b"id", "latitude", b"latitude", "longitude", b"longitude", "name_en", b"name_en", "name_zh", b"name_zh", "open_now", b"open_now", "status", b"status", "timezone", b"timezone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__latitude: _TypeAlias = _typing.Literal["latitude"]  # noqa: Y015
+    _WhichOneofArgType__latitude: _TypeAlias = _typing.Literal["_latitude", b"_latitude"]  # noqa: Y015
+    _WhichOneofReturnType__longitude: _TypeAlias = _typing.Literal["longitude"]  # noqa: Y015
+    _WhichOneofArgType__longitude: _TypeAlias = _typing.Literal["_longitude", b"_longitude"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__latitude) -> _WhichOneofReturnType__latitude | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__longitude) -> _WhichOneofReturnType__longitude | None: ...
 
 Global___Station: _TypeAlias = Station  # noqa: Y015
 

@@ -373,3 +373,93 @@ class GetDeviceStatesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetDeviceStatesResponse: _TypeAlias = GetDeviceStatesResponse  # noqa: Y015
+
+@_typing.final
+class ListDeviceAvailabilityRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALL_STATIONS_FIELD_NUMBER: _builtins.int
+    STATION_IDS_FIELD_NUMBER: _builtins.int
+    all_stations: _builtins.bool
+    """every station's devices"""
+    @_builtins.property
+    def station_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """otherwise these stations' devices"""
+
+    def __init__(
+        self,
+        *,
+        all_stations: _builtins.bool = ...,
+        station_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["all_stations", b"all_stations", "station_ids", b"station_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDeviceAvailabilityRequest: _TypeAlias = ListDeviceAvailabilityRequest  # noqa: Y015
+
+@_typing.final
+class LiveDevice(_message.Message):
+    """One device that has reported at least once."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEVICE_ID_FIELD_NUMBER: _builtins.int
+    STATION_ID_FIELD_NUMBER: _builtins.int
+    ONLINE_FIELD_NUMBER: _builtins.int
+    LAST_SEEN_FIELD_NUMBER: _builtins.int
+    CHARGING_FIELD_NUMBER: _builtins.int
+    CRITICAL_ALARM_FIELD_NUMBER: _builtins.int
+    ANY_ALARM_FIELD_NUMBER: _builtins.int
+    device_id: _builtins.str
+    station_id: _builtins.str
+    online: _builtins.bool
+    """heard lately and not gone offline"""
+    charging: _builtins.bool
+    """a charge.start without its charge.stop"""
+    critical_alarm: _builtins.bool
+    """an open alarm of severity critical"""
+    any_alarm: _builtins.bool
+    """any open alarm"""
+    @_builtins.property
+    def last_seen(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        device_id: _builtins.str = ...,
+        station_id: _builtins.str = ...,
+        online: _builtins.bool = ...,
+        last_seen: _timestamp_pb2.Timestamp | None = ...,
+        charging: _builtins.bool = ...,
+        critical_alarm: _builtins.bool = ...,
+        any_alarm: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["last_seen", b"last_seen"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["any_alarm", b"any_alarm", "charging", b"charging", "critical_alarm", b"critical_alarm", "device_id", b"device_id", "last_seen", b"last_seen", "online", b"online", "station_id", b"station_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LiveDevice: _TypeAlias = LiveDevice  # noqa: Y015
+
+@_typing.final
+class ListDeviceAvailabilityResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEVICES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def devices(self) -> _containers.RepeatedCompositeFieldContainer[Global___LiveDevice]: ...
+    def __init__(
+        self,
+        *,
+        devices: _abc.Iterable[Global___LiveDevice] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["devices", b"devices"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDeviceAvailabilityResponse: _TypeAlias = ListDeviceAvailabilityResponse  # noqa: Y015

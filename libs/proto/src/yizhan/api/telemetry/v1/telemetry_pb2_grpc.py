@@ -49,6 +49,11 @@ class TelemetryQueryStub:
                 request_serializer=yizhan_dot_api_dot_telemetry_dot_v1_dot_telemetry__pb2.GetDeviceStatesRequest.SerializeToString,
                 response_deserializer=yizhan_dot_api_dot_telemetry_dot_v1_dot_telemetry__pb2.GetDeviceStatesResponse.FromString,
                 _registered_method=True)
+        self.ListDeviceAvailability = channel.unary_unary(
+                '/yizhan.api.telemetry.v1.TelemetryQuery/ListDeviceAvailability',
+                request_serializer=yizhan_dot_api_dot_telemetry_dot_v1_dot_telemetry__pb2.ListDeviceAvailabilityRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_telemetry_dot_v1_dot_telemetry__pb2.ListDeviceAvailabilityResponse.FromString,
+                _registered_method=True)
 
 
 class TelemetryQueryServicer:
@@ -75,6 +80,13 @@ class TelemetryQueryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListDeviceAvailability(self, request, context):
+        """What each device of many stations can offer now, for the public station finder.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TelemetryQueryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -92,6 +104,11 @@ def add_TelemetryQueryServicer_to_server(servicer, server):
                     servicer.GetDeviceStates,
                     request_deserializer=yizhan_dot_api_dot_telemetry_dot_v1_dot_telemetry__pb2.GetDeviceStatesRequest.FromString,
                     response_serializer=yizhan_dot_api_dot_telemetry_dot_v1_dot_telemetry__pb2.GetDeviceStatesResponse.SerializeToString,
+            ),
+            'ListDeviceAvailability': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDeviceAvailability,
+                    request_deserializer=yizhan_dot_api_dot_telemetry_dot_v1_dot_telemetry__pb2.ListDeviceAvailabilityRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_telemetry_dot_v1_dot_telemetry__pb2.ListDeviceAvailabilityResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -175,6 +192,33 @@ class TelemetryQuery:
             '/yizhan.api.telemetry.v1.TelemetryQuery/GetDeviceStates',
             yizhan_dot_api_dot_telemetry_dot_v1_dot_telemetry__pb2.GetDeviceStatesRequest.SerializeToString,
             yizhan_dot_api_dot_telemetry_dot_v1_dot_telemetry__pb2.GetDeviceStatesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDeviceAvailability(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.telemetry.v1.TelemetryQuery/ListDeviceAvailability',
+            yizhan_dot_api_dot_telemetry_dot_v1_dot_telemetry__pb2.ListDeviceAvailabilityRequest.SerializeToString,
+            yizhan_dot_api_dot_telemetry_dot_v1_dot_telemetry__pb2.ListDeviceAvailabilityResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -37,6 +37,8 @@ class TelemetryQueryStub:
     """Per-station figures over [from, to) plus devices online now, for overviews."""
     GetDeviceStates: _grpc.UnaryUnaryMultiCallable[_telemetry_pb2.GetDeviceStatesRequest, _telemetry_pb2.GetDeviceStatesResponse]
     """Live state and open alarms of one station's devices."""
+    ListDeviceAvailability: _grpc.UnaryUnaryMultiCallable[_telemetry_pb2.ListDeviceAvailabilityRequest, _telemetry_pb2.ListDeviceAvailabilityResponse]
+    """What each device of many stations can offer now, for the public station finder."""
 
 @_typing.type_check_only
 class TelemetryQueryAsyncStub(TelemetryQueryStub):
@@ -47,6 +49,8 @@ class TelemetryQueryAsyncStub(TelemetryQueryStub):
     """Per-station figures over [from, to) plus devices online now, for overviews."""
     GetDeviceStates: _aio.UnaryUnaryMultiCallable[_telemetry_pb2.GetDeviceStatesRequest, _telemetry_pb2.GetDeviceStatesResponse]  # type: ignore[assignment]
     """Live state and open alarms of one station's devices."""
+    ListDeviceAvailability: _aio.UnaryUnaryMultiCallable[_telemetry_pb2.ListDeviceAvailabilityRequest, _telemetry_pb2.ListDeviceAvailabilityResponse]  # type: ignore[assignment]
+    """What each device of many stations can offer now, for the public station finder."""
 
 class TelemetryQueryServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -72,5 +76,13 @@ class TelemetryQueryServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_telemetry_pb2.GetDeviceStatesResponse, _abc.Awaitable[_telemetry_pb2.GetDeviceStatesResponse]]:
         """Live state and open alarms of one station's devices."""
+
+    @_abc_1.abstractmethod
+    def ListDeviceAvailability(
+        self,
+        request: _telemetry_pb2.ListDeviceAvailabilityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_telemetry_pb2.ListDeviceAvailabilityResponse, _abc.Awaitable[_telemetry_pb2.ListDeviceAvailabilityResponse]]:
+        """What each device of many stations can offer now, for the public station finder."""
 
 def add_TelemetryQueryServicer_to_server(servicer: TelemetryQueryServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
