@@ -17,7 +17,7 @@ from yizhan.common.db import create_engine, database_ping, session_factory
 from yizhan.common.http import create_http_app, problem
 from yizhan.common.runtime import background_task
 from yizhan.common.service import serve_service
-from yizhan.telemetry import maintenance, presence, storage
+from yizhan.telemetry import maintenance, offline_alarms, presence, storage
 from yizhan.telemetry.api import dead_letter_routes, device_routes, usage_routes
 from yizhan.telemetry.context import Deps
 from yizhan.telemetry.peers.stations import StationsClient, StationsUnreachable
@@ -122,6 +122,11 @@ async def serve(settings: Settings) -> None:
             sessions, settings.offline_after_seconds, settings.presence_sample_seconds
         )
 
+    async def watch_offline() -> None:
+        await offline_alarms.run_watcher(
+            sessions, settings.offline_after_seconds, settings.offline_check_seconds
+        )
+
     async def purge() -> None:
         await maintenance.run(
             sessions,
@@ -138,6 +143,7 @@ async def serve(settings: Settings) -> None:
             grpc_services=[GRPC_SERVICE, INSIGHTS_SERVICE],
             components=[
                 lambda: background_task("presence-sampler", sample_presence),
+                lambda: background_task("offline-alarms", watch_offline),
                 lambda: background_task("maintenance", purge),
             ],
         )
