@@ -1,6 +1,7 @@
 """Management in the console, in a real browser (Chromium, zh): a district operator creates a
 station (field errors first), registers a kiosk, reads its one-time credentials, and the
-kiosk publishes with them; forms posted from another site are refused."""
+kiosk publishes with them; its fault shows on the alarms page without reloading; forms posted
+from another site are refused."""
 
 import json
 from collections.abc import Iterator
@@ -102,6 +103,33 @@ def test_district_operator_creates_a_station_and_a_kiosk(
         return int(reply.json()["totals"]["visits"])
 
     assert wait_until(lambda: visits() == 3)
+
+    # A fault appears on the alarms page without reloading it (server-sent events).
+    page.goto(f"{stack.url('console')}/console/alarms")
+    page.evaluate("window.notReloaded = true")
+    fault = {
+        "v": 1,
+        "seq": 2,
+        "ts": datetime.now(UTC).isoformat(),
+        "type": "fault",
+        "code": "SCREEN",
+        "severity": "critical",
+    }
+    publish(stack, topic, json.dumps(fault), username, password)
+
+    def alarm_codes() -> list[str]:
+        reply = httpx.get(
+            f"{stack.url('telemetry')}/api/v1/stations/{STATION}/devices/state",
+            headers=district_operator,
+        )
+        return [a["code"] for d in reply.json()["items"] for a in d["alarms"]]
+
+    # Telemetry has it at once; the page follows without a reload.
+    assert wait_until(lambda: "SCREEN" in alarm_codes())
+    expect(page.locator(f"#live-alarms tr:has-text('{DEVICE}')")).to_contain_text(
+        "SCREEN", timeout=20_000
+    )
+    assert page.evaluate("window.notReloaded === true")
 
     # A form posted from another site is refused, even with the session cookie.
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}

@@ -149,9 +149,12 @@
     return td;
   }
 
-  function renderAlarms(alarms) {
+  function renderAlarms(alarms, total) {
     var body = document.getElementById("live-alarms");
-    if (!body || document.body.getAttribute("data-page") === "alarms") { return; }
+    if (!body) { return; }
+    // The alarms page lists every open alarm; the stream carries the oldest few. Replace the
+    // list only while the stream holds all of them (a reload shows a longer list).
+    if (document.body.getAttribute("data-page") === "alarms" && total > alarms.length) { return; }
     var canAck = body.getAttribute("data-can-ack") === "1";
     var back = body.getAttribute("data-back") || "/console/alarms";
     var rows = alarms.map(function (a) {
@@ -230,7 +233,7 @@
         if (!isNaN(total)) { text(el, Math.max(0, total - state.devices_online)); }
       });
     }
-    if (state.alarms) { renderAlarms(state.alarms); }
+    if (state.alarms) { renderAlarms(state.alarms, state.open_alarms); }
     document.body.setAttribute("data-live-updates", String(1 + parseInt(document.body.getAttribute("data-live-updates") || "0", 10)));
   }
 
