@@ -44,3 +44,18 @@ def start(port: int) -> tuple[grpc.Server, SeededDirectory]:
     server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()
     return server, directory
+
+
+def main() -> None:
+    """`python bench/directory.py PORT`: serve until killed (bench/faults hangs it)."""
+    import sys
+    import threading
+
+    server, _ = start(int(sys.argv[1]))
+    print("ready", flush=True)
+    threading.Event().wait()
+    server.stop(None)
+
+
+if __name__ == "__main__":
+    main()

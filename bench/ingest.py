@@ -1,15 +1,20 @@
 """Ingest benchmark: many simulated kiosks publish telemetry (QoS 1, 3 metrics a message)
 through a real Mosquitto into the real telemetry service and PostgreSQL, all started here.
 
-    uv run python bench/ingest.py                 # 1k, 5k, 10k msg/s and flat out (~3 min)
-    uv run python bench/ingest.py --quick         # shorter phases (~1 min)
+    uv run python bench/ingest.py                 # both sources, replay, naive, ceiling
+    uv run python bench/ingest.py --quick         # shorter phases
+    uv run python bench/ingest.py --sources wire --rates 1000,5000,10000
     uv run python bench/ingest.py --replicas 2    # two ingest processes sharing the subscription
 
-For each phase it prints stored msgs/s, publish-to-queryable latency (PostgreSQL's commit
-timestamp of the message's row minus the moment the kiosk wrote it to its socket), lost and
-duplicated messages and the CPU each process used; then the same load through a naive
-consumer (paho, one INSERT per message) and through mosquitto_sub alone (the broker's
-ceiling). The last line printed is one JSON object with every figure.
+For each ingest source (`paho`, `wire`: YZ_TELEMETRY_MQTT_SOURCE), in a database of its own:
+the fixed rates asked for, flat out, and then half the flat-out rate; each phase prints stored
+msgs/s, publish-to-queryable latency (PostgreSQL's commit timestamp of the message's row minus
+the moment the kiosk wrote it to its socket), lost and duplicated messages and the CPU each
+process used. Then the replay scenario (a city back online: many kiosks publish a backlog
+while others publish live; drain rate and the live messages' latency), then the same load
+through a naive consumer (paho, one INSERT per message) and through mosquitto_sub alone (the
+broker's ceiling). Every phase notes the machine's load average (the machine is shared), so
+compare the ratios within one run. The last line printed is one JSON object.
 """
 
 import argparse
@@ -110,7 +115,6 @@ class Bench:
             # Commit time of every row: publish-to-queryable without polling.
             conf.write("track_commit_timestamp = on\n")
         self.cluster.start()
-        self.cluster.create_database("bench_telemetry")
         self.cluster.create_database("bench_naive")
         self.broker = MosquittoBroker(workdir / "mqtt", free_port())
         self.broker.start(log_path=workdir / "mosquitto.log")
@@ -119,7 +123,14 @@ class Bench:
         self.procs.groups["bench"] = [psutil.Process()]
         self.directory_port = free_port()
         self.directory, self.seeded = directory.start(self.directory_port)
-        self.dsn = self.cluster.dsn("bench_telemetry")
+        self.database = ""
+        self.dsn = ""
+
+    def use_database(self, name: str) -> None:
+        """A fresh database for the next ingest runs (a source, or the replay)."""
+        self.cluster.create_database(name)
+        self.database = name
+        self.dsn = self.cluster.dsn(name)
 
     def close(self) -> None:
         """Stop everything started."""
@@ -128,17 +139,18 @@ class Bench:
         self.broker.stop()
         self.cluster.stop()
 
-    def telemetry_env(self, replica: int) -> dict[str, str]:
+    def telemetry_env(self, replica: int, source: str) -> dict[str, str]:
         """Environment of one telemetry process."""
         env = dict(os.environ)
         env.update(
             {
                 "YZ_ENV": "test",
                 "YZ_LOG_LEVEL": "WARNING",
-                "YZ_TELEMETRY_DATABASE_URL": self.cluster.url("bench_telemetry"),
+                "YZ_TELEMETRY_DATABASE_URL": self.cluster.url(self.database),
+                "YZ_TELEMETRY_MQTT_SOURCE": source,
                 "YZ_TELEMETRY_TIMESCALEDB": self.args.timescaledb,
                 "YZ_TELEMETRY_INGEST_HTTP_PORT": str(free_port()),
-                "YZ_TELEMETRY_MQTT_CLIENT_ID": f"yz-telemetry-bench-{replica}",
+                "YZ_TELEMETRY_MQTT_CLIENT_ID": f"yz-telemetry-bench-{self.database}-{replica}",
                 "YZ_MQTT_HOST": self.broker.host,
                 "YZ_MQTT_PORT": str(self.broker.port),
                 "YZ_STATIONS_GRPC": f"127.0.0.1:{self.directory_port}",
@@ -152,13 +164,13 @@ class Bench:
             env[name] = value
         return env
 
-    def start_telemetry(self) -> None:
+    def start_telemetry(self, source: str) -> None:
         """Migrate, then start the ingest replicas and wait until they are ready."""
-        env = self.telemetry_env(0)
+        env = self.telemetry_env(0, source)
         subprocess.run(["yz-telemetry", "migrate"], env=env, check=True, capture_output=True)
         for replica in range(self.args.replicas):
-            env = self.telemetry_env(replica)
-            log_file = (self.workdir / f"telemetry-{replica}.log").open("wb")
+            env = self.telemetry_env(replica, source)
+            log_file = (self.workdir / f"telemetry-{self.database}-{replica}.log").open("wb")
             process = subprocess.Popen(
                 ["yz-telemetry", "ingest"], env=env, stdout=log_file, stderr=subprocess.STDOUT
             )
@@ -257,6 +269,7 @@ class Bench:
         span = max(last_commit - fleet.sent_at[lo], 1e-9)
         result = {
             "phase": name,
+            "load_1m": round(os.getloadavg()[0], 2),
             "offered_msgs_per_s": rate,
             "published": hi - lo,
             "publish_msgs_per_s": round((hi - lo) / max(published_seconds, 1e-3)),
@@ -287,6 +300,68 @@ class Bench:
                 for key in cpu_after
             },
         }
+        print(_describe(result), flush=True)
+        return result
+
+    def seqs_stored(self, seqs: list[int]) -> int:
+        """How many of these seqs are stored."""
+        with psycopg.connect(self.dsn) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM message_keys WHERE seq = ANY(%s)", (seqs,)
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def replay(self, source: str) -> dict[str, Any]:
+        """A city back online: `--replay-kiosks` kiosks publish a backlog of day-old
+        messages at once while `--live-kiosks` others publish live at one a second each."""
+        args = self.args
+        self.use_database("bench_replay")
+        self.start_telemetry(source)
+        fleet = Fleet(self.broker.host, self.broker.port, args.live_kiosks + args.replay_kiosks, 1)
+        self.phase(fleet, "replay_warmup", 2000.0, 2.0)
+        first = fleet.seq
+        backlog_total = args.replay_backlog
+
+        def drained() -> bool:
+            # All but the last two seconds of live messages stored: the backlog is through.
+            behind = fleet.seq - first - self.stored_count(first, fleet.seq)
+            return bool(behind <= 2 * int(args.live_kiosks))
+
+        started = time.time()
+        backlog, live = fleet.replay(
+            backlog_total, args.live_kiosks, float(args.live_kiosks), -86_400.0, drained
+        )
+        end = fleet.seq
+        self.wait_stored(first, end)
+        with psycopg.connect(self.dsn) as conn:
+            commits: dict[int, float] = dict(
+                conn.execute(
+                    "SELECT seq, extract(epoch FROM pg_xact_commit_timestamp(xmin))::float8"
+                    " FROM message_keys WHERE seq >= %s AND seq < %s",
+                    (first, end),
+                ).fetchall()
+            )
+        live_latencies = sorted(commits[seq] - fleet.sent_at[seq] for seq in live if seq in commits)
+        backlog_commits = [commits[seq] for seq in backlog if seq in commits]
+        drain_seconds = max(max(backlog_commits, default=started) - started, 1e-9)
+        result = {
+            "phase": "replay",
+            "source": source,
+            "load_1m": round(os.getloadavg()[0], 2),
+            "replay_kiosks": args.replay_kiosks,
+            "live_kiosks": args.live_kiosks,
+            "backlog": len(backlog),
+            "backlog_stored": len(backlog_commits),
+            "drain_msgs_per_s": round(len(backlog_commits) / drain_seconds),
+            "drain_seconds": round(drain_seconds, 1),
+            "live": len(live),
+            "live_stored": len(live_latencies),
+            "live_p50_ms": round(percentile(live_latencies, 0.50) * 1000, 1),
+            "live_p99_ms": round(percentile(live_latencies, 0.99) * 1000, 1),
+            "live_max_ms": round((live_latencies[-1] if live_latencies else float("nan")) * 1000),
+        }
+        fleet.close()
+        self.stop_telemetry()
         print(_describe(result), flush=True)
         return result
 
@@ -326,6 +401,7 @@ class Bench:
         fleet.close()
         result = {
             "phase": "naive",
+            "load_1m": round(os.getloadavg()[0], 2),
             "published": hi - lo,
             "stored": stored,
             "stored_msgs_per_s": round(stored / elapsed),
@@ -366,6 +442,7 @@ class Bench:
             fleet.close()
         result = {
             "phase": "broker_ceiling",
+            "load_1m": round(os.getloadavg()[0], 2),
             "published": hi - lo,
             "received": count,
             "msgs_per_s": round(count / max(finished - started, 1e-9)),
@@ -376,19 +453,36 @@ class Bench:
 
 
 def _summary(report: dict[str, Any]) -> dict[str, Any]:
-    """The figures the ingest issue asks for, picked out of the phases."""
-    phases = {phase["phase"]: phase for phase in report["phases"]}
-    flat = phases.get("flat_out", {})
-    at_10k = phases.get("10000/s", {})
-    return {
-        "sustained_stored_msgs_per_s": flat.get("stored_msgs_per_s"),
-        "p99_publish_to_queryable_ms_at_10k": at_10k.get("latency_p99_ms"),
-        "lost": sum(phase["lost"] for phase in report["phases"]),
-        "duplicated": sum(phase["duplicated"] for phase in report["phases"]),
-        "ingest_peak_rss_mb": report.get("ingest_peak_rss_mb"),
-        "naive_stored_msgs_per_s": report.get("naive", {}).get("stored_msgs_per_s"),
-        "broker_ceiling_msgs_per_s": report.get("broker_ceiling", {}).get("msgs_per_s"),
+    """The figures the ingest issue asks for: per source, and as ratios within this run."""
+    ceiling = report.get("broker_ceiling", {}).get("msgs_per_s")
+    naive = report.get("naive", {}).get("stored_msgs_per_s")
+    summary: dict[str, Any] = {
+        "naive_stored_msgs_per_s": naive,
+        "broker_ceiling_msgs_per_s": ceiling,
+        "replay": {
+            key: report.get("replay", {}).get(key)
+            for key in ("source", "backlog", "drain_msgs_per_s", "live_p99_ms", "load_1m")
+        },
     }
+    for source, run in report.get("sources", {}).items():
+        phases = {phase["phase"]: phase for phase in run["phases"]}
+        flat = phases.get("flat_out", {}).get("stored_msgs_per_s")
+        half = phases.get("half_flat_out", {})
+        summary[source] = {
+            "flat_out_msgs_per_s": flat,
+            "flat_out_load_1m": phases.get("flat_out", {}).get("load_1m"),
+            "half_rate_msgs_per_s": half.get("offered_msgs_per_s"),
+            "p99_ms_at_half": half.get("latency_p99_ms"),
+            "of_ceiling": round(flat / ceiling, 2) if flat and ceiling else None,
+            "x_naive": round(flat / naive, 1) if flat and naive else None,
+            "lost": sum(phase["lost"] for phase in run["phases"]),
+            "duplicated": sum(phase["duplicated"] for phase in run["phases"]),
+            "cpu_us_per_msg_flat": phases.get("flat_out", {})
+            .get("cpu_us_per_msg", {})
+            .get("ingest"),
+            "peak_rss_mb": run.get("ingest_peak_rss_mb"),
+        }
+    return summary
 
 
 def _count_lines_until(path: Path, expected: int, settle: float) -> tuple[int, float]:
@@ -413,7 +507,8 @@ def _describe(result: dict[str, Any]) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else "")
-    parser.add_argument("--rates", default="1000,5000,10000", help="fixed rates, msgs/s")
+    parser.add_argument("--sources", default="wire,paho", help="ingest sources to compare")
+    parser.add_argument("--rates", default="", help="fixed rates before flat out, msgs/s")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each phase")
     parser.add_argument(
         "--flat-messages",
@@ -425,6 +520,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--kiosks", type=int, default=200, help="MQTT connections")
     parser.add_argument("--devices", type=int, default=5, help="devices per kiosk")
     parser.add_argument("--replicas", type=int, default=1, help="ingest processes ($share)")
+    parser.add_argument(
+        "--replay-backlog",
+        type=int,
+        default=200_000,
+        help="replay: old messages published at once (0: no replay; the issue's full scale"
+        " is 1,000,000)",
+    )
+    parser.add_argument("--replay-kiosks", type=int, default=500, help="replay: backlog kiosks")
+    parser.add_argument("--live-kiosks", type=int, default=200, help="replay: live kiosks, 1/s")
+    parser.add_argument("--replay-source", default="", help="replay: source (first of --sources)")
     parser.add_argument("--timescaledb", choices=("auto", "on", "off"), default="auto")
     parser.add_argument("--quick", action="store_true", help="5 s phases, fewer comparisons")
     parser.add_argument("--no-naive", action="store_true", help="skip the naive consumer")
@@ -440,6 +545,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.quick:
         args.seconds = min(args.seconds, 5.0)
         args.flat_messages = min(args.flat_messages, 100_000)
+        args.replay_backlog = min(args.replay_backlog, 50_000)
     return args
 
 
@@ -460,27 +566,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         },
         "phases": [],
     }
+    report["sources"] = {}
     try:
-        bench.start_telemetry()
-        report["storage"] = bench.storage()
-        report["replicas"] = args.replicas
-        fleet = Fleet(bench.broker.host, bench.broker.port, args.kiosks, args.devices)
-        report["devices"] = fleet.device_count()
-        print(f"storage={report['storage']} devices={report['devices']} workdir={workdir}")
-        # Warm up: every device resolved once, connections and caches settled.
-        bench.phase(fleet, "warmup", 2000.0, 2.0)
-        for rate in (float(r) for r in args.rates.split(",") if r):
-            report["phases"].append(bench.phase(fleet, f"{int(rate)}/s", rate, args.seconds))
-        profiler = _start_profiler(args.profile, bench.telemetry)
-        report["phases"].append(
-            bench.phase(fleet, "flat_out", None, 600.0, limit=args.flat_messages)
-        )
-        if profiler is not None:
-            profiler()
-        report["ingest_peak_rss_mb"] = [round(peak_rss_mb(p.pid)) for p in bench.telemetry]
-        report["device_lookups"] = bench.seeded.resolved
-        fleet.close()
-        bench.stop_telemetry()
+        for source in [name for name in args.sources.split(",") if name]:
+            report["sources"][source] = run_source(bench, source)
+        if args.replay_backlog:
+            report["replay"] = bench.replay(args.replay_source or args.sources.split(",")[0])
         if not args.no_naive:
             report["naive"] = bench.naive(5.0 if args.quick else 10.0, args.flat_messages)
         if not args.no_ceiling:
@@ -491,6 +582,33 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if not args.keep:
             subprocess.run(["rm", "-rf", str(workdir)], check=False)
     return report
+
+
+def run_source(bench: Bench, source: str) -> dict[str, Any]:
+    """The fixed rates, flat out and half of flat out through one ingest source."""
+    args = bench.args
+    bench.use_database(f"bench_{source}")
+    bench.start_telemetry(source)
+    run: dict[str, Any] = {"storage": bench.storage(), "replicas": args.replicas, "phases": []}
+    fleet = Fleet(bench.broker.host, bench.broker.port, args.kiosks, args.devices)
+    run["devices"] = fleet.device_count()
+    print(f"source={source} storage={run['storage']} devices={run['devices']}", flush=True)
+    # Warm up: every device resolved once, connections and caches settled.
+    bench.phase(fleet, "warmup", 2000.0, 2.0)
+    for rate in (float(r) for r in args.rates.split(",") if r):
+        run["phases"].append(bench.phase(fleet, f"{int(rate)}/s", rate, args.seconds))
+    profiler = _start_profiler(args.profile, bench.telemetry)
+    flat = bench.phase(fleet, "flat_out", None, 600.0, limit=args.flat_messages)
+    run["phases"].append(flat)
+    if profiler is not None:
+        profiler()
+    half = max(float(flat["stored_msgs_per_s"]) / 2, 100.0)
+    run["phases"].append(bench.phase(fleet, "half_flat_out", half, args.seconds))
+    run["ingest_peak_rss_mb"] = [round(peak_rss_mb(p.pid)) for p in bench.telemetry]
+    run["device_lookups"] = bench.seeded.resolved
+    fleet.close()
+    bench.stop_telemetry()
+    return run
 
 
 def _start_profiler(

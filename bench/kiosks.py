@@ -11,6 +11,7 @@ import selectors
 import socket
 import time
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from yizhan.telemetry.ingest import mqtt_wire
@@ -75,7 +76,7 @@ class Fleet:
                 packets = list(reader.packets())
                 if packets:
                     break
-            _, reason = mqtt_wire.parse_connack(packets[0][2])
+            reason = mqtt_wire.parse_connack(packets[0][2]).reason
             if reason:
                 raise RuntimeError(f"kiosk {number} refused: reason {reason:#x}")
             sock.setblocking(False)
@@ -105,6 +106,59 @@ class Fleet:
             except OSError:
                 pass
             kiosk.sock.close()
+
+    def replay(
+        self,
+        backlog: int,
+        live_kiosks: int,
+        live_rate: float,
+        ts_offset_seconds: float,
+        drained: Callable[[], bool],
+    ) -> tuple[list[int], list[int]]:
+        """A city coming back online: every kiosk after the first `live_kiosks` publishes its
+        share of `backlog` old messages (`ts` shifted by `ts_offset_seconds`) as fast as the
+        broker takes them, while the first `live_kiosks` publish live at `live_rate` in all,
+        until `drained()` (asked twice a second once the backlog is out) says the backlog is
+        stored. Returns the seqs of the backlog and of the live messages."""
+        live, old = self.kiosks[:live_kiosks], self.kiosks[live_kiosks:]
+        backlog_seqs: list[int] = []
+        live_seqs: list[int] = []
+        started = time.time()
+        live_turn = old_turn = 0
+        asked = 0.0
+        while True:
+            now = time.time()
+            if len(backlog_seqs) >= backlog and now - asked >= 0.5:
+                asked = now
+                if drained():
+                    break
+            due_live = int(live_rate * (now - started)) - len(live_seqs)
+            batches: dict[int, list[bytes]] = {}
+            for _ in range(max(due_live, 0)):
+                index = live_turn % len(live)
+                live_turn += 1
+                live_seqs.append(self.seq)
+                batches.setdefault(index, []).append(self._packet(live[index], now))
+            due_old = min(500 * len(old), backlog - len(backlog_seqs))
+            skipped = 0
+            while due_old > 0 and skipped < len(old):
+                index = old_turn % len(old)
+                old_turn += 1
+                kiosk = old[index]
+                if kiosk.unacked >= WINDOW:
+                    skipped += 1
+                    continue
+                backlog_seqs.append(self.seq)
+                packet = self._packet(kiosk, now, ts_offset_seconds)
+                batches.setdefault(live_kiosks + index, []).append(packet)
+                due_old -= 1
+            for index, packets in batches.items():
+                self._send(self.kiosks[index], b"".join(packets))
+            self._read_acks(0.0005 if len(backlog_seqs) < backlog else TICK_SECONDS)
+        deadline = time.time() + 30
+        while self.acked < self.seq and time.time() < deadline:
+            self._read_acks(0.01)
+        return backlog_seqs, live_seqs
 
     def run(self, rate: float | None, seconds: float, limit: int | None = None) -> tuple[int, int]:
         """Publish for `seconds` at `rate` messages a second (None: as fast as the broker
@@ -143,7 +197,7 @@ class Fleet:
             self._read_acks(0.01)
         return first, end
 
-    def _packet(self, kiosk: Kiosk, now: float) -> bytes:
+    def _packet(self, kiosk: Kiosk, now: float, ts_offset_seconds: float = 0.0) -> bytes:
         seq = self.seq
         self.seq += 1
         self.sent_at.append(now)
@@ -154,7 +208,7 @@ class Fleet:
         metrics = METRICS_TEMPLATE % (seq % 900, seq % 10, seq, seq % 10)
         payload = b'{"v":1,"seq":%d,"ts":%d,"metrics":%s}' % (
             seq,
-            int(now * 1000),
+            int((now + ts_offset_seconds) * 1000),
             metrics.encode(),
         )
         return mqtt_wire.publish(

@@ -1,6 +1,7 @@
 """One-time codes: wrong, expired, exhausted, rate-limited, and the development endpoint."""
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -108,3 +109,29 @@ def test_idempotency_key_without_code_is_refused(network: Network) -> None:
     reply = network.book(slot, new_phone(), otp="123456", key=uuid.uuid4().hex)
     assert reply.status_code == 422
     assert reply.json()["code"] == "otp_expired"
+
+
+def test_concurrent_guesses_get_no_more_judgements_than_the_limit(network: Network) -> None:
+    """Issue 9, hole 8: the attempt is counted under the same lock as the check, so a burst
+    of parallel guesses cannot get more than `otp_max_attempts` judgements of one code."""
+    slot, phone = _slot(network), new_phone()
+    code = network.otp(phone)
+    guesses = [f"{(int(code) + n) % 1_000_000:06d}" for n in range(1, 41)]
+    body = {**slot, "phone": phone, "name": "李师傅"}
+
+    def guess(otp: str) -> str:
+        with httpx.Client(base_url=str(network.client.base_url), timeout=30) as client:
+            reply = client.post(
+                "/api/v1/bookings",
+                json={**body, "otp": otp},
+                headers={"Idempotency-Key": uuid.uuid4().hex},
+            )
+        return str(reply.json().get("code"))
+
+    with ThreadPoolExecutor(len(guesses)) as pool:
+        verdicts = list(pool.map(guess, guesses))
+    assert verdicts.count("otp_wrong") == 5, verdicts
+    assert verdicts.count("otp_exhausted") == 35, verdicts
+    assert network.sql("SELECT attempts FROM otp_codes WHERE phone = %s", phone) == [(5,)]
+    # Exhausted: even the right code is refused now.
+    assert network.book(slot, phone, otp=code).json()["code"] == "otp_exhausted"

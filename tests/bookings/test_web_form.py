@@ -205,3 +205,29 @@ def test_english_is_one_tap_away_and_remembered(network: Network, browser: httpx
 
 def test_unknown_booking_page_is_404(browser: httpx.Client) -> None:
     assert browser.get("/b/ZZZZZZZZ", params={"token": "nope"}).status_code == 404
+
+
+def test_another_site_cannot_post_the_form(network: Network, browser: httpx.Client) -> None:
+    """Issue 9, hole 6: a page elsewhere cannot make its visitors send an SMS to any number
+    (a cross-origin POST to /book/code), nor post any other form; the site itself can."""
+    station = network.station()
+    network.point(station)
+    day = tomorrow().isoformat()
+    listing = browser.get("/", params={"station": station, "date": day})
+    slot = next(c for c in _choices(listing.text) if c.startswith("slot|"))
+    phone = new_phone()
+    form = {"station": station, "date": day, "choice": slot, "length": "1", "phone": phone}
+    form["name"] = "王大姐"
+    own = network.bookings.base_url
+    for headers in (
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Referer": "https://evil.example/page"},
+    ):
+        refused = browser.post("/book/code", data=form, headers=headers)
+        assert refused.status_code == 403, headers
+    assert network.client.get("/api/v1/dev/otp", params={"phone": phone}).status_code == 404
+    sent = browser.post("/book/code", data=form, headers={"Origin": own})
+    assert sent.status_code == 200, sent.text
+    assert network.last_otp(phone)

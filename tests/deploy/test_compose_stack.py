@@ -344,7 +344,8 @@ def stored_visit(compose: ComposeRun) -> dict[str, Any]:
         [
             "mosquitto_pub",
             *("-V", "5", "-h", "localhost", "-p", str(compose.mqtt_tls_port)),
-            *("--cafile", str(compose.mqtt_ca), "-u", mqtt["username"], "-P", mqtt["password"]),
+            *("--cafile", str(compose.mqtt_ca), "-i", mqtt["username"]),
+            *("-u", mqtt["username"], "-P", mqtt["password"]),
             *("-q", "1", "-t", "yz/v1/st/CMP-0001/dev/CMP-0001-counter/event", "-m", message),
         ],
         capture_output=True,

@@ -4,6 +4,7 @@ development CA, against a broker that enforces their credentials), Ctrl-C at the
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import time
@@ -15,8 +16,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import paho.mqtt.client as mqtt
 import psutil
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from yizhan.devstack.processes import free_port
 
@@ -127,13 +130,38 @@ def _mosquitto_pub(
         address += ["--cafile", str(stack.data_dir / "tls" / "ca.crt")]
     else:
         address = ["-h", "127.0.0.1", "-p", str(stack.ports["mqtt"])]
+    # A device's username is its device id, the only client id the broker lets it use.
+    client_id = ["-i", login[login.index("-u") + 1]] if "-u" in login else []
     return subprocess.run(
-        ["mosquitto_pub", "-V", "5", *address, "-q", "1", *login, "-t", topic, "-s"],
+        ["mosquitto_pub", "-V", "5", *address, "-q", "1", *client_id, *login, "-t", topic, "-s"],
         input=json.dumps(payload),
         capture_output=True,
         text=True,
         timeout=10,
     )
+
+
+def _scan_at_kiosk(
+    stack: Stack, topic: str, scan: dict[str, Any], user: str, password: str
+) -> dict[str, Any]:
+    """A kiosk's one connection (its device id as client id, the only one the broker lets it
+    use): listen on `down`, publish the scan, return the answer."""
+    answers: queue.Queue[dict[str, Any]] = queue.Queue()
+    client = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2, client_id=user, protocol=mqtt.MQTTv5
+    )
+    client.username_pw_set(user, password)
+    client.on_message = lambda _client, _data, message: answers.put(json.loads(message.payload))
+    client.connect("127.0.0.1", stack.ports["mqtt"])
+    client.loop_start()
+    try:
+        assert client.subscribe(f"{topic}/down", qos=1)[0] == mqtt.MQTT_ERR_SUCCESS
+        time.sleep(0.5)  # the SUBACK
+        client.publish(f"{topic}/event", json.dumps(scan), qos=1).wait_for_publish(10)
+        return answers.get(timeout=10)
+    finally:
+        client.disconnect()
+        client.loop_stop()
 
 
 def _publish(
@@ -367,30 +395,6 @@ def test_booking_checkin_over_the_kiosk(stack: Stack, admin: dict[str, str]) -> 
     ):
         creds = kiosks[station_id]
         topic = f"yz/v1/st/{station_id}/dev/{station_id}-kiosk"
-        listener = subprocess.Popen(
-            [
-                "mosquitto_sub",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(stack.ports["mqtt"]),
-                "-q",
-                "1",
-                "-u",
-                creds["username"],
-                "-P",
-                creds["password"],
-                "-t",
-                f"{topic}/down",
-                "-C",
-                "1",
-                "-W",
-                "10",
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        time.sleep(0.5)
         scan = {
             "v": 1,
             "seq": int(time.time() * 1000),
@@ -398,9 +402,7 @@ def test_booking_checkin_over_the_kiosk(stack: Stack, admin: dict[str, str]) -> 
             "type": "checkin.scan",
             "code": code,
         }
-        _publish(stack, f"{topic}/event", scan, creds["username"], creds["password"])
-        out, _ = listener.communicate(timeout=15)
-        answer = json.loads(out)
+        answer = _scan_at_kiosk(stack, topic, scan, creds["username"], creds["password"])
         assert answer["type"] == "checkin.result"
         assert answer["code"] == code
         assert answer["ok"] is expected_ok, answer

@@ -21,6 +21,9 @@ from yizhan.devstack.processes import free_port
 
 PASSWORD = "security-tests-password"
 TELEMETRY_MQTT = ("yz.telemetry", "telemetry-broker-password-for-tests")
+# The ingest's client id; stations binds telemetry's account to it (and replica 1's account,
+# `yz.telemetry-1`, to `<it>-1`, which the tests use to act as telemetry beside the ingest).
+TELEMETRY_CLIENT_ID = "yz.telemetry.sec"
 DISTRICT_A = "南岸区"
 DISTRICT_B = "渝中区"
 
@@ -35,6 +38,8 @@ def stations_broker_env(broker: MosquittoBroker, resync_seconds: float = 60) -> 
         "YZ_STATIONS_BROKER_ADMIN_PASSWORD": BROKER_ADMIN.password,
         "YZ_STATIONS_TELEMETRY_MQTT_USERNAME": TELEMETRY_MQTT[0],
         "YZ_STATIONS_TELEMETRY_MQTT_PASSWORD": TELEMETRY_MQTT[1],
+        "YZ_STATIONS_TELEMETRY_MQTT_CLIENT_ID": TELEMETRY_CLIENT_ID,
+        "YZ_STATIONS_TELEMETRY_MQTT_REPLICAS": "2",
         "YZ_STATIONS_BROKER_RESYNC_SECONDS": str(resync_seconds),
         "YZ_STATIONS_BROKER_RECONNECT_MAX_SECONDS": "1",
     }
@@ -52,6 +57,7 @@ class Network:
     stations: RunningService
     telemetry: RunningService
     bookings: RunningService
+    console: RunningService
     stations_db: str
     tokens: dict[str, str]
 
@@ -108,7 +114,7 @@ def network(
         "YZ_MQTT_PORT": str(secured_broker.port),
         "YZ_MQTT_USERNAME": TELEMETRY_MQTT[0],
         "YZ_MQTT_PASSWORD": TELEMETRY_MQTT[1],
-        "YZ_TELEMETRY_MQTT_CLIENT_ID": unique("yz.telemetry-sec"),
+        "YZ_TELEMETRY_MQTT_CLIENT_ID": TELEMETRY_CLIENT_ID,
         "YZ_TELEMETRY_FLUSH_INTERVAL_SECONDS": "0.05",
     }
 
@@ -130,6 +136,8 @@ def network(
         stack.enter_context(
             run_service("telemetry", telemetry_db, workdir, telemetry_env, command="ingest")
         )
+        # The console owns no database (an empty URL: nothing to migrate).
+        console = stack.enter_context(run_service("console", "", workdir, peers))
         with ThreadPoolExecutor(3) as pool:
             list(
                 pool.map(
@@ -142,4 +150,4 @@ def network(
                 )
             )
         tokens = {who: login(stations, who, PASSWORD) for who in ("admin", "district", "viewer")}
-        yield Network(stations, telemetry, bookings, stations_db, tokens)
+        yield Network(stations, telemetry, bookings, console, stations_db, tokens)

@@ -16,6 +16,7 @@ from tests.security.conftest import (
     DISTRICT_A,
     DISTRICT_B,
     PASSWORD,
+    TELEMETRY_CLIENT_ID,
     TELEMETRY_MQTT,
     Network,
     stations_broker_env,
@@ -66,7 +67,9 @@ def watcher(secured_broker: MosquittoBroker) -> Iterator[MqttProbe]:
 
 
 def _connected(broker: MosquittoBroker, device: dict[str, Any]) -> MqttProbe:
-    probe = MqttProbe(broker, device["mqtt"]["username"], device["mqtt"]["password"])
+    probe = MqttProbe(
+        broker, device["mqtt"]["username"], device["mqtt"]["password"], client_id=device["id"]
+    )
     assert probe.connect(), probe.connack
     return probe
 
@@ -107,7 +110,9 @@ def test_strangers_and_wrong_passwords_are_refused(
 ) -> None:
     device = _device(network, _station(network, DISTRICT_A))
     assert not MqttProbe(secured_broker, None, None).connect()
-    assert not MqttProbe(secured_broker, device["id"], "not-the-password").connect()
+    assert not MqttProbe(
+        secured_broker, device["id"], "not-the-password", client_id=device["id"]
+    ).connect()
     assert not MqttProbe(secured_broker, "nobody", device["mqtt"]["password"]).connect()
 
 
@@ -123,7 +128,9 @@ def test_a_revoked_device_is_kicked_and_refused_at_once(
     assert (revoked.json()["status"], revoked.json()["broker"]) == ("revoked", "synced")
     assert wait_for(lambda: probe.disconnect_reason) == KICKED
     probe.close()
-    again = MqttProbe(secured_broker, device["mqtt"]["username"], device["mqtt"]["password"])
+    again = MqttProbe(
+        secured_broker, device["mqtt"]["username"], device["mqtt"]["password"], device["id"]
+    )
     assert not again.connect()
     assert again.connack == REFUSED
 
@@ -142,7 +149,8 @@ def test_rotation_retires_the_old_password(
     assert fresh["broker"] == "synced"
     assert wait_for(lambda: probe.disconnect_reason) == KICKED
     probe.close()
-    assert not MqttProbe(secured_broker, device["id"], device["mqtt"]["password"]).connect()
+    old = MqttProbe(secured_broker, device["id"], device["mqtt"]["password"], device["id"])
+    assert not old.connect()
     renewed = _connected(secured_broker, fresh)
     topic = device_topic(station_id, device["id"], "event")
     assert renewed.publish(topic, _payload("after rotation")) == "Success"
@@ -167,7 +175,12 @@ def test_telemetry_ingests_with_its_own_account(
 
     wait_for(online)
     # Telemetry's account answers on `down` and cannot pose as a device.
-    service = MqttProbe(secured_broker, *TELEMETRY_MQTT)
+    service = MqttProbe(
+        secured_broker,
+        f"{TELEMETRY_MQTT[0]}-1",
+        TELEMETRY_MQTT[1],
+        client_id=f"{TELEMETRY_CLIENT_ID}-1",
+    )
     assert service.connect()
     assert service.publish(device_topic(station_id, device["id"], "down"), b"{}") == "Success"
     assert service.publish(topic, b"{}") == REFUSED

@@ -83,10 +83,11 @@ def connected_kiosk(broker: MosquittoBroker) -> Iterator[Kiosk]:
 
 
 def mosquitto_pub(port: int, topic: str, payload: str, user: str, password: str) -> None:
-    """One QoS 1 message through the broker on 127.0.0.1:`port`, as a device with an account."""
+    """One QoS 1 message through the broker on 127.0.0.1:`port`, as a device with an account
+    (its username is its device id, the only client id the broker lets it use)."""
     subprocess.run(
         [
-            *("mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-q", "1"),
+            *("mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-q", "1", "-i", user),
             *("-u", user, "-P", password, "-t", topic, "-m", payload),
         ],
         check=True,

@@ -23,8 +23,9 @@ from tests.support.services import RunningService, RunningTelemetry, run_service
 from tests.support.waiting import wait_until as wait_until
 from yizhan.api.bookings.v1 import bookings_pb2, bookings_pb2_grpc
 from yizhan.common.db import libpq_dsn
-from yizhan.devstack.broker import MosquittoBroker
+from yizhan.devstack.broker import BrokerTls, MosquittoBroker
 from yizhan.devstack.processes import free_port
+from yizhan.devstack.tls import DevTls, ensure_dev_tls
 
 ADMIN_PASSWORD = "admin-password-for-telemetry-tests"
 WAIT_SECONDS = 20.0
@@ -232,3 +233,20 @@ def kiosk(broker: MosquittoBroker) -> Iterator[Kiosk]:
     """A connected device-side MQTT client."""
     with connected_kiosk(broker) as connected:
         yield connected
+
+
+@pytest.fixture(scope="session")
+def tls_broker(workdir: Path) -> Iterator[tuple[MosquittoBroker, DevTls]]:
+    """A Mosquitto with a TLS listener that wants client certificates from our test CA."""
+    dev_tls = ensure_dev_tls(workdir / "tls-ingest", ("localhost", "127.0.0.1"))
+    tls = BrokerTls(
+        free_port(),
+        dev_tls.ca_cert,
+        dev_tls.server.cert,
+        dev_tls.server.key,
+        require_client_cert=True,
+    )
+    mosquitto = MosquittoBroker(workdir / "mosquitto-tls", free_port(), tls=tls)
+    mosquitto.start(log_path=workdir / "mosquitto-tls.log")
+    yield mosquitto, dev_tls
+    mosquitto.stop()

@@ -199,3 +199,26 @@ def test_rfc3339(text: str, expected: datetime) -> None:
 def test_rfc3339_refuses(text: str) -> None:
     with pytest.raises(ValueError, match=r".+"):
         parse_rfc3339(text)
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload"),
+    [
+        (EVENT, b'{"v":1,"seq":1,"seq":2,"ts":"' + TS.encode() + b'","type":"door.open"}'),
+        (TELEMETRY, b'{"v":1,"seq":1,"ts":"' + TS.encode() + b'","metrics":{"a":1,"a":2}}'),
+        # With a value that holds `":` (the slower, exact path).
+        (STATUS, b'{"v":1,"state":"online","ts":"' + TS.encode() + b'","fw":"x\\":","fw":"y"}'),
+    ],
+)
+def test_duplicate_keys_are_invalid(topic: str, payload: bytes) -> None:
+    """Issue 9: a payload with a key twice is ambiguous (which one counts?): dead-lettered
+    as `invalid`, never read with the last one winning."""
+    result = check(topic, payload)
+    assert isinstance(result, Rejection), result
+    assert result.reason == "invalid"
+    assert "duplicate key" in result.detail
+
+
+def test_a_value_holding_a_key_like_text_is_still_read() -> None:
+    payload = b'{"v":1,"state":"online","ts":"' + TS.encode() + b'","fw":"x\\":"}'
+    assert isinstance(check(STATUS, payload), Status)

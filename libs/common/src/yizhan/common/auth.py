@@ -1,8 +1,11 @@
-"""Operator tokens: issued by stations, accepted by every service with the shared key."""
+"""Operator tokens: issued by stations, accepted by every service with the shared key, and
+judged on the account as it is now (account_versions.py): a token acts with the account's
+current role and districts, and only while the account exists and has the version the token
+was issued at (a new password raises it, ending every older token)."""
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Protocol
 
 import jwt
 from fastapi import Depends, HTTPException, Request, status
@@ -25,6 +28,8 @@ class Operator:
     username: str
     role: Role
     districts: tuple[str, ...] = field(default=())
+    # The account's version (raised by a password change) when the token was issued.
+    version: int = 0
 
     @property
     def sees_everything(self) -> bool:
@@ -54,6 +59,7 @@ def issue_token(secret: str, operator: Operator, ttl: timedelta) -> str:
         "sub": operator.username,
         "role": operator.role,
         "districts": list(operator.districts),
+        "ver": operator.version,
         "iat": now,
         "exp": now + ttl,
     }
@@ -78,13 +84,42 @@ def decode_token(secret: str, token: str) -> Operator:
     districts = claims.get("districts") or []
     if not isinstance(districts, list) or not all(isinstance(d, str) for d in districts):
         raise InvalidToken("bad districts claim")
-    return Operator(username=str(claims["sub"]), role=role, districts=tuple(districts))
+    version = claims.get("ver", 0)
+    if not isinstance(version, int):
+        raise InvalidToken("bad version claim")
+    return Operator(
+        username=str(claims["sub"]), role=role, districts=tuple(districts), version=version
+    )
+
+
+class AccountVersions(Protocol):
+    """Where a service learns an operator account as it is now (None: no such account)."""
+
+    async def account_of(self, username: str) -> Operator | None:
+        """The account now (role, districts, version), or None when it does not exist."""
+        ...
+
+
+async def verify_token(request: Request, token: str) -> Operator:
+    """The operator of a token that is valid now, as the account is now (its current role
+    and districts); raises InvalidToken when the account is gone or its password changed
+    since. Needs `app.state.jwt_secret` and `app.state.accounts`."""
+    claimed = decode_token(request.app.state.jwt_secret, token)
+    accounts: AccountVersions = request.app.state.accounts
+    current = await accounts.account_of(claimed.username)
+    if current is None:
+        raise InvalidToken("the account no longer exists")
+    if current.version != claimed.version:
+        raise InvalidToken("the password changed since the token was issued")
+    return current
 
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-def current_operator(request: Request, token: Annotated[str | None, Depends(_bearer)]) -> Operator:
+async def current_operator(
+    request: Request, token: Annotated[str | None, Depends(_bearer)]
+) -> Operator:
     """FastAPI dependency: the operator behind the bearer token, or 401."""
     unauthorized = HTTPException(
         status.HTTP_401_UNAUTHORIZED,
@@ -93,9 +128,8 @@ def current_operator(request: Request, token: Annotated[str | None, Depends(_bea
     )
     if token is None:
         raise unauthorized
-    secret: str = request.app.state.jwt_secret
     try:
-        return decode_token(secret, token)
+        return await verify_token(request, token)
     except InvalidToken as exc:
         raise unauthorized from exc
 

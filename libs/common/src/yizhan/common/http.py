@@ -19,7 +19,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from yizhan.common import tracing
+from yizhan.common.csrf import CrossSiteRequestMiddleware
 from yizhan.common.rpc import GrpcTls, check_peer
+from yizhan.common.security_headers import SecurityHeadersMiddleware
+from yizhan.common.storable_text import StorableTextMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +190,9 @@ def create_http_app(
     problem JSON."""
     app = FastAPI(title=title, description=description, version="1")
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(StorableTextMiddleware)
+    app.add_middleware(CrossSiteRequestMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(TraceMiddleware)  # added last: outermost, so everything is traced
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation_exception)

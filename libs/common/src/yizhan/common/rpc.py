@@ -18,6 +18,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from yizhan.common import tracing
+from yizhan.common.storable_text import StorableTextInterceptor
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +149,9 @@ async def start_server(
 ) -> tuple[grpc.aio.Server, health.HealthServicer]:
     """Start a grpc.aio server with our services, health (SERVING) and reflection; over TLS
     when `tls` is given, else only on a loopback address."""
-    server = grpc.aio.server(interceptors=[ServiceTokenInterceptor(service_token)])
+    server = grpc.aio.server(
+        interceptors=[ServiceTokenInterceptor(service_token), StorableTextInterceptor()]
+    )
     register(server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

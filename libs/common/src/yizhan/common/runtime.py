@@ -28,7 +28,12 @@ Component = Callable[[], contextlib.AbstractAsyncContextManager[None]]
 
 
 async def serve_until_stopped(
-    *, app: FastAPI, host: str, port: int, components: list[Component]
+    *,
+    app: FastAPI,
+    host: str,
+    port: int,
+    components: list[Component],
+    trusted_proxies: str = "",
 ) -> None:
     """Start `components` in order (gRPC server, ingest, ...), serve HTTP until a signal,
     then stop HTTP first and the components in reverse order."""
@@ -42,6 +47,10 @@ async def serve_until_stopped(
         log_config=None,
         lifespan="off",
         timeout_graceful_shutdown=HTTP_GRACE_SECONDS,
+        # Forwarded headers only from configured proxies (YZ_TRUSTED_PROXIES); uvicorn's own
+        # default believes 127.0.0.1, i.e. anyone on the host or behind a local tunnel.
+        proxy_headers=bool(trusted_proxies),
+        forwarded_allow_ips=trusted_proxies or "",
     )
     server = _Server(config)
 

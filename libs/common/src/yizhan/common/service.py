@@ -61,6 +61,7 @@ async def serve_service(
         host=settings.common.bind_host,
         port=settings.http_port,
         components=[grpc_server, *components],
+        trusted_proxies=settings.common.trusted_proxies,
     )
 
 

@@ -25,12 +25,26 @@ class CommonSettings(BaseSettings):
 
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_ttl_minutes: int = 12 * 60
+    # How long telemetry and bookings trust an operator account's version before asking
+    # stations again: the longest a disabled or changed account's old token works there.
+    account_cache_seconds: float = 5.0
     service_token: SecretStr = SecretStr(DEV_SERVICE_TOKEN)
 
     mqtt_host: str = "127.0.0.1"
     mqtt_port: int = 1883
     mqtt_username: str | None = None
     mqtt_password: SecretStr | None = None
+    # TLS to the broker: on when a CA file is set (PEM). A client certificate and key are
+    # optional (brokers that authenticate by certificate); the server name checked against
+    # the broker's certificate defaults to mqtt_host.
+    mqtt_tls_ca: Path | None = None
+    mqtt_tls_cert: Path | None = None
+    mqtt_tls_key: Path | None = None
+    mqtt_tls_server_name: str | None = None
+
+    # Reverse proxies whose X-Forwarded-For/-Proto are believed (comma-separated addresses or
+    # networks, as uvicorn's forwarded_allow_ips). Empty: none, every client is its TCP peer.
+    trusted_proxies: str = ""
 
     stations_grpc: str = "127.0.0.1:50101"
     telemetry_grpc: str = "127.0.0.1:50102"

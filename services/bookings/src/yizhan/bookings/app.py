@@ -35,9 +35,8 @@ from yizhan.bookings.notices import Notices
 from yizhan.bookings.opinions import OpinionDesk, OpinionRules
 from yizhan.bookings.otp import HASH_CONTEXT, OtpPolicy, OtpService
 from yizhan.bookings.outbox import Outbox
-from yizhan.bookings.peers.stations import StationsClient
+from yizhan.bookings.peers.stations import StationsClient, stations_unavailable
 from yizhan.bookings.quotas import BookingLimits
-from yizhan.bookings.ratelimit import SlidingWindowLimiter
 from yizhan.bookings.rpc.booking_desk import BookingDeskServicer
 from yizhan.bookings.rpc.booking_reports import BookingReportsServicer
 from yizhan.bookings.settings import Settings
@@ -45,8 +44,11 @@ from yizhan.bookings.sms import SmsSender, build_sender
 from yizhan.bookings.stats import BookingStats
 from yizhan.bookings.web import routes as web_routes
 from yizhan.common import rpc
+from yizhan.common.account_versions import CachedAccountVersions, stations_account_fetch
+from yizhan.common.auth import AccountVersions
 from yizhan.common.db import create_engine, database_ping, session_factory
 from yizhan.common.http import create_http_app
+from yizhan.common.ratelimit import RateLimiter, Rule
 from yizhan.common.runtime import background_task
 from yizhan.common.service import serve_service
 
@@ -128,12 +130,16 @@ def build_deps(
         checkin=CheckInDesk(sessions, clock),
         stats=BookingStats(sessions, stations, clock),
         outbox=outbox,
-        otp_client_limiter=SlidingWindowLimiter(settings.otp_sends_per_client_per_hour, 3600),
+        limiter=RateLimiter(sessions),
+        # Past the hour's free codes, each further one waits a minute, doubling to an hour.
+        otp_client_rule=Rule(
+            "otp-client", settings.otp_sends_per_client_per_hour, timedelta(hours=1), 60, 3600
+        ),
         clock=clock,
     )
 
 
-def build_http_app(deps: Deps) -> FastAPI:
+def build_http_app(deps: Deps, accounts: AccountVersions) -> FastAPI:
     """The HTTP app: worker and operator API, the web form, health."""
 
     app = create_http_app(
@@ -146,6 +152,7 @@ def build_http_app(deps: Deps) -> FastAPI:
     )
     app.state.deps = deps
     app.state.jwt_secret = deps.settings.common.jwt_secret.get_secret_value()
+    app.state.accounts = accounts
     app.state.templates = web_routes.build_templates()
     app.add_exception_handler(BookingError, booking_error_handler)
     app.include_router(otp_routes.router)
@@ -175,6 +182,13 @@ async def serve(settings: Settings) -> None:
         cache_seconds=settings.stations_cache_seconds,
     )
     deps = build_deps(settings, sessions, stations, build_sender(settings))
+    accounts = CachedAccountVersions(
+        stations_account_fetch(
+            stations_pb2_grpc.StationDirectoryStub(stations_channel),
+            stations_unavailable,
+        ),
+        settings.common.account_cache_seconds,
+    )
 
     def register(server: grpc.aio.Server) -> None:
         bookings_pb2_grpc.add_BookingDeskServicer_to_server(
@@ -201,7 +215,7 @@ async def serve(settings: Settings) -> None:
     try:
         await serve_service(
             settings,
-            app=build_http_app(deps),
+            app=build_http_app(deps, accounts),
             register=register,
             grpc_services=[BOOKING_DESK, BOOKING_REPORTS],
             components=[housekeeper, no_show_sweep, sms_outbox],

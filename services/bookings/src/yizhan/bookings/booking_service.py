@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from yizhan.bookings import idempotency, quotas, repository, seats
 from yizhan.bookings.availability import Availability
 from yizhan.bookings.codes import manage_token, new_booking_code, normalize_code, token_matches
-from yizhan.bookings.errors import Conflict, InvalidInput, NotFound, OtpRejected
+from yizhan.bookings.errors import Conflict, InvalidInput, NotFound
 from yizhan.bookings.locking import (
     lock_booking,
     lock_forum_session,
@@ -136,18 +136,15 @@ class BookingService:
     async def create(self, choice: Choice, booker: Booker, idempotency_key: str) -> NewBooking:
         """Book a slot or a seat, or replay the booking an earlier request with the same
         Idempotency-Key made."""
-        try:
-            return await self._create(choice, booker, idempotency_key)
-        except OtpRejected as exc:
-            # Counted in its own transaction: the booking's own was rolled back.
-            await self._otp.record_failure(exc.otp_id)
-            raise
+        return await self._create(choice, booker, idempotency_key)
 
     async def _create(self, choice: Choice, booker: Booker, idempotency_key: str) -> NewBooking:
         digest = idempotency.fingerprint(_request_fields(choice, booker))
         replay = await self._replay(idempotency_key, digest, booker)
         if replay is not None:
             return replay
+        # Judged (and a wrong guess counted) under the code's row lock, before the booking.
+        await self._otp.judge(booker.phone, booker.otp)
         # What needs other services is checked first, while no lock is held.
         point: LivestreamPoint | None = None
         if isinstance(choice, LivestreamChoice):
@@ -211,7 +208,7 @@ class BookingService:
             )
         if booking is None:
             raise RuntimeError(f"idempotency key {key!r} has no booking")
-        await self._otp.prove_phone(booker.phone, booker.otp)
+        await self._otp.judge(booker.phone, booker.otp, any_recent=True)
         BOOKING_REPLAYS.inc()
         return NewBooking(booking, self.manage_token(booking), replayed=True)
 

@@ -14,9 +14,9 @@ from yizhan.bookings.opinions import OpinionDesk
 from yizhan.bookings.otp import OtpService
 from yizhan.bookings.outbox import Outbox
 from yizhan.bookings.peers.stations import StationsClient
-from yizhan.bookings.ratelimit import SlidingWindowLimiter
 from yizhan.bookings.settings import Settings
 from yizhan.bookings.stats import BookingStats
+from yizhan.common.ratelimit import Check, RateLimiter, Rule
 
 
 @dataclass
@@ -34,6 +34,11 @@ class Deps:
     checkin: CheckInDesk
     stats: BookingStats
     outbox: Outbox
-    # One-time codes one client address may request per hour (see ratelimit.py).
-    otp_client_limiter: SlidingWindowLimiter
+    # One-time codes per client address: the shared PostgreSQL limiter and its rule.
+    limiter: RateLimiter
+    otp_client_rule: Rule
     clock: Callable[[], datetime]
+
+    async def otp_wait(self, client: str) -> int | None:
+        """Count a code requested by this client address; the seconds to wait when too many."""
+        return await self.limiter.attempt([Check(self.otp_client_rule, client)])

@@ -22,14 +22,6 @@ class InvalidInput(BookingError):
     status = 422
 
 
-class OtpRejected(InvalidInput):
-    """The one-time code does not match; the failed attempt must be counted."""
-
-    def __init__(self, otp_id: int) -> None:
-        super().__init__("otp_wrong", field="otp")
-        self.otp_id = otp_id
-
-
 class NotFound(BookingError):
     """The thing does not exist, or the caller may not see it (404)."""
 

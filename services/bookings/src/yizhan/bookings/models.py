@@ -21,6 +21,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from yizhan.common import ratelimit
+
 # Booking statuses; a checked-in booking stays `confirmed` and gets `checked_in_at`.
 CONFIRMED = "confirmed"
 WAITLISTED = "waitlisted"
@@ -270,3 +272,7 @@ class IdempotencyKey(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# The shared rate limiter's counters (libs/common ratelimit.py) live in this database too.
+RATE_LIMITS = ratelimit.add_table(Base.metadata)

@@ -10,11 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from yizhan.bookings import texts
-from yizhan.bookings.errors import InvalidInput, OtpRejected, PeerUnavailable, RateLimited
+from yizhan.bookings.errors import InvalidInput, PeerUnavailable, RateLimited
 from yizhan.bookings.locking import lock_phone
 from yizhan.bookings.metrics import OTP_REFUSED, OTP_SENT, SMS_FAILURES
 from yizhan.bookings.models import OtpCode
@@ -112,9 +112,45 @@ class OtpService:
             wait = recent[-1][0] + RATE_WINDOW - now
             raise RateLimited("otp_rate", retry_after=max(1, math.ceil(wait.total_seconds())))
 
+    async def judge(self, phone: str, code: str, *, any_recent: bool = False) -> None:
+        """Check a code against the phone's latest (or, for a retry's proof, any recent one)
+        and count a wrong guess under the same row lock, in one committed transaction:
+        concurrent guesses are judged one at a time, at most `max_attempts` per code.
+        InvalidInput when expired, used up or wrong."""
+        query = (
+            select(OtpCode)
+            .where(OtpCode.phone == phone)
+            .order_by(OtpCode.created_at.desc(), OtpCode.id.desc())
+            .limit(None if any_recent else 1)
+            # A concurrent guess waits here, then reads the count this one left.
+            .with_for_update()
+        )
+        now = self._clock()
+        async with self._sessions.begin() as session:
+            rows = list((await session.scalars(query)).all())
+            latest = rows[0] if rows else None
+            usable = latest is not None and (
+                any_recent or (latest.consumed_at is None and latest.expires_at > now)
+            )
+            if latest is None or not usable:
+                OTP_REFUSED.labels("expired").inc()
+                raise InvalidInput("otp_expired", field="otp")
+            if latest.attempts >= self._policy.max_attempts:
+                OTP_REFUSED.labels("exhausted").inc()
+                raise InvalidInput("otp_exhausted", field="otp")
+            digest = self._hash(phone, code)
+            if any(hmac.compare_digest(row.code_hash, digest) for row in rows):
+                return
+            latest.attempts += 1
+        # Committed above, with the lock still held until then.
+        OTP_REFUSED.labels("wrong").inc()
+        raise InvalidInput("otp_wrong", field="otp")
+
     async def consume(self, session: AsyncSession, phone: str, code: str, now: datetime) -> None:
         """Use up the phone's latest code inside the caller's transaction, which must hold the
-        phone lock (locking.py rule 3); InvalidInput when it is wrong, expired or used."""
+        phone lock (locking.py rule 3). The code was judged just before (`judge`); this only
+        makes sure it is still the latest, unused one (a newer code or a concurrent booking
+        may have come in between): InvalidInput otherwise."""
         query = (
             select(OtpCode)
             .where(OtpCode.phone == phone)
@@ -126,36 +162,6 @@ class OtpService:
         if row is None or row.consumed_at is not None or row.expires_at <= now:
             OTP_REFUSED.labels("expired").inc()
             raise InvalidInput("otp_expired", field="otp")
-        if row.attempts >= self._policy.max_attempts:
-            OTP_REFUSED.labels("exhausted").inc()
-            raise InvalidInput("otp_exhausted", field="otp")
         if not hmac.compare_digest(row.code_hash, self._hash(phone, code)):
-            OTP_REFUSED.labels("wrong").inc()
-            raise OtpRejected(row.id)
-        row.consumed_at = now
-
-    async def prove_phone(self, phone: str, code: str) -> None:
-        """Check that `code` is one of the codes sent to `phone` lately, used or not: how an
-        idempotent retry shows it comes from the phone's holder although its code was used."""
-        query = (
-            select(OtpCode)
-            .where(OtpCode.phone == phone)
-            .order_by(OtpCode.created_at.desc(), OtpCode.id.desc())
-        )
-        async with self._sessions() as session:
-            rows = list((await session.scalars(query)).all())
-        if not rows:
             raise InvalidInput("otp_expired", field="otp")
-        # Checked before matching, so that guessing stops after a few wrong codes.
-        if rows[0].attempts >= self._policy.max_attempts:
-            raise InvalidInput("otp_exhausted", field="otp")
-        digest = self._hash(phone, code)
-        if not any(hmac.compare_digest(row.code_hash, digest) for row in rows):
-            raise OtpRejected(rows[0].id)
-
-    async def record_failure(self, otp_id: int) -> None:
-        """Count a wrong guess, in its own transaction (the booking's was rolled back)."""
-        async with self._sessions.begin() as session:
-            await session.execute(
-                update(OtpCode).where(OtpCode.id == otp_id).values(attempts=OtpCode.attempts + 1)
-            )
+        row.consumed_at = now

@@ -1,18 +1,24 @@
-"""Mainland China mobile numbers: the one identity a worker gives us."""
+"""Mainland China mobile numbers: the one identity a worker gives us. Every way in (OTP,
+quotas, SMS, lookups, the web form and the API) goes through normalize_phone, so that one
+phone is one string however it was typed."""
 
 import re
+import unicodedata
 from typing import Annotated
 
 from pydantic import AfterValidator
 
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+# ASCII digits only: `\d` also matches Arabic-Indic, Devanagari and other digits, which would
+# make one phone many (past per-phone limits and quotas).
+_MOBILE = re.compile(r"^1[3-9][0-9]{9}$", re.ASCII)
 # Spaces and dashes people type, and the country code they may prepend.
 _SEPARATORS = re.compile(r"[\s\-()]")
 
 
 def normalize_phone(raw: str) -> str | None:
-    """The 11-digit number, or None when `raw` is not a mainland mobile number."""
-    digits = _SEPARATORS.sub("", raw)
+    """The 11-digit number, or None when `raw` is not a mainland mobile number. NFKC first:
+    fullwidth digits, signs and spaces (what Chinese keyboards type) become ASCII."""
+    digits = _SEPARATORS.sub("", unicodedata.normalize("NFKC", raw))
     for prefix in ("+86", "0086", "86"):
         if digits.startswith(prefix) and len(digits) == len(prefix) + 11:
             digits = digits[len(prefix) :]

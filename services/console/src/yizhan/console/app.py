@@ -6,7 +6,10 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
+from yizhan.api.stations.v1 import stations_pb2_grpc
 from yizhan.common import rpc
+from yizhan.common.account_versions import CachedAccountVersions, stations_account_fetch
+from yizhan.common.auth import AccountVersions
 from yizhan.common.http import create_http_app, problem
 from yizhan.common.runtime import serve_until_stopped
 from yizhan.console import api_routes, assets, live, manage_routes
@@ -30,7 +33,7 @@ async def _source_down(request: Request, exc: Exception) -> Response:
     return HTMLResponse(t(f"{exc.source}_unavailable"), status_code=503)
 
 
-def build_http_app(console: ConsoleDeps) -> FastAPI:
+def build_http_app(console: ConsoleDeps, accounts: AccountVersions) -> FastAPI:
     """The console's pages, assets, live streams and JSON/CSV API, plus health."""
     # Nothing of its own to wait for: the console is ready when it listens; its peers are
     # reported as degraded (and on each page that misses them).
@@ -48,6 +51,8 @@ def build_http_app(console: ConsoleDeps) -> FastAPI:
     )
     app.state.console = console
     app.state.jwt_secret = console.settings.common.jwt_secret.get_secret_value()
+    # A session acts with its operator's account as it is now (yizhan.common.account_versions).
+    app.state.accounts = accounts
     app.add_exception_handler(SourceDown, _source_down)
     app.include_router(pages_router)
     app.include_router(live.router)
@@ -65,12 +70,20 @@ async def serve(settings: ConsoleSettings) -> None:
     stations = rpc.aio_channel(common.stations_grpc, token, grpc_tls)
     telemetry = rpc.aio_channel(common.telemetry_grpc, token, grpc_tls)
     bookings = rpc.aio_channel(common.bookings_grpc, token, grpc_tls)
+    accounts = CachedAccountVersions(
+        stations_account_fetch(
+            stations_pb2_grpc.StationDirectoryStub(stations),
+            lambda exc: SourceDown("stations", f"{exc.code().name}: {exc.details()}"),
+        ),
+        common.account_cache_seconds,
+    )
     try:
         await serve_until_stopped(
-            app=build_http_app(build_console(settings, stations, telemetry, bookings)),
+            app=build_http_app(build_console(settings, stations, telemetry, bookings), accounts),
             host=common.bind_host,
             port=settings.http_port,
             components=[],
+            trusted_proxies=common.trusted_proxies,
         )
     finally:
         for channel in (bookings, telemetry, stations):

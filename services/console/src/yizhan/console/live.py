@@ -138,7 +138,7 @@ async def live(
     district: str | None = None,
 ) -> Response:
     """Server-sent events for a station page (`station=`) or the overview of the scope."""
-    operator = cookie_operator(request)
+    operator = await cookie_operator(request)
     if operator is None:
         return Response(status_code=401)
     lang = request_lang(request)

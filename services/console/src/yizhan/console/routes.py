@@ -2,7 +2,6 @@
 letters, CSV exports of every table on screen. Figures come from telemetry (and bookings)
 over gRPC; the console owns none of them (see sources.py)."""
 
-import json
 import logging
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,6 +12,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from yizhan.common.auth import Operator
+from yizhan.common.clients import client_address
+from yizhan.common.html import install_filters
 from yizhan.console import assets
 from yizhan.console.alarm_messages import AlarmId
 from yizhan.console.exports import export_table, query_from
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/console", include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.filters["cell"] = plain
+install_filters(templates.env)
 LANG_COOKIE_DAYS = 365
 
 
@@ -77,7 +79,6 @@ def _page_context(
         "error": error,
         "export": lambda table: f"{export_base}/{table}.csv?{urlencode({**params, 'lang': lang})}",
         "local_time": lambda moment: local_time(moment, tz),
-        "charts_json": json.dumps(view.charts, ensure_ascii=False),
         "echarts": assets.echarts_path(request.app.state.console.settings.assets_dir).is_file(),
     }
 
@@ -101,15 +102,16 @@ async def login(
     lang = request_lang(request)
     t = translator(lang)
     try:
-        verdict = await directory.login(username, password)
+        verdict = await directory.login(username, password, client_address(request))
     except SourceDown:
         log.warning("console login: stations unavailable", extra={"username": username})
         context = {"error": t("stations_unavailable"), "username": username, "t": t, "lang": lang}
         return templates.TemplateResponse(request, "login.html", context, status_code=503)
     if verdict.verdict != verdict.OK:
-        key = "too_many_attempts" if verdict.verdict == verdict.TOO_MANY_ATTEMPTS else None
-        error = t(key or "wrong_password")
-        status = 429 if key else 401
+        if verdict.verdict == verdict.TOO_MANY_ATTEMPTS:
+            error, status = t("too_many_attempts", seconds=verdict.retry_after_seconds), 429
+        else:
+            error, status = t("wrong_password"), 401
         context = {"error": error, "username": username, "t": t, "lang": lang}
         return templates.TemplateResponse(request, "login.html", context, status_code=status)
     response = RedirectResponse("/console/", status_code=303)
@@ -153,7 +155,7 @@ async def _render(
     console: ConsoleDep,
     station_id: str | None = None,
 ) -> Response:
-    operator = cookie_operator(request)
+    operator = await cookie_operator(request)
     if operator is None:
         return _to_login()
     lang = request_lang(request)
@@ -208,7 +210,7 @@ async def acknowledge(
     next: Annotated[str, Form()] = "/console/alarms",
 ) -> Response:
     """Acknowledge an open alarm of one's scope, then go back."""
-    operator = cookie_operator(request)
+    operator = await cookie_operator(request)
     if operator is None:
         return _to_login()
     t = translator(request_lang(request))
@@ -234,7 +236,7 @@ async def _export(
     console: ConsoleDep,
     station_id: str | None = None,
 ) -> Response:
-    operator = cookie_operator(request)
+    operator = await cookie_operator(request)
     if operator is None:
         return _to_login()
     return await export_table(request, kind, table, directory, console, operator, station_id)

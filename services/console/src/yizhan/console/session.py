@@ -2,20 +2,20 @@
 
 from fastapi import Request
 
-from yizhan.common.auth import InvalidToken, Operator, decode_token
+from yizhan.common.auth import InvalidToken, Operator, verify_token
 from yizhan.console.i18n import LANG_COOKIE, Lang, pick_lang
 
 COOKIE = "yz_console"
 COOKIE_PATH = "/console"
 
 
-def cookie_operator(request: Request) -> Operator | None:
-    """The operator of a valid session cookie, or None."""
+async def cookie_operator(request: Request) -> Operator | None:
+    """The operator of a valid session cookie (its account unchanged since), or None."""
     token = request.cookies.get(COOKIE)
     if not token:
         return None
     try:
-        return decode_token(request.app.state.jwt_secret, token)
+        return await verify_token(request, token)
     except InvalidToken:
         return None
 

@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from yizhan.common.spreadsheet import safe_cell
+
 Value = str | int | float | datetime | None
-# Excel runs a cell starting with one of these as a formula; device-sent text (dead-letter
-# topics and payloads) must not become one.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Decimal places of non-integer figures, the same in the API, the CSV and the page.
 FLOAT_PLACES = 3
 
@@ -72,9 +71,8 @@ def plain(value: Value) -> str | int | float | None:
 def _csv_cell(value: str | int | float | None) -> str | int | float:
     if value is None:
         return ""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value
+    # Device-sent text (dead-letter topics and payloads) must not become a formula.
+    return safe_cell(value)
 
 
 def columns(t: Callable[..., str], *keys: str, numeric: tuple[str, ...] = ()) -> list[Column]:

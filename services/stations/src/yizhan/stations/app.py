@@ -11,15 +11,19 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from yizhan.api.stations.v1 import stations_pb2_grpc
+from yizhan.common.account_versions import CachedAccountVersions
+from yizhan.common.auth import Operator
 from yizhan.common.db import create_engine, database_ping, session_factory
 from yizhan.common.http import create_http_app
+from yizhan.common.ratelimit import RateLimiter
 from yizhan.common.runtime import Component
 from yizhan.common.service import serve_service
 from yizhan.stations.api import audit_routes, auth_routes, device_routes, station_routes
 from yizhan.stations.broker import sync as broker_sync
 from yizhan.stations.broker.control import DynsecControl
 from yizhan.stations.context import Deps
-from yizhan.stations.login_limiter import LoginLimiter
+from yizhan.stations.login_limits import LoginLimits
+from yizhan.stations.operators import current_account
 from yizhan.stations.rpc.directory import StationDirectoryServicer
 from yizhan.stations.rpc.operator_login import OperatorLoginServicer
 from yizhan.stations.rpc.station_admin import StationAdminServicer
@@ -47,6 +51,13 @@ def build_http_app(deps: Deps) -> FastAPI:
     )
     app.state.deps = deps
     app.state.jwt_secret = deps.settings.common.jwt_secret.get_secret_value()
+
+    async def account_of(username: str) -> Operator | None:
+        async with deps.sessions() as session:
+            return await current_account(session, username)
+
+    # Stations owns the accounts: no cache, a change counts from the next request.
+    app.state.accounts = CachedAccountVersions(account_of, ttl_seconds=0)
     app.include_router(auth_routes.router)
     app.include_router(station_routes.router)
     app.include_router(device_routes.router)
@@ -95,7 +106,7 @@ async def serve(settings: Settings) -> None:
     deps = Deps(
         settings=settings,
         sessions=sessions,
-        login_limiter=LoginLimiter(settings.login_attempts_per_minute),
+        login_limits=LoginLimits.from_settings(RateLimiter(sessions), settings),
         token_ttl=timedelta(minutes=settings.common.jwt_ttl_minutes),
         broker=broker,
     )

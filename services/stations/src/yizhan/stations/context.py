@@ -6,7 +6,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from yizhan.stations.broker.sync import BrokerSync
-from yizhan.stations.login_limiter import LoginLimiter
+from yizhan.stations.login_limits import LoginLimits
 from yizhan.stations.settings import Settings
 
 
@@ -16,7 +16,7 @@ class Deps:
 
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]
-    login_limiter: LoginLimiter
+    login_limits: LoginLimits
     token_ttl: timedelta
     # None when the broker is not managed by stations (broker_security=off).
     broker: BrokerSync | None = None

@@ -19,6 +19,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from yizhan.common import ratelimit
+
 
 class Base(DeclarativeBase):
     """Declarative base of the stations tables."""
@@ -91,6 +93,8 @@ class OperatorAccount(Base):
     role: Mapped[str] = mapped_column(String(16))
     districts: Mapped[list[str]] = mapped_column(ARRAY(String(100)), default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Raised by every change of the account; tokens carry the version they were issued at.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class AuditEntry(Base):
@@ -111,3 +115,7 @@ class AuditEntry(Base):
     districts: Mapped[list[str]] = mapped_column(ARRAY(String(100)), default=list)
     before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
+# The shared rate limiter's counters (libs/common ratelimit.py) live in this database too.
+RATE_LIMITS = ratelimit.add_table(Base.metadata)

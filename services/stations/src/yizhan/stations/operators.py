@@ -29,7 +29,22 @@ async def authenticate(session: AsyncSession, username: str, password: str) -> O
     account = await repository.get_operator(session, username)
     if account is None or not verify_secret(account.password_hash, password):
         return None
-    return Operator(account.username, cast(Role, account.role), tuple(account.districts))
+    return as_operator(account)
+
+
+def as_operator(account: OperatorAccount) -> Operator:
+    """The operator an account is now."""
+    return Operator(
+        account.username, cast(Role, account.role), tuple(account.districts), account.version
+    )
+
+
+async def current_account(session: AsyncSession, username: str) -> Operator | None:
+    """The account as it is now (role, districts, version), None when there is none."""
+    if not _storable(username) or len(username) > MAX_USERNAME_LENGTH:
+        return None
+    account = await repository.get_operator(session, username)
+    return None if account is None else as_operator(account)
 
 
 async def save_operator(
@@ -52,10 +67,14 @@ async def save_operator(
     account = await repository.get_operator(session, username)
     before = None
     if account is None:
-        account = OperatorAccount(username=username)
+        account = OperatorAccount(username=username, version=1)
         session.add(account)
     else:
         before = audit.operator_snapshot(account)
+        # A new password ends every token issued before (common/auth.py); a new role or
+        # new districts reach older tokens without ending them.
+        if not verify_secret(account.password_hash, password):
+            account.version += 1
     account.password_hash = hash_secret(password)
     account.role = role
     account.districts = districts

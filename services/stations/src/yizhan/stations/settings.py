@@ -1,18 +1,15 @@
 """Settings of the stations service (env prefix `YZ_STATIONS_`)."""
 
-import re
 from typing import Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from yizhan.common.mqtt import could_be_device_id
 from yizhan.common.service import ServiceSettings
 
 # Development default of `device_key`; refused when YZ_ENV=prod.
 DEV_DEVICE_KEY = "dev-only-device-key-change-me-0123456789"
-# Device ids (and so device MQTT usernames) match this; service accounts must not, so that no
-# device can ever be provisioned under the name of the broker admin or of telemetry.
-DEVICE_USERNAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class Settings(ServiceSettings):
@@ -23,8 +20,14 @@ class Settings(ServiceSettings):
     http_port: int = 8101
     grpc_port: int = 50101
     database_url: str = "postgresql+psycopg://yizhan@127.0.0.1:54329/yz_stations"
-    # Logins per username and minute before the token endpoint answers 429.
-    login_attempts_per_minute: int = 10
+    # Login attempts that go through at once within 15 minutes (login_limits.py): per
+    # account and client, per client over all accounts, per account over all clients.
+    # Past them each attempt waits longer (429 with Retry-After; the console says so).
+    login_free_attempts: int = Field(default=5, ge=1)
+    login_free_attempts_per_client: int = Field(default=30, ge=1)
+    login_free_attempts_per_account: int = Field(default=10, ge=1)
+    # The most a distributed guess on an account can slow down its real operator.
+    login_account_max_delay_seconds: float = Field(default=30.0, ge=1)
     admin_password: SecretStr | None = None
     # Where the console service answers (YZ_STATIONS_CONSOLE_URL): stations' old /console/
     # address redirects there.
@@ -42,6 +45,12 @@ class Settings(ServiceSettings):
     # when the password is set: subscribe to every device topic, publish only `down`.
     telemetry_mqtt_username: str = "yz.telemetry"
     telemetry_mqtt_password: SecretStr | None = None
+    # The ingest's client id (its YZ_TELEMETRY_MQTT_CLIENT_ID): its account connects only
+    # with it, and it cannot be a device id, so no other account can take its session.
+    telemetry_mqtt_client_id: str = "yz.telemetry"
+    # Ingest replicas: replica n >= 1 has the account `<username>-<n>` bound to the client id
+    # `<client id>-<n>` (same password and rights); replica 0 uses the names above.
+    telemetry_mqtt_replicas: int = Field(default=1, ge=1, le=64)
     # Device MQTT passwords are HMACs of (device, generation) under this key: the database
     # holds only their argon2 hashes, yet stations can push every device to a broker that
     # lost its accounts. Changing it invalidates every device password (rotate them all).
@@ -58,12 +67,23 @@ class Settings(ServiceSettings):
     def _check_broker(self) -> Self:
         if self.broker_security == "dynsec" and self.broker_admin_password is None:
             raise ValueError("YZ_STATIONS_BROKER_ADMIN_PASSWORD is required with dynsec")
-        for name in (self.broker_admin_username, self.telemetry_mqtt_username):
-            if DEVICE_USERNAME.match(name):
+        for name in (
+            self.broker_admin_username,
+            self.telemetry_mqtt_username,
+            self.telemetry_mqtt_client_id,
+        ):
+            if could_be_device_id(name):
                 raise ValueError(
-                    f"broker service account {name!r} could be a device id; "
+                    f"broker service account or client id {name!r} could be a device id; "
                     "use a name with a character devices cannot have, such as a dot"
                 )
         if self.common.env == "prod" and self.device_key.get_secret_value() == DEV_DEVICE_KEY:
             raise ValueError("YZ_STATIONS_DEVICE_KEY must be set to a real secret when YZ_ENV=prod")
         return self
+
+    def telemetry_accounts(self) -> list[tuple[str, str]]:
+        """(username, client id) of each ingest replica's broker account."""
+        user, client = self.telemetry_mqtt_username, self.telemetry_mqtt_client_id
+        return [(user, client)] + [
+            (f"{user}-{n}", f"{client}-{n}") for n in range(1, self.telemetry_mqtt_replicas)
+        ]

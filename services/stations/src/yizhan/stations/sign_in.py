@@ -1,8 +1,8 @@
 """Operator sign-in, one rule for the HTTP token endpoint and the console's gRPC login: the
-per-username rate limit first, then the password."""
+login limits per account and per client first (login_limits.py), then the password."""
 
 import logging
-from enum import Enum
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,20 +13,29 @@ from yizhan.stations.operators import authenticate
 log = logging.getLogger(__name__)
 
 
-class Refusal(Enum):
-    """Why a sign-in gave no token."""
+@dataclass(frozen=True)
+class TooManyAttempts:
+    """Refused before the password was looked at; the client may try again after this wait."""
 
-    TOO_MANY_ATTEMPTS = "too_many_attempts"
-    WRONG_PASSWORD = "wrong_password"  # noqa: S105 (a reason, not a password)
+    retry_after_seconds: int
 
 
-async def sign_in(deps: Deps, session: AsyncSession, username: str, password: str) -> str | Refusal:
-    """A bearer token for these credentials, or why not."""
-    if not deps.login_limiter.allow(username):
-        return Refusal.TOO_MANY_ATTEMPTS
+@dataclass(frozen=True)
+class WrongPassword:
+    """Unknown user or wrong password (never told apart)."""
+
+
+async def sign_in(
+    deps: Deps, session: AsyncSession, username: str, password: str, client: str
+) -> str | TooManyAttempts | WrongPassword:
+    """A bearer token for these credentials from this client address, or why not."""
+    wait = await deps.login_limits.attempt(username, client)
+    if wait is not None:
+        return TooManyAttempts(wait)
     operator = await authenticate(session, username, password)
     if operator is None:
         log.info("login refused", extra={"username": username})
-        return Refusal.WRONG_PASSWORD
+        return WrongPassword()
+    await deps.login_limits.succeeded(username, client)
     secret = deps.settings.common.jwt_secret.get_secret_value()
     return issue_token(secret, operator, deps.token_ttl)

@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from yizhan.api.stations.v1 import stations_pb2_grpc
 from yizhan.api.telemetry.v1 import insights_pb2_grpc, telemetry_pb2_grpc
 from yizhan.common import rpc
+from yizhan.common.account_versions import CachedAccountVersions, stations_account_fetch
+from yizhan.common.auth import AccountVersions
 from yizhan.common.db import create_engine, database_ping, session_factory
 from yizhan.common.http import create_http_app, problem
 from yizhan.common.runtime import background_task
@@ -37,7 +39,7 @@ GRPC_SERVICE = "yizhan.api.telemetry.v1.TelemetryQuery"
 INSIGHTS_SERVICE = "yizhan.api.telemetry.v1.TelemetryInsights"
 
 
-def build_http_app(deps: Deps) -> FastAPI:
+def build_http_app(deps: Deps, accounts: AccountVersions) -> FastAPI:
     """The HTTP app: operator API (usage, device state, dead letters), health."""
     common = deps.settings.common
 
@@ -54,6 +56,7 @@ def build_http_app(deps: Deps) -> FastAPI:
     )
     app.state.deps = deps
     app.state.jwt_secret = common.jwt_secret.get_secret_value()
+    app.state.accounts = accounts
 
     async def stations_down(request: Request, exc: Exception) -> Response:
         log.warning("stations unreachable", extra={"error": str(exc)})
@@ -113,6 +116,13 @@ async def serve(settings: Settings) -> None:
     )
     stations = StationsClient(stations_pb2_grpc.StationDirectoryStub(stations_channel))
     deps = Deps(settings=settings, sessions=sessions, stations=stations)
+    accounts = CachedAccountVersions(
+        stations_account_fetch(
+            stations_pb2_grpc.StationDirectoryStub(stations_channel),
+            lambda exc: StationsUnreachable(exc.details() or str(exc.code())),
+        ),
+        settings.common.account_cache_seconds,
+    )
     await log_storage(engine)
 
     def register(server: grpc.aio.Server) -> None:
@@ -157,7 +167,7 @@ async def serve(settings: Settings) -> None:
     try:
         await serve_service(
             settings,
-            app=build_http_app(deps),
+            app=build_http_app(deps, accounts),
             register=register,
             grpc_services=[GRPC_SERVICE, INSIGHTS_SERVICE],
             components=[

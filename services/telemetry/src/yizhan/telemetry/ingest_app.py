@@ -24,7 +24,7 @@ def build_health_app(ingest: Ingest, engine: AsyncEngine, settings: Settings) ->
             await conn.execute(text("SELECT 1"))
 
     async def mqtt() -> None:
-        if not ingest.consumer.connected:
+        if not ingest.source.connected:
             raise RuntimeError("not connected to the broker")
 
     common = settings.common
@@ -49,6 +49,7 @@ async def serve_ingest(settings: Settings) -> None:
             host=settings.common.bind_host,
             port=settings.ingest_http_port,
             components=[lambda: running(ingest)],
+            trusted_proxies=settings.common.trusted_proxies,
         )
     finally:
         await engine.dispose()

@@ -21,11 +21,15 @@ class Settings(ServiceSettings):
     # migration, so changing it later needs a fresh database.
     timescaledb: Literal["auto", "on", "off"] = "auto"
 
+    # Which MQTT client ingest uses: `paho` (paho-mqtt 2) or `wire` (our own MQTT 5 client);
+    # docs/development.md says why the default is the default.
+    mqtt_source: Literal["paho", "wire"] = "wire"
     # The ingest process (`yz-telemetry ingest`) answers /healthz, /readyz and /metrics here.
     ingest_http_port: int = 8105
     # The MQTT client id is the broker's key for our persistent session: keep it stable
-    # across restarts, and distinct per ingest replica.
-    mqtt_client_id: str = "yz-telemetry"
+    # across restarts, and distinct per ingest replica (stations binds replica n >= 1 to
+    # `<id>-<n>`). It must not be a possible device id (hence the dot): see session_guard.py.
+    mqtt_client_id: str = "yz.telemetry"
     # Non-empty: subscribe as `$share/<group>/...` so that replicas split the load.
     mqtt_share_group: str = ""
     # MQTT 5 Receive Maximum: how many unacknowledged messages the broker may send us. Below

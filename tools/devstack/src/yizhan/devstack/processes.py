@@ -61,3 +61,25 @@ def wait_for_port(host: str, port: int, timeout: float, process: subprocess.Pope
         except OSError:
             time.sleep(0.1)
     raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+class RestartPolicy:
+    """When to start a process again after it exits unexpectedly: at once the first time,
+    then after a delay that doubles on each quick failure (a crash loop does not spin), and
+    at once again after it has run steadily for a while."""
+
+    def __init__(
+        self, first_delay: float = 1.0, max_delay: float = 30.0, steady_seconds: float = 60.0
+    ) -> None:
+        self._first = first_delay
+        self._max = max_delay
+        self._steady = steady_seconds
+        self._delays: dict[str, float] = {}
+
+    def delay_after_exit(self, name: str, ran_seconds: float) -> float:
+        """Seconds to wait before starting `name` again, given how long it ran."""
+        if ran_seconds >= self._steady:
+            self._delays.pop(name, None)
+        delay = self._delays.get(name, 0.0)
+        self._delays[name] = min(max(delay * 2, self._first), self._max)
+        return delay

@@ -118,7 +118,8 @@ class Simulator:
         """Connect every device (status online, Last Will offline)."""
         for station in STATIONS:
             for device_id, kind in device_ids(station.id):
-                client = make_client(f"sim-{device_id}", self._settings)
+                # Bound by the broker: a device connects with its own id as client id.
+                client = make_client(device_id, self._settings)
                 if device_id in self._credentials:
                     client.username_pw_set(*self._credentials[device_id])
                 port = self._settings.mqtt_port

@@ -23,6 +23,7 @@ from yizhan.devstack.locked_broker import (
     save_kiosk_credentials,
 )
 from yizhan.devstack.postgres import PostgresCluster
+from yizhan.devstack.processes import RestartPolicy
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,12 @@ class Stack:
         self.broker = self.locked.broker
         self.logs = config.data_dir / "logs"
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        # How each process was started (to start it again) and when.
+        self._commands: dict[str, tuple[list[str], dict[str, str]]] = {}
+        self._started_at: dict[str, float] = {}
+        self._restart_at: dict[str, float] = {}
+        self.restart_policy = RestartPolicy()
+        self.restarts = 0
         self._stopping = threading.Event()
 
     def service_env(self) -> dict[str, str]:
@@ -188,6 +195,8 @@ class Stack:
         self.processes[name] = subprocess.Popen(
             argv, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
         )
+        self._commands[name] = (argv, env)
+        self._started_at[name] = time.monotonic()
 
     def _start_simulator(self, env: dict[str, str]) -> None:
         backfill_days = self.config.backfill_days
@@ -251,13 +260,28 @@ class Stack:
         ]
         print("\n".join(lines), flush=True)
 
-    def wait(self) -> int:
-        """Block until Ctrl-C/SIGTERM (0) or until a service dies (1)."""
-        while not self._stopping.wait(1.0):
-            for name, process in self.processes.items():
-                if process.poll() is not None:
-                    _say(f"{name} exited with {process.returncode}; see {self.logs}/{name}.log")
-                    return 1
+    def wait(self, poll_seconds: float = 1.0) -> int:
+        """Block until Ctrl-C/SIGTERM (0), starting again any process that exits meanwhile
+        (as a production supervisor would), with a growing delay if it keeps failing."""
+        while not self._stopping.wait(poll_seconds):
+            now = time.monotonic()
+            for name, process in list(self.processes.items()):
+                if name in self._restart_at:
+                    if now >= self._restart_at[name]:
+                        del self._restart_at[name]
+                        self.restarts += 1
+                        _say(f"starting {name} again")
+                        self._spawn(name, *self._commands[name])
+                    continue
+                if process.poll() is None:
+                    continue
+                ran = now - self._started_at[name]
+                delay = self.restart_policy.delay_after_exit(name, ran)
+                _say(
+                    f"{name} exited with {process.returncode} after {ran:.0f}s; "
+                    f"restarting in {delay:.0f}s (see {self.logs}/{name}.log)"
+                )
+                self._restart_at[name] = now + delay
         return 0
 
     def request_stop(self) -> None:

@@ -8,6 +8,8 @@ from urllib.parse import quote
 
 from fastapi.responses import Response
 
+from yizhan.common.spreadsheet import safe_cell
+
 BOM = "\ufeff"
 # An export is a report, not a backup: past this many rows, narrow the range.
 MAX_ROWS = 100_000
@@ -22,18 +24,11 @@ def csv_response(
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
     for row in rows:
-        writer.writerow(["" if value is None else _safe(value) for value in row])
+        # Names and opinions are typed by the public: never a formula in a spreadsheet.
+        writer.writerow(["" if value is None else safe_cell(value) for value in row])
     disposition = f"attachment; filename*=UTF-8''{quote(filename)}"
     return Response(
         buffer.getvalue().encode("utf-8"),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": disposition},
     )
-
-
-def _safe(value: object) -> object:
-    # A cell starting with = + - @ is run as a formula by spreadsheets; names and opinions are
-    # typed by the public, so such text is quoted with a leading apostrophe.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value

@@ -9,7 +9,7 @@ from yizhan.bookings.context import Deps
 from yizhan.bookings.errors import NotFound
 from yizhan.bookings.peers.stations import StationInfo
 from yizhan.common import scope
-from yizhan.common.auth import InvalidToken, Operator, decode_token
+from yizhan.common.auth import InvalidToken, Operator, verify_token
 from yizhan.common.deps import SessionDep as SessionDep  # re-exported for the routes
 from yizhan.common.deps import deps_getter
 
@@ -19,14 +19,14 @@ DepsDep = Annotated[Deps, Depends(get_deps)]
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-def optional_operator(
+async def optional_operator(
     request: Request, token: Annotated[str | None, Depends(_bearer)]
 ) -> Operator | None:
     """The operator behind a bearer token, None without one; 401 for a bad token."""
     if token is None:
         return None
     try:
-        return decode_token(request.app.state.jwt_secret, token)
+        return await verify_token(request, token)
     except InvalidToken as exc:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -36,11 +36,6 @@ def optional_operator(
 
 
 OptionalOperator = Annotated[Operator | None, Depends(optional_operator)]
-
-
-def client_address(request: Request) -> str:
-    """The caller's address, for per-client limits."""
-    return request.client.host if request.client else "unknown"
 
 
 async def station_in_scope(deps: Deps, operator: Operator, station_id: str) -> StationInfo:

@@ -40,11 +40,16 @@ EXPORT_HEADER = (
 async def _booking_in_scope(
     deps: DepsDep, session: SessionDep, operator: CurrentOperator, code: str
 ) -> Booking:
+    """The booking of a code in the operator's scope. Absent and not-yours get the same
+    answer, so a district operator cannot probe other districts' codes."""
     normalized = normalize_code(code)
     booking = await repository.get_booking_by_code(session, normalized) if normalized else None
     if booking is None:
         raise NotFound("booking_not_found")
-    await station_in_scope(deps, operator, booking.station_id)
+    try:
+        await station_in_scope(deps, operator, booking.station_id)
+    except NotFound:
+        raise NotFound("booking_not_found") from None
     return booking
 
 

@@ -4,10 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 
-from yizhan.bookings.api.deps import DepsDep, client_address
+from yizhan.bookings.api.deps import DepsDep
 from yizhan.bookings.errors import NotFound, RateLimited
 from yizhan.bookings.phones import normalize_phone
 from yizhan.bookings.schemas import DevOtp, OtpAccepted, OtpRequest
+from yizhan.common.clients import client_address
 
 router = APIRouter(prefix="/api/v1", tags=["worker"])
 dev_router = APIRouter(prefix="/api/v1/dev", tags=["development"])
@@ -16,7 +17,7 @@ dev_router = APIRouter(prefix="/api/v1/dev", tags=["development"])
 @router.post("/otp", status_code=status.HTTP_202_ACCEPTED, response_model=OtpAccepted)
 async def send_otp(body: OtpRequest, request: Request, deps: DepsDep) -> OtpAccepted:
     """Send a one-time code to a phone by SMS (rate-limited per phone and per client)."""
-    wait = deps.otp_client_limiter.hit(client_address(request))
+    wait = await deps.otp_wait(client_address(request))
     if wait is not None:
         raise RateLimited("otp_rate", retry_after=wait)
     await deps.otp.issue(body.phone)

@@ -46,6 +46,12 @@ def _station(message: stations_pb2.Station) -> StationInfo:
     )
 
 
+def stations_unavailable(exc: Exception) -> PeerUnavailable:
+    """The error (503, `stations_unavailable`) for a call to stations that got no answer."""
+    PEER_ERRORS.labels("stations").inc()
+    return PeerUnavailable("stations_unavailable")
+
+
 class StationsClient:
     """Typed calls to StationDirectory; failures other than NOT_FOUND become PeerUnavailable."""
 
@@ -56,8 +62,7 @@ class StationsClient:
         try:
             return await call
         except StationsUnavailable as exc:
-            PEER_ERRORS.labels("stations").inc()
-            raise PeerUnavailable("stations_unavailable") from exc
+            raise stations_unavailable(exc) from exc
 
     async def get_station(self, station_id: str) -> StationInfo | None:
         """One station, or None when stations does not know it."""

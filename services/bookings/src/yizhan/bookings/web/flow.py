@@ -18,7 +18,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from yizhan.bookings import repository, texts
-from yizhan.bookings.api.deps import DepsDep, client_address
+from yizhan.bookings.api.deps import DepsDep
 from yizhan.bookings.booking_service import Booker, ForumChoice, LivestreamChoice
 from yizhan.bookings.context import Deps
 from yizhan.bookings.errors import BookingError, InvalidInput, PeerUnavailable, RateLimited
@@ -40,6 +40,7 @@ from yizhan.bookings.web.forms import (
 )
 from yizhan.bookings.web.pages import booking_url
 from yizhan.bookings.web.render import render, request_lang
+from yizhan.common.clients import client_address
 
 router = APIRouter(include_in_schema=False)
 
@@ -243,7 +244,7 @@ async def request_code(
     hidden = {**form, "station": station, "date": day, "phone": booker.phone, "name": booker.name}
     context = _confirm_context(deps, lang, target, hidden, key if resending else uuid.uuid4().hex)
     try:
-        wait = deps.otp_client_limiter.hit(client_address(request))
+        wait = await deps.otp_wait(client_address(request))
         if wait is not None:
             raise RateLimited("otp_rate", retry_after=wait)
         await deps.otp.issue(booker.phone)

@@ -65,9 +65,12 @@ class StationsDirectory:
         """Registered devices of these stations, by station and id."""
         return await self._ask(self._directory.list_devices(station_ids))
 
-    async def login(self, username: str, password: str) -> Login:
-        """Stations' verdict on a sign-in, with the operator's token when it succeeds."""
-        request = stations_pb2.LoginRequest(username=username, password=password)
+    async def login(self, username: str, password: str, client_address: str) -> Login:
+        """Stations' verdict on a sign-in from this client, with the operator's token when it
+        succeeds."""
+        request = stations_pb2.LoginRequest(
+            username=username, password=password, client_address=client_address
+        )
         try:
             return await self._login.Login(request, timeout=self._deadline)
         except grpc.aio.AioRpcError as exc:

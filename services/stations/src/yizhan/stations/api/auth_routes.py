@@ -2,12 +2,13 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
+from yizhan.common.clients import client_address
 from yizhan.stations.api.deps import DepsDep, SessionDep
 from yizhan.stations.schemas import TokenOut
-from yizhan.stations.sign_in import Refusal, sign_in
+from yizhan.stations.sign_in import TooManyAttempts, WrongPassword, sign_in
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -15,18 +16,20 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 @router.post("/token", response_model=TokenOut)
 async def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    request: Request,
     deps: DepsDep,
     session: SessionDep,
 ) -> TokenOut:
     """Exchange an operator's username and password for a bearer token."""
-    outcome = await sign_in(deps, session, form.username, form.password)
-    if outcome is Refusal.TOO_MANY_ATTEMPTS:
+    outcome = await sign_in(deps, session, form.username, form.password, client_address(request))
+    if isinstance(outcome, TooManyAttempts):
+        wait = outcome.retry_after_seconds
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
-            detail="too many login attempts; wait a minute",
-            headers={"Retry-After": "60"},
+            detail=f"too many login attempts; try again in {wait} s",
+            headers={"Retry-After": str(wait)},
         )
-    if outcome is Refusal.WRONG_PASSWORD:
+    if isinstance(outcome, WrongPassword):
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             detail="wrong username or password",

@@ -8,6 +8,8 @@ subscribing; these roles allow exactly what the device protocol needs:
   only `down` answers.
 """
 
+import hashlib
+import hmac
 from typing import Any
 
 from yizhan.common.mqtt import TOPIC_PREFIX, device_topic
@@ -53,15 +55,55 @@ def create_role(role: str, acls: list[dict[str, Any]]) -> Command:
     return {"command": "createRole", "rolename": role, "acls": acls}
 
 
-def create_client(username: str, password: str, role: str, text_name: str) -> Command:
-    """Create an account holding one role (fails with "Client already exists")."""
+def create_client(
+    username: str,
+    password: str,
+    role: str,
+    text_name: str,
+    client_id: str,
+    description: str = "",
+) -> Command:
+    """Create an account holding one role, usable only with `client_id` (fails with
+    "Client already exists"). The binding is what stops one account from connecting under
+    another's client id and taking over its session."""
     return {
         "command": "createClient",
         "username": username,
         "password": password,
+        "clientid": client_id,
         "textname": text_name,
+        "textdescription": description,
         "roles": [{"rolename": role, "priority": 0}],
     }
+
+
+def set_client_id(username: str, client_id: str) -> Command:
+    """Bind an existing account to a client id; the plugin disconnects its connection."""
+    return {"command": "setClientId", "username": username, "clientid": client_id}
+
+
+def password_mark(key: str, password: str) -> str:
+    """A keyed fingerprint of a service password, kept in its account's description (it
+    tells whether the broker holds this password without revealing it)."""
+    digest = hmac.new(key.encode(), password.encode(), hashlib.sha256).hexdigest()[:32]
+    return f"password-mark:{digest}"
+
+
+def set_description(username: str, text: str) -> Command:
+    """Set an account's free-text description."""
+    return {"command": "modifyClient", "username": username, "textdescription": text}
+
+
+def client_description(answer_data: dict[str, Any]) -> str | None:
+    """The description in a getClient answer."""
+    text = answer_data.get("client", {}).get("textdescription")
+    return text if isinstance(text, str) else None
+
+
+def bound_client_id(answer_data: dict[str, Any]) -> str | None:
+    """The client id a getClient answer shows the account bound to (None: any)."""
+    client_id = answer_data.get("client", {}).get("clientid")
+    return client_id if isinstance(client_id, str) and client_id else None
 
 
 def set_password(username: str, password: str) -> Command:

@@ -100,38 +100,6 @@ class DynsecControl:
         self._client.loop_stop()
         self._fail_pending("stopping")
 
-    def probe_login(self, username: str, password: str) -> bool:
-        """Whether the broker accepts these credentials now (a throwaway connection with a
-        client id of its own, so the account's real connection is left alone). Blocking."""
-        accepted = threading.Event()
-        answered = threading.Event()
-
-        def on_connect(
-            client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode, props: Any
-        ) -> None:
-            if not reason.is_failure:
-                accepted.set()
-            answered.set()
-
-        probe = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=f"yz.stations-probe-{uuid.uuid4().hex[:12]}",
-            protocol=mqtt.MQTTv5,
-        )
-        probe.username_pw_set(username, password)
-        probe.on_connect = on_connect
-        try:
-            probe.connect(self._host, self._port, keepalive=KEEPALIVE_SECONDS)
-        except OSError:
-            return False
-        probe.loop_start()
-        try:
-            answered.wait(self._timeout)
-        finally:
-            probe.disconnect()
-            probe.loop_stop()
-        return accepted.is_set()
-
     async def execute(self, commands: Sequence[Command]) -> list[Answer]:
         """Run commands in order; one answer per command. Raises BrokerUnavailable."""
         answers: list[Answer] = []

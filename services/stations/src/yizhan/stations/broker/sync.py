@@ -40,6 +40,7 @@ class ServiceAccount:
 
     username: str
     password: str
+    client_id: str
     role: str
     acls: list[dict[str, Any]]
 
@@ -53,10 +54,15 @@ class ResyncReport:
     failed: int = 0
 
 
-def _needs_push(device: Device, in_broker: bool) -> bool:
-    """Whether the broker differs from the database for this device (from the listing)."""
+def _needs_push(device: Device, in_broker: bool, bound_to: str | None = None) -> bool:
+    """Whether the broker differs from the database for this device (from the listing):
+    absent, an older password, or not bound to its device id as client id."""
     if device.status == "active":
-        return not in_broker or device.broker_generation != device.credential_generation
+        return (
+            not in_broker
+            or device.broker_generation != device.credential_generation
+            or bound_to != device.id
+        )
     return in_broker or device.broker_generation != 0
 
 
@@ -80,14 +86,17 @@ class BrokerSync:
         self._key = settings.device_key.get_secret_value()
         self._services: list[ServiceAccount] = []
         if settings.telemetry_mqtt_password is not None:
-            self._services.append(
-                ServiceAccount(
-                    settings.telemetry_mqtt_username,
-                    settings.telemetry_mqtt_password.get_secret_value(),
-                    accounts.TELEMETRY_ROLE,
-                    list(accounts.telemetry_acls()),
+            password = settings.telemetry_mqtt_password.get_secret_value()
+            for username, client_id in settings.telemetry_accounts():
+                self._services.append(
+                    ServiceAccount(
+                        username,
+                        password,
+                        client_id,
+                        accounts.TELEMETRY_ROLE,
+                        list(accounts.telemetry_acls()),
+                    )
                 )
-            )
         self._interval = settings.broker_resync_seconds
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -120,8 +129,9 @@ class BrokerSync:
             return False
         return True
 
-    async def _push(self, device_id: str, in_broker: bool | None) -> str:
-        """Push one device under its row lock; returns what was done."""
+    async def _push(self, device_id: str, in_broker: bool | None, bound: bool = False) -> str:
+        """Push one device under its row lock; returns what was done. `bound`: the listing
+        showed its account bound to the device id."""
         async with self._sessions() as session, session.begin():
             device = await session.scalar(
                 select(Device).where(Device.id == device_id).with_for_update()
@@ -129,7 +139,8 @@ class BrokerSync:
             if device is None:
                 return "gone"
             if device.status == "active":
-                if in_broker and device.broker_generation == device.credential_generation:
+                current = device.broker_generation == device.credential_generation
+                if in_broker and bound and current:
                     return "unchanged"
                 password = device_password(self._key, device.id, device.credential_generation)
                 # argon2 takes tens of milliseconds: not on the event loop.
@@ -161,7 +172,9 @@ class BrokerSync:
         answers = await self._control.execute(
             [
                 accounts.create_role(role, accounts.device_acls(device.station_id, device.id)),
-                accounts.create_client(device.mqtt_username, password, role, text_name),
+                accounts.create_client(
+                    device.mqtt_username, password, role, text_name, client_id=device.id
+                ),
             ]
         )
         _check(answers[:1], [ROLE_EXISTS])
@@ -176,12 +189,20 @@ class BrokerSync:
             )
             _check(answers)
             await self._ensure_role(device.mqtt_username, role, answers[1].data)
+            await self._ensure_client_id(device.mqtt_username, device.id, answers[1].data)
         else:
             _check(answers[1:])
 
     async def _ensure_role(self, username: str, role: str, client_data: dict[str, Any]) -> None:
         if role not in accounts.client_roles(client_data):
             _check(await self._control.execute([accounts.add_client_role(username, role)]))
+
+    async def _ensure_client_id(
+        self, username: str, client_id: str, client_data: dict[str, Any]
+    ) -> None:
+        # Accounts made before client ids were bound (or changed by hand) get bound now.
+        if accounts.bound_client_id(client_data) != client_id:
+            _check(await self._control.execute([accounts.set_client_id(username, client_id)]))
 
     async def resync(self) -> ResyncReport:
         """Bring every account to what the database says; raises BrokerUnavailable."""
@@ -192,6 +213,7 @@ class BrokerSync:
         _check(answers)
         listed = answers[0].data.get("clients", [])
         clients = {c["username"] for c in listed}
+        bound = {c["username"]: c.get("clientid") for c in listed}
         # Accounts stations made (they hold a device role); any other account is left alone.
         device_accounts = {
             c["username"]
@@ -210,10 +232,11 @@ class BrokerSync:
         known = {device.mqtt_username for device in rows}
         for device in rows:
             in_broker = device.mqtt_username in clients
-            if not _needs_push(device, in_broker):
+            bound_to = bound.get(device.mqtt_username)
+            if not _needs_push(device, in_broker, bound_to):
                 continue
             try:
-                outcome = await self._push(device.id, in_broker)
+                outcome = await self._push(device.id, in_broker, bound_to == device.id)
             except BrokerCommandFailed as exc:
                 report.failed += 1
                 log.error(
@@ -242,10 +265,18 @@ class BrokerSync:
 
     async def _ensure_service(self, service: ServiceAccount) -> None:
         text_name = f"service {service.role}"
+        mark = accounts.password_mark(self._key, service.password)
         answers = await self._control.execute(
             [
                 accounts.create_role(service.role, service.acls),
-                accounts.create_client(service.username, service.password, service.role, text_name),
+                accounts.create_client(
+                    service.username,
+                    service.password,
+                    service.role,
+                    text_name,
+                    client_id=service.client_id,
+                    description=mark,
+                ),
                 accounts.get_role(service.role),
                 accounts.get_client(service.username),
             ]
@@ -268,16 +299,23 @@ class BrokerSync:
         if fixes:
             _check(await self._control.execute(fixes))
         await self._ensure_role(service.username, service.role, answers[3].data)
-        if answers[1].error == CLIENT_EXISTS:
-            await self._ensure_service_password(service)
+        await self._ensure_client_id(service.username, service.client_id, answers[3].data)
+        if accounts.client_description(answers[3].data) != mark:
+            await self._reset_service_password(service, mark)
 
-    async def _ensure_service_password(self, service: ServiceAccount) -> None:
-        """Reset the password only when it is wrong: a reset disconnects the service."""
-        if await asyncio.to_thread(self._control.probe_login, service.username, service.password):
-            return
+    async def _reset_service_password(self, service: ServiceAccount, mark: str) -> None:
+        """Set the password and remember its mark in the account's description. A bound
+        account cannot be probed with a throwaway login (and a login with its own client id
+        would take its session), so the mark says whether the broker has this password; a
+        reset disconnects the service, so it happens only when the mark differs."""
         log.info("resetting a service's broker password", extra={"username": service.username})
         _check(
-            await self._control.execute([accounts.set_password(service.username, service.password)])
+            await self._control.execute(
+                [
+                    accounts.set_password(service.username, service.password),
+                    accounts.set_description(service.username, mark),
+                ]
+            )
         )
 
     async def run(self) -> None:

@@ -10,6 +10,7 @@ from yizhan.common.rpc import ServicerContext
 from yizhan.stations import repository
 from yizhan.stations.models import Device, Station
 from yizhan.stations.opening_hours import open_intervals
+from yizhan.stations.operators import current_account
 from yizhan.stations.rpc.scope_check import check_scope
 
 # Longest range GetOpeningHours expands, so one call cannot ask for years of intervals.
@@ -138,3 +139,17 @@ class StationDirectoryServicer(stations_pb2_grpc.StationDirectoryServicer):
     ) -> stations_pb2.CheckOperatorScopeResponse:
         async with self._sessions() as session:
             return await check_scope(session, self._jwt_secret, request)
+
+    async def GetOperatorAccount(
+        self, request: stations_pb2.GetOperatorAccountRequest, context: ServicerContext
+    ) -> stations_pb2.OperatorAccountVersion:
+        async with self._sessions() as session:
+            account = await current_account(session, request.username)
+        if account is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "no such operator")
+        return stations_pb2.OperatorAccountVersion(
+            username=account.username,
+            version=account.version,
+            role=account.role,
+            districts=list(account.districts),
+        )

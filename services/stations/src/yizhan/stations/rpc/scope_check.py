@@ -24,6 +24,11 @@ async def check_scope(
     account = await repository.get_operator(session, claimed.username)
     if account is None:
         return Response(verdict=Response.UNAUTHENTICATED, reason="the account no longer exists")
+    if account.version != claimed.version:
+        return Response(
+            verdict=Response.UNAUTHENTICATED,
+            reason="the password changed since the token was issued",
+        )
     operator = Operator(account.username, cast(Role, account.role), tuple(account.districts))
 
     def verdict(

@@ -14,6 +14,7 @@ from yizhan.common.http import Problem
 from yizhan.common.rpc import ServicerContext
 from yizhan.stations.api import device_routes, station_routes
 from yizhan.stations.context import Deps
+from yizhan.stations.operators import current_account
 from yizhan.stations.schemas import DeviceCreate, StationCreate
 
 Reply = stations_pb2.AdminReply
@@ -44,9 +45,16 @@ class StationAdminServicer(stations_pb2_grpc.StationAdminServicer):
         act: Callable[[Operator, BaseModel], Awaitable[BaseModel]],
     ) -> stations_pb2.AdminReply:
         try:
-            operator = decode_token(self._jwt_secret, request.operator_token)
+            claimed = decode_token(self._jwt_secret, request.operator_token)
         except InvalidToken:
             return Reply(code="unauthorized")
+        # As the HTTP API (verify_token): the account as it is now, refused once it is gone
+        # or its password changed since the token was issued.
+        async with self._deps.sessions() as session:
+            current = await current_account(session, claimed.username)
+        if current is None or current.version != claimed.version:
+            return Reply(code="unauthorized")
+        operator = current
         try:
             scope.check_write(operator)
             body = schema.model_validate_json(request.body_json or "{}")

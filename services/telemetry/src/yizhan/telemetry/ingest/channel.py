@@ -25,6 +25,10 @@ class Channel(Generic[T]):
         """How many items wait."""
         return len(self._items)
 
+    def room(self) -> int:
+        """How many more items fit now (only grows until the caller offers more)."""
+        return self._capacity - len(self._items)
+
     def full(self) -> bool:
         """Whether nothing more fits."""
         return len(self._items) >= self._capacity

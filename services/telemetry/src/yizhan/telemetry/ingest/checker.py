@@ -5,10 +5,10 @@ import logging
 from dataclasses import dataclass, field
 
 from yizhan.telemetry.ingest import metrics
-from yizhan.telemetry.ingest.consumer import Received
 from yizhan.telemetry.ingest.devices import DeviceResolver, check_device
 from yizhan.telemetry.ingest.effects import Arrival
 from yizhan.telemetry.ingest.protocol import Message, Rejection, parse_topic, validate
+from yizhan.telemetry.ingest.source import Received
 from yizhan.telemetry.ingest.store import DeadLetter
 
 log = logging.getLogger(__name__)

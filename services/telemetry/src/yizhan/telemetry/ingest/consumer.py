@@ -3,20 +3,23 @@
 The broker keeps our session (fixed client id, clean_start=False, a session expiry), so what
 devices publish while we are down waits for us. Messages are acknowledged only when the
 writer says their batch is committed; until then they count against our Receive Maximum,
-which is the far end of our backpressure: when the queue is full this thread stops reading
-the socket, keeps answering pings and sending acknowledgements, and the broker stops once our
-window of unacknowledged messages is used up.
+which is our backpressure: the broker sends no more once that window is used up. This thread
+never stops reading the socket (what does not fit in the queue waits in `_held`, at most a
+window's worth, kept as read), so pings are answered and the connection holds through any outage.
+
+Anything the broker sends that we cannot parse is a protocol error: we say so (DISCONNECT
+0x81/0x82), drop the connection and reconnect; the unacknowledged messages come again.
 """
 
 import contextlib
 import logging
 import select
 import socket
+import ssl
+import struct
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
@@ -25,50 +28,37 @@ from yizhan.common.mqtt import (
     RECONNECT_MAX_SECONDS,
     RECONNECT_MIN_SECONDS,
     SESSION_EXPIRY_SECONDS,
-    TOPIC_PREFIX,
+    tls_context,
+    tls_server_name,
 )
 from yizhan.common.settings import CommonSettings
 from yizhan.telemetry.ingest import metrics, mqtt_wire
 from yizhan.telemetry.ingest.channel import Channel
 from yizhan.telemetry.ingest.mqtt_wire import ProtocolError
+from yizhan.telemetry.ingest.source import (
+    MAX_PACKET_BYTES,
+    RETAIN_SEND_IF_NEW_SUB,
+    Received,
+    Waiting,
+    exit_process,
+    guarded_thread,
+    topic_filter,
+)
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Every channel of every device (the broker's ACL for telemetry allows exactly this filter);
-# our own `down` answers come back too and are skipped.
-SUBSCRIPTION = f"{TOPIC_PREFIX}/+/dev/+/+"
+# Decoding errors a malformed packet can raise; each is a protocol error, never a dead thread.
+_MALFORMED = (IndexError, ValueError, struct.error, ProtocolError)
 # A read takes whatever the kernel holds, up to this: hundreds of messages per system call.
 READ_CHUNK_BYTES = 256 * 1024
-# Larger packets are never sent to us by the broker (MQTT 5 Maximum Packet Size); anything
-# between 16 KiB and this still arrives and is kept as a `too_large` dead letter.
-MAX_PACKET_BYTES = 1024 * 1024
 # How long the loop sleeps when nothing happens; acks and stop requests wake it at once.
 IDLE_WAKEUP_SECONDS = 1.0
 # While the queue is full: how often to try again to hand over what was read.
 FULL_RETRY_SECONDS = 0.02
 CONNECT_TIMEOUT_SECONDS = 10.0
 SUBSCRIBE_PACKET_ID = 1
-# Retain handling 1: retained statuses only for a new subscription, not on every reconnect.
-RETAIN_SEND_IF_NEW_SUB = 1
-
-
-# Not frozen: a frozen dataclass sets every field through object.__setattr__, which costs
-# more than the rest of this thread's work on a message.
-@dataclass(slots=True)
-class Received:
-    """One message as it came off the wire, with what is needed to acknowledge it."""
-
-    topic: str
-    payload: bytes
-    mid: int
-    qos: int
-    # A retained message replayed on subscribe is old news, not a sign of life.
-    retained: bool
-    received_at: datetime
-    # Which connection delivered it: a packet id means nothing on a later connection.
-    connection: int
 
 
 class _Lost(Exception):
@@ -91,12 +81,13 @@ class Consumer(Generic[T]):
         share_group: str,
         receive_maximum: int,
         out: Channel[T],
-        prepare: Callable[["Received"], T],
+        prepare: Callable[[Received], T],
+        on_fatal: Callable[[str], None] = exit_process,
     ) -> None:
         self._common = common
         self._client_id = client_id
         self._receive_maximum = receive_maximum
-        self._filter = f"$share/{share_group}/{SUBSCRIPTION}" if share_group else SUBSCRIPTION
+        self._filter = topic_filter(share_group)
         self._out = out
         self._prepare = prepare
         self._accepting = True
@@ -110,7 +101,7 @@ class Consumer(Generic[T]):
         # Our own QoS 1 publishes not yet acknowledged by the broker, resent after a reconnect.
         self._inflight: dict[int, bytes] = {}
         self._next_packet_id = 0
-        self._held: deque[T] = deque()
+        self._held: Waiting[T] = Waiting(out, prepare)
         self._reader = mqtt_wire.Reader(MAX_PACKET_BYTES)
         self._subscribed = False
         # Set when a PINGRESP arrives; the loop then stops waiting for one.
@@ -118,12 +109,24 @@ class Consumer(Generic[T]):
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
-        self._thread = threading.Thread(target=self._run, name="mqtt-ingest", daemon=True)
+        self._reconnects = 0
+        # Limits the broker set in its CONNACK (MQTT 5): keep alive, its window for our
+        # publishes, and the largest packet it takes.
+        self._keepalive = float(KEEPALIVE_SECONDS)
+        self._server_receive_maximum = 65_535
+        self._server_maximum_packet = mqtt_wire.MAX_REMAINING_LENGTH
+        self._tls = tls_context(common)
+        self._thread = guarded_thread(self._run, "mqtt-ingest", on_fatal)
 
     @property
     def connected(self) -> bool:
         """Whether the broker connection is up and our subscription was granted."""
         return self._subscribed
+
+    @property
+    def reconnects(self) -> int:
+        """How many times the connection was lost and made again since start."""
+        return self._reconnects
 
     def start(self) -> None:
         """Connect in the background (retrying until the broker answers) and consume."""
@@ -155,6 +158,10 @@ class Consumer(Generic[T]):
     def publish(self, topic: str, payload: bytes) -> bool:
         """Publish at QoS 1 (sent by the network thread, kept until the broker has it)."""
         with self._lock:
+            packet = mqtt_wire.publish(topic, payload, qos=1, packet_id=1)
+            if len(packet) > self._server_maximum_packet:
+                log.warning("publish refused: larger than the broker takes", extra={"topic": topic})
+                return False
             packet_id = self._new_packet_id()
             if packet_id is None:
                 log.warning("publish refused: too many unacknowledged", extra={"topic": topic})
@@ -176,7 +183,8 @@ class Consumer(Generic[T]):
         metrics.MQTT_CONNECTED.set(0)
 
     def _new_packet_id(self) -> int | None:
-        if len(self._inflight) >= 65_000:
+        # The broker's Receive Maximum bounds how many of ours may be unacknowledged.
+        if len(self._inflight) >= min(self._server_receive_maximum, 65_000):
             return None
         while True:
             self._next_packet_id = self._next_packet_id % 65_535 + 1
@@ -189,26 +197,46 @@ class Consumer(Generic[T]):
 
     def _run(self) -> None:
         delay = float(RECONNECT_MIN_SECONDS)
+        connected_before = False
         while not self._closing.is_set():
             sock: socket.socket | None = None
             try:
                 sock = self._connect()
+                if connected_before:
+                    self._reconnects += 1
+                    metrics.MQTT_RECONNECTS.inc()
+                connected_before = True
                 delay = float(RECONNECT_MIN_SECONDS)
                 self._serve(sock)
-            except (OSError, _Lost, ProtocolError) as exc:
+            except (OSError, _Lost) as exc:
                 if not self._closing.is_set():
                     log.warning("MQTT connection lost", extra={"error": str(exc) or repr(exc)})
+            except ProtocolError as exc:
+                log.error("MQTT protocol error; reconnecting", extra={"error": str(exc)})
+                self._say_goodbye(sock, exc.reason)
             finally:
                 self._disconnected(sock)
             if not self._closing.is_set():
                 self._closing.wait(delay)
                 delay = min(delay * 2, RECONNECT_MAX_SECONDS)
 
+    def _say_goodbye(self, sock: socket.socket | None, reason: int) -> None:
+        """Tell the broker why we drop the connection (best effort)."""
+        if sock is not None:
+            with contextlib.suppress(OSError, _Lost):
+                self._send(sock, mqtt_wire.disconnect(reason))
+
     def _connect(self) -> socket.socket:
         common = self._common
         sock = socket.create_connection(
             (common.mqtt_host, common.mqtt_port), timeout=CONNECT_TIMEOUT_SECONDS
         )
+        if self._tls is not None:
+            try:
+                sock = self._tls.wrap_socket(sock, server_hostname=tls_server_name(common))
+            except BaseException:
+                sock.close()
+                raise
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             password = common.mqtt_password.get_secret_value() if common.mqtt_password else None
@@ -225,11 +253,17 @@ class Consumer(Generic[T]):
                 )
             )
             reader = mqtt_wire.Reader(MAX_PACKET_BYTES)
-            session_present, reason = self._await_connack(sock, reader)
-            if reason >= 0x80:
-                raise _Lost(f"connection refused by the broker (reason {reason:#x})")
+            connack = self._await_connack(sock, reader)
+            if connack.reason >= 0x80:
+                raise _Lost(f"connection refused by the broker (reason {connack.reason:#x})")
+            self._honour(connack)
             self._reader = reader
-            log.info("MQTT connected", extra={"session_present": session_present})
+            if connack.session_present:
+                log.info("MQTT connected, session resumed")
+            else:
+                # Nothing was kept for us (first start, or the broker lost its state):
+                # what devices published while we were away and not queued is gone.
+                log.warning("MQTT connected with a new session")
             # Subscribe on every connect: a broker that lost our session must learn it again.
             packets = [
                 mqtt_wire.subscribe(
@@ -251,7 +285,17 @@ class Consumer(Generic[T]):
             raise
         return sock
 
-    def _await_connack(self, sock: socket.socket, reader: mqtt_wire.Reader) -> tuple[bool, int]:
+    def _honour(self, connack: mqtt_wire.Connack) -> None:
+        """Adopt the limits the broker set in its CONNACK."""
+        if connack.server_keep_alive is not None:
+            # 0 means no keep alive; we still ping, at our own pace, to notice a dead peer.
+            self._keepalive = float(connack.server_keep_alive or KEEPALIVE_SECONDS)
+        else:
+            self._keepalive = float(KEEPALIVE_SECONDS)
+        self._server_receive_maximum = connack.receive_maximum or 65_535
+        self._server_maximum_packet = connack.maximum_packet_size or mqtt_wire.MAX_REMAINING_LENGTH
+
+    def _await_connack(self, sock: socket.socket, reader: mqtt_wire.Reader) -> mqtt_wire.Connack:
         deadline = time.monotonic() + CONNECT_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             data = sock.recv(READ_CHUNK_BYTES)
@@ -261,12 +305,15 @@ class Consumer(Generic[T]):
             for kind, _, body in reader.packets():
                 if kind != mqtt_wire.CONNACK:
                     raise ProtocolError(f"expected CONNACK, got packet type {kind}")
-                return mqtt_wire.parse_connack(body)
+                try:
+                    return mqtt_wire.parse_connack(body)
+                except _MALFORMED as exc:
+                    raise ProtocolError(f"malformed CONNACK: {exc!r}") from exc
         raise _Lost("no CONNACK in time")
 
     def _serve(self, sock: socket.socket) -> None:
         """Read, hand over, acknowledge and ping until the connection ends or we close."""
-        keepalive = float(KEEPALIVE_SECONDS)
+        keepalive = self._keepalive
         last_sent = time.monotonic()
         ping_sent_at: float | None = None
         # What came in the same read as the CONNACK (a resumed session's messages).
@@ -278,10 +325,10 @@ class Consumer(Generic[T]):
                     self._send(sock, mqtt_wire.DISCONNECT)
                 return
             self._hand_over()
-            reading = self._accepting and not self._held
+            # Always read: the broker sends at most a window's worth of unacknowledged
+            # messages, and its PINGRESPs and DISCONNECTs must be seen even when full.
             timeout = FULL_RETRY_SECONDS if self._held else IDLE_WAKEUP_SECONDS
-            watched = [sock, self._wake_r] if reading else [self._wake_r]
-            ready, _, _ = select.select(watched, [], [], timeout)
+            ready, _, _ = select.select([sock, self._wake_r], [], [], timeout)
             if self._wake_r in ready:
                 with contextlib.suppress(BlockingIOError):
                     self._wake_r.recv(4096)
@@ -289,33 +336,59 @@ class Consumer(Generic[T]):
                 self._read(sock)
             if self._flush(sock):
                 last_sent = time.monotonic()
+            if self._pong:
+                self._pong = False
+                ping_sent_at = None
             now = time.monotonic()
             if ping_sent_at is not None and now - ping_sent_at > keepalive:
                 raise _Lost("no PINGRESP from the broker")
             if now - last_sent > keepalive / 2 and ping_sent_at is None:
                 self._send(sock, mqtt_wire.PINGREQ)
                 last_sent = ping_sent_at = now
-            if self._pong:
-                self._pong = False
-                ping_sent_at = None
 
     def _read(self, sock: socket.socket) -> None:
-        try:
-            data = sock.recv(READ_CHUNK_BYTES)
-        except BlockingIOError:
-            return
-        if not data:
-            raise _Lost("closed by the broker")
-        self._reader.feed(data)
-        self._handle_packets()
+        while True:
+            try:
+                data = sock.recv(READ_CHUNK_BYTES)
+            except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                return
+            if not data:
+                raise _Lost("closed by the broker")
+            self._reader.feed(data)
+            self._handle_packets()
+            # TLS hands over one record per read; what it has decrypted already is not
+            # seen by select(), so take it now.
+            if not isinstance(sock, ssl.SSLSocket) or not sock.pending():
+                return
 
     def _handle_packets(self) -> None:
-        """Act on every complete packet read so far."""
+        """Act on every complete packet read so far; anything malformed is a protocol error."""
+        try:
+            self._act_on_packets()
+        except _MALFORMED as exc:
+            if isinstance(exc, ProtocolError):
+                raise
+            raise ProtocolError(f"malformed packet: {exc!r}", mqtt_wire.MALFORMED_PACKET) from exc
+
+    def _act_on_packets(self) -> None:
         connection = self._connection
         received = 0
         for kind, flags, body in self._reader.packets():
             if kind == mqtt_wire.PUBLISH:
                 message = mqtt_wire.parse_publish(flags, body)
+                if message.qos == 2:
+                    # We subscribed at QoS 1; a QoS 2 delivery is refused, not taken as QoS 1.
+                    log.error("QoS 2 delivery refused", extra={"packet_id": message.packet_id})
+                    with self._lock:
+                        self._pending_out.append(
+                            mqtt_wire.pubrec(
+                                message.packet_id, mqtt_wire.IMPLEMENTATION_SPECIFIC_ERROR
+                            )
+                        )
+                    continue
+                if not self._accepting:
+                    # Never queued, never acknowledged: the broker delivers it again.
+                    continue
                 # Strictly increasing, so that an offline status and the next message never tie.
                 now = max(time.time(), self._last_received + 1e-6)
                 self._last_received = now
@@ -329,7 +402,7 @@ class Consumer(Generic[T]):
                     received_at=datetime.fromtimestamp(now, UTC),
                     connection=connection,
                 )
-                self._held.append(self._prepare(item))
+                self._held.add(item)
                 received += 1
             elif kind == mqtt_wire.PUBACK:
                 packet_id, _ = mqtt_wire.parse_puback(body)
@@ -342,7 +415,7 @@ class Consumer(Generic[T]):
             elif kind == mqtt_wire.DISCONNECT_TYPE:
                 raise _Lost(f"disconnected by the broker (reason {mqtt_wire.reason_of(body):#x})")
             else:
-                raise ProtocolError(f"unexpected packet type {kind}")
+                raise ProtocolError(f"unexpected packet type {kind}", mqtt_wire.PROTOCOL_ERROR)
         if received:
             metrics.RECEIVED.inc(received)
 
@@ -365,7 +438,7 @@ class Consumer(Generic[T]):
             # Never handed over, never acknowledged: the broker delivers them again.
             self._held.clear()
             return
-        self._out.offer(self._held)
+        self._held.move()
 
     def _flush(self, sock: socket.socket) -> bool:
         """Send pending acknowledgements and publishes; whether anything was sent."""

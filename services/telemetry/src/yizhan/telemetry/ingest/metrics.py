@@ -25,6 +25,9 @@ QUEUE_DEPTH = Gauge("yz_telemetry_queue_depth", "Messages waiting for the writer
 MQTT_CONNECTED = Gauge(
     "yz_telemetry_mqtt_connected", "1 while connected to the broker and subscribed"
 )
+MQTT_RECONNECTS = Counter(
+    "yz_telemetry_mqtt_reconnects_total", "Broker connections made again after one was lost"
+)
 UNEXPECTED_ERRORS = Counter(
     "yz_telemetry_unexpected_errors_total", "Batches that raised an unexpected error"
 )

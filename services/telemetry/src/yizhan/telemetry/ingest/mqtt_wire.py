@@ -15,6 +15,7 @@ CONNECT: Final = 1
 CONNACK: Final = 2
 PUBLISH: Final = 3
 PUBACK: Final = 4
+PUBREC: Final = 5
 SUBSCRIBE: Final = 8
 SUBACK: Final = 9
 PINGREQ_TYPE: Final = 12
@@ -29,16 +30,35 @@ DISCONNECT: Final = b"\xe0\x00"
 # The longest remaining length MQTT can express (four varint bytes).
 MAX_REMAINING_LENGTH: Final = 268_435_455
 
-# CONNECT property identifiers (MQTT 5, section 3.1.2.11).
+# Reason codes we send.
+MALFORMED_PACKET: Final = 0x81
+PROTOCOL_ERROR: Final = 0x82
+IMPLEMENTATION_SPECIFIC_ERROR: Final = 0x83
+
+# Property identifiers (MQTT 5, section 2.2.2.2).
 _SESSION_EXPIRY: Final = 0x11
+_SERVER_KEEP_ALIVE: Final = 0x13
 _RECEIVE_MAXIMUM: Final = 0x21
 _MAXIMUM_PACKET_SIZE: Final = 0x27
+# How many bytes each property's value takes; None: a string or binary (two-byte length),
+# "pair": a user property (two strings), "varint": a variable byte integer.
+_PROPERTY_SIZES: Final[dict[int, int | str | None]] = {
+    0x01: 1, 0x02: 4, 0x03: None, 0x08: None, 0x09: None, 0x0B: "varint", 0x11: 4,
+    0x12: None, 0x13: 2, 0x15: None, 0x16: None, 0x17: 1, 0x18: 4, 0x19: 1, 0x1A: None,
+    0x1C: None, 0x1F: None, 0x21: 2, 0x22: 2, 0x23: 2, 0x24: 1, 0x25: 1, 0x26: "pair",
+    0x27: 4, 0x28: 1, 0x29: 1, 0x2A: 1,
+}  # fmt: skip
 _U16 = struct.Struct("!H")
 _U32 = struct.Struct("!I")
 
 
 class ProtocolError(Exception):
     """The peer sent something that is not MQTT 5 as we speak it: drop the connection."""
+
+    def __init__(self, message: str, reason: int = 0x81) -> None:
+        super().__init__(message)
+        # The DISCONNECT reason we give: 0x81 malformed packet, 0x82 protocol error.
+        self.reason = reason
 
 
 def varint(value: int) -> bytes:
@@ -126,6 +146,26 @@ def puback(packet_id: int) -> bytes:
     return b"\x40\x02" + _U16.pack(packet_id)
 
 
+def pubrec(packet_id: int, reason: int) -> bytes:
+    """A PUBREC; with a reason of 0x80 or more it refuses a QoS 2 message for good."""
+    return b"\x50\x04" + _U16.pack(packet_id) + bytes((reason, 0))
+
+
+def disconnect(reason: int) -> bytes:
+    """A DISCONNECT with a reason code (no properties)."""
+    return bytes((DISCONNECT_TYPE << 4, 1, reason))
+
+
+class Connack(NamedTuple):
+    """What a CONNACK tells us; None where the broker left a limit unsaid."""
+
+    session_present: bool
+    reason: int
+    server_keep_alive: int | None
+    receive_maximum: int | None
+    maximum_packet_size: int | None
+
+
 class Publish(NamedTuple):
     """A decoded PUBLISH (a named tuple: built once per message, it must be cheap)."""
 
@@ -191,7 +231,11 @@ def parse_publish(flags: int, body: bytes) -> Publish:
     pos = topic_end
     packet_id = 0
     if qos:
+        if pos + 2 > len(body):
+            raise ProtocolError("malformed PUBLISH")
         packet_id = (body[pos] << 8) | body[pos + 1]
+        if packet_id == 0:
+            raise ProtocolError("PUBLISH with packet id 0")
         pos += 2
     props, pos = _read_varint(body, pos)
     pos += props
@@ -202,19 +246,69 @@ def parse_publish(flags: int, body: bytes) -> Publish:
     )
 
 
-def parse_connack(body: bytes) -> tuple[bool, int]:
-    """(session present, reason code) of a CONNACK."""
+def parse_connack(body: bytes) -> Connack:
+    """A CONNACK with the properties that bind us (keep alive, window, packet size)."""
     if len(body) < 2:
         raise ProtocolError("malformed CONNACK")
-    return bool(body[0] & 0x01), body[1]
+    properties = parse_properties(body, 2)[0] if len(body) > 2 else {}
+    return Connack(
+        bool(body[0] & 0x01),
+        body[1],
+        _int_property(properties, _SERVER_KEEP_ALIVE),
+        _int_property(properties, _RECEIVE_MAXIMUM),
+        _int_property(properties, _MAXIMUM_PACKET_SIZE),
+    )
+
+
+def _int_property(properties: dict[int, int | bytes], key: int) -> int | None:
+    value = properties.get(key)
+    return value if isinstance(value, int) else None
+
+
+def parse_properties(data: bytes, pos: int) -> tuple[dict[int, int | bytes], int]:
+    """The property block starting at `pos`: ({identifier: value}, position after it).
+
+    Integers are decoded; strings, binaries and user properties are kept as raw bytes.
+    """
+    length, pos = _read_varint(data, pos)
+    end = pos + length
+    if end > len(data):
+        raise ProtocolError("properties run past the packet")
+    found: dict[int, int | bytes] = {}
+    while pos < end:
+        key, pos = _read_varint(data, pos)
+        size = _PROPERTY_SIZES.get(key, -1)
+        if size == -1:
+            raise ProtocolError(f"unknown property {key:#x}")
+        if size == "varint":
+            found[key], pos = _read_varint(data, pos)
+            continue
+        if isinstance(size, int):
+            if pos + size > end:
+                raise ProtocolError("property runs past its block")
+            found[key] = int.from_bytes(data[pos : pos + size], "big")
+            pos += size
+            continue
+        start = pos
+        for _ in range(2 if size == "pair" else 1):
+            if pos + 2 > end:
+                raise ProtocolError("property runs past its block")
+            pos += 2 + _U16.unpack_from(data, pos)[0]
+        if pos > end:
+            raise ProtocolError("property runs past its block")
+        found[key] = bytes(data[start:pos])
+    return found, end
 
 
 def parse_suback(body: bytes) -> tuple[int, list[int]]:
     """(packet id, reason codes) of a SUBACK."""
     if len(body) < 3:
         raise ProtocolError("malformed SUBACK")
-    props, pos = _read_varint(body, 2)
-    return _U16.unpack_from(body)[0], list(body[pos + props :])
+    _, pos = parse_properties(body, 2)
+    reasons = list(body[pos:])
+    if not reasons:
+        raise ProtocolError("SUBACK without reason codes")
+    return _U16.unpack_from(body)[0], reasons
 
 
 def parse_puback(body: bytes) -> tuple[int, int]:

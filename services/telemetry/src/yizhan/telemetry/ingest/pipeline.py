@@ -22,7 +22,10 @@ from yizhan.telemetry.ingest.checker import Prepared, validate_safely
 from yizhan.telemetry.ingest.checkin import CheckinResponder
 from yizhan.telemetry.ingest.consumer import Consumer
 from yizhan.telemetry.ingest.devices import DeviceResolver
+from yizhan.telemetry.ingest.paho_source import PahoSource
 from yizhan.telemetry.ingest.refresher import Refresher
+from yizhan.telemetry.ingest.session_guard import guard_session
+from yizhan.telemetry.ingest.source import Source
 from yizhan.telemetry.ingest.store import Store, Written
 from yizhan.telemetry.ingest.writer import Writer
 from yizhan.telemetry.settings import Settings
@@ -42,6 +45,7 @@ class Ingest:
     """Owns the threads and connections of ingest; start() once, stop() once."""
 
     def __init__(self, settings: Settings) -> None:
+        self._settings = settings
         token = settings.common.service_token.get_secret_value()
         tls = settings.common.grpc_tls()
         dsn = libpq_dsn(settings.database_url)
@@ -50,7 +54,8 @@ class Ingest:
         self._bookings = rpc.sync_channel(settings.common.bookings_grpc, token, tls)
         self._store = Store(dsn)
         self._refresher = Refresher(dsn, settings.rollup_refresh_seconds)
-        self.consumer = Consumer(
+        source_class = PahoSource if settings.mqtt_source == "paho" else Consumer
+        self.source: Source = source_class(
             settings.common,
             client_id=settings.mqtt_client_id,
             share_group=settings.mqtt_share_group,
@@ -60,7 +65,7 @@ class Ingest:
         )
         self._responder = CheckinResponder(
             bookings_pb2_grpc.BookingDeskStub(self._bookings),
-            self.consumer.publish,
+            self.source.publish,
             workers=settings.checkin_workers,
             timeout_seconds=settings.checkin_timeout_seconds,
         )
@@ -73,7 +78,7 @@ class Ingest:
             self._queue,
             self._store,
             resolver,
-            ack=self.consumer.ack,
+            ack=self.source.ack,
             on_scans=self._responder.submit,
             on_committed=self._committed,
             batch_size=settings.batch_size,
@@ -83,24 +88,25 @@ class Ingest:
         self._refresher.note(written.usage_range)
 
     def start(self) -> None:
-        """Start writing, then consuming."""
+        """Check that no other account can take our session, start writing, then consuming."""
+        guard_session(self._settings)
         gc.freeze()
         _, older, oldest = gc.get_threshold()
         gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
         metrics.QUEUE_DEPTH.set_function(self._queue.qsize)
         self._refresher.start()
         self._writer.start()
-        self.consumer.start()
+        self.source.start()
 
     def stop(self) -> None:
         """Stop consuming, write and acknowledge what is queued, answer pending scans,
         disconnect. Blocking: call it from a thread."""
         log.info("ingest stopping", extra={"queued": self._queue.qsize()})
-        self.consumer.stop_accepting()
+        self.source.stop_accepting()
         self._writer.stop(STOP_TIMEOUT_SECONDS)
         self._responder.close()
         self._refresher.stop(STOP_TIMEOUT_SECONDS / 3)
-        self.consumer.close()
+        self.source.close()
         self._store.close()
         self._stations.close()
         self._bookings.close()

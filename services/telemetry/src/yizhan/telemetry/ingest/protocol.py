@@ -227,16 +227,42 @@ def _decode(payload: bytes) -> Any:
     # orjson is strict (UTF-8 only, no NaN) and several times faster than json; what it
     # refuses although JSON allows it (1e400, say) the standard library judges.
     try:
-        return orjson.loads(payload)
+        body = orjson.loads(payload)
     except orjson.JSONDecodeError:
         return _decode_slowly(payload)
+    # orjson keeps the last of duplicate keys. Each key is a `"...":` in the payload: as many
+    # of those as keys read means none was dropped; more (a duplicate, or a string value
+    # holding `":`) and the standard library reads it again, refusing duplicates.
+    if len(_KEY_TOKEN.findall(payload)) != _key_count(body):
+        return _decode_slowly(payload)
+    return body
+
+
+_KEY_TOKEN = re.compile(rb'"\s*:')
+
+
+def _key_count(value: Any) -> int:
+    if isinstance(value, dict):
+        return len(value) + sum(_key_count(item) for item in value.values())
+    if isinstance(value, list):
+        return sum(_key_count(item) for item in value)
+    return 0
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in body:
+            raise _Fail("invalid", f"duplicate key {_short(key, 64)!r}")
+        body[key] = value
+    return body
 
 
 def _decode_slowly(payload: bytes) -> Any:
     try:
         # Strict UTF-8 first: json.loads would guess UTF-16/32 from bytes.
         text = payload.decode("utf-8")
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise _Fail("malformed_json", _short(str(exc))) from None
 

@@ -24,9 +24,9 @@ import psycopg
 from yizhan.telemetry.ingest import metrics
 from yizhan.telemetry.ingest.channel import Channel
 from yizhan.telemetry.ingest.checker import Checked, Prepared, check, dead_letter
-from yizhan.telemetry.ingest.consumer import Received
 from yizhan.telemetry.ingest.devices import DeviceResolver, StationsUnavailable
 from yizhan.telemetry.ingest.protocol import Event, Rejection
+from yizhan.telemetry.ingest.source import Received, exit_process, guarded_thread
 from yizhan.telemetry.ingest.store import Store, Written
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ class Writer:
         on_scans: Callable[[list[Event]], None],
         on_committed: Callable[[Written], None] = lambda written: None,
         batch_size: int,
+        on_fatal: Callable[[str], None] = exit_process,
     ) -> None:
         self._source = source
         self._store = store
@@ -72,7 +73,7 @@ class Writer:
         self._stopping = threading.Event()
         # Set when an outage is met while stopping: what is left stays unacknowledged.
         self._abandoned = False
-        self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+        self._thread = guarded_thread(self._run, "ingest-writer", on_fatal)
 
     def start(self) -> None:
         """Start the writer thread."""
@@ -110,14 +111,18 @@ class Writer:
         except Exception:
             metrics.UNEXPECTED_ERRORS.inc()
             log.exception("batch failed unexpectedly; retrying message by message")
+        # Acknowledged together at the end, in order of receipt (MQTT 5, 4.6).
+        done: list[Received] = []
         for arrival, item in zip(checked.arrivals, checked.arrival_sources, strict=True):
             one = Checked(sources=[item], arrivals=[arrival], arrival_sources=[item])
             try:
-                self.process(one)
+                if self.process(one, acknowledge=False):
+                    done.append(item)
             except Exception as exc:
                 log.exception("message failed unexpectedly", extra={"topic": item.topic})
                 rejection = Rejection("invalid", f"could not be processed ({type(exc).__name__})")
-                self._keep_as_dead_letter(item, rejection)
+                if self._keep_as_dead_letter(item, rejection):
+                    done.append(item)
         accepted = {id(item) for item in checked.arrival_sources}
         rest = [item for item in checked.sources if id(item) not in accepted]
         if checked.dead_letters:
@@ -125,31 +130,34 @@ class Writer:
                 self._store.write([], checked.dead_letters)
             except Exception:
                 log.exception("could not keep the dead letters; they will come again")
-                return
-            for dead in checked.dead_letters:
-                metrics.DEAD_LETTERS.labels(dead.reason).inc()
-        self._ack(rest)
+                rest = []
+            else:
+                for dead in checked.dead_letters:
+                    metrics.DEAD_LETTERS.labels(dead.reason).inc()
+        finished = {id(item) for item in done + rest}
+        self._ack([item for item in checked.sources if id(item) in finished])
 
-    def _keep_as_dead_letter(self, item: Received, rejection: Rejection) -> None:
+    def _keep_as_dead_letter(self, item: Received, rejection: Rejection) -> bool:
         try:
             self._store.write([], [dead_letter(item, rejection)])
         except Exception:
             # Unacknowledged: the broker delivers it again after a reconnect.
             log.exception("could not keep it as a dead letter either")
-            return
+            return False
         metrics.DEAD_LETTERS.labels(rejection.reason).inc()
-        self._ack([item])
+        return True
 
-    def process(self, checked: Checked) -> None:
-        """Store, commit, acknowledge, then trigger after-commit effects."""
+    def process(self, checked: Checked, *, acknowledge: bool = True) -> bool:
+        """Store, commit, acknowledge, then trigger after-commit effects; whether committed."""
         if self._abandoned:
-            return
+            return False
         started = time.perf_counter()
         written = self._retrying(lambda: self._write(checked), _OUTAGES, "database")
         if written is None:
-            return
+            return False
         # The batch is committed: only now may the broker forget these messages.
-        self._ack(checked.sources)
+        if acknowledge:
+            self._ack(checked.sources)
         try:
             self._on_scans(written.scans)
             self._on_committed(written)
@@ -158,6 +166,7 @@ class Writer:
             log.exception("after-commit work failed")
         metrics.BATCH_SIZE.observe(len(checked.sources))
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+        return True
 
     def _write(self, checked: Checked) -> Written:
         try:

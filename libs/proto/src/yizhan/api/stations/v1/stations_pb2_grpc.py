@@ -64,6 +64,11 @@ class StationDirectoryStub:
                 request_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.ListDevicesRequest.SerializeToString,
                 response_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.ListDevicesResponse.FromString,
                 _registered_method=True)
+        self.GetOperatorAccount = channel.unary_unary(
+                '/yizhan.api.stations.v1.StationDirectory/GetOperatorAccount',
+                request_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.GetOperatorAccountRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.OperatorAccountVersion.FromString,
+                _registered_method=True)
 
 
 class StationDirectoryServicer:
@@ -114,6 +119,15 @@ class StationDirectoryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetOperatorAccount(self, request, context):
+        """An operator account as it is now: its role and districts (a token acts with these, not
+        with those it was issued with) and its version, raised by a password change (a token is
+        good only while it carries that version). NOT_FOUND when the account does not exist.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StationDirectoryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -146,6 +160,11 @@ def add_StationDirectoryServicer_to_server(servicer, server):
                     servicer.ListDevices,
                     request_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.ListDevicesRequest.FromString,
                     response_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.ListDevicesResponse.SerializeToString,
+            ),
+            'GetOperatorAccount': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOperatorAccount,
+                    request_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.GetOperatorAccountRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.OperatorAccountVersion.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -310,6 +329,33 @@ class StationDirectory:
             '/yizhan.api.stations.v1.StationDirectory/ListDevices',
             yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.ListDevicesRequest.SerializeToString,
             yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.ListDevicesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOperatorAccount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.stations.v1.StationDirectory/GetOperatorAccount',
+            yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.GetOperatorAccountRequest.SerializeToString,
+            yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.OperatorAccountVersion.FromString,
             options,
             channel_credentials,
             insecure,

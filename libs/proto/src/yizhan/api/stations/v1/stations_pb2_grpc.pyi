@@ -48,6 +48,11 @@ class StationDirectoryStub:
     """
     ListDevices: _grpc.UnaryUnaryMultiCallable[_stations_pb2.ListDevicesRequest, _stations_pb2.ListDevicesResponse]
     """Registered devices of these stations, by station and id."""
+    GetOperatorAccount: _grpc.UnaryUnaryMultiCallable[_stations_pb2.GetOperatorAccountRequest, _stations_pb2.OperatorAccountVersion]
+    """An operator account as it is now: its role and districts (a token acts with these, not
+    with those it was issued with) and its version, raised by a password change (a token is
+    good only while it carries that version). NOT_FOUND when the account does not exist.
+    """
 
 @_typing.type_check_only
 class StationDirectoryAsyncStub(StationDirectoryStub):
@@ -69,6 +74,11 @@ class StationDirectoryAsyncStub(StationDirectoryStub):
     """
     ListDevices: _aio.UnaryUnaryMultiCallable[_stations_pb2.ListDevicesRequest, _stations_pb2.ListDevicesResponse]  # type: ignore[assignment]
     """Registered devices of these stations, by station and id."""
+    GetOperatorAccount: _aio.UnaryUnaryMultiCallable[_stations_pb2.GetOperatorAccountRequest, _stations_pb2.OperatorAccountVersion]  # type: ignore[assignment]
+    """An operator account as it is now: its role and districts (a token acts with these, not
+    with those it was issued with) and its version, raised by a password change (a token is
+    good only while it carries that version). NOT_FOUND when the account does not exist.
+    """
 
 class StationDirectoryServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -123,6 +133,17 @@ class StationDirectoryServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_stations_pb2.ListDevicesResponse, _abc.Awaitable[_stations_pb2.ListDevicesResponse]]:
         """Registered devices of these stations, by station and id."""
+
+    @_abc_1.abstractmethod
+    def GetOperatorAccount(
+        self,
+        request: _stations_pb2.GetOperatorAccountRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_stations_pb2.OperatorAccountVersion, _abc.Awaitable[_stations_pb2.OperatorAccountVersion]]:
+        """An operator account as it is now: its role and districts (a token acts with these, not
+        with those it was issued with) and its version, raised by a password change (a token is
+        good only while it carries that version). NOT_FOUND when the account does not exist.
+        """
 
 def add_StationDirectoryServicer_to_server(servicer: StationDirectoryServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
 
