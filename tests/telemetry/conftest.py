@@ -135,6 +135,8 @@ def telemetry_env(
         "YZ_STATIONS_GRPC": stations.grpc_address,
         "YZ_BOOKINGS_GRPC": bookings_address,
         "YZ_TELEMETRY_MQTT_CLIENT_ID": client_id,
+        # The webhook receivers of the notification tests listen on 127.0.0.1.
+        "YZ_TELEMETRY_NOTIFY_ALLOW_PRIVATE_TARGETS": "true",
     }
 
 

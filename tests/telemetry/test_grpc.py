@@ -47,6 +47,12 @@ def test_summaries_and_device_states(
             "SELECT count(*) FROM device_state WHERE device_id = %s", (idle,)
         )
     )
+    # The idle device's offline status opens its `offline` alarm (offline_alarms.py).
+    wait_until(
+        lambda: telemetry_database.value(
+            "SELECT count(*) FROM alarms WHERE device_id = %s AND code = 'offline'", (idle,)
+        )
+    )
 
     with sync_channel(telemetry.grpc_address, DEV_SERVICE_TOKEN) as channel:
         stub = telemetry_pb2_grpc.TelemetryQueryStub(channel)
@@ -59,7 +65,7 @@ def test_summaries_and_device_states(
         mine, nowhere = reply.stations
         assert mine.station_id == station
         assert mine.figures.visits == 4
-        assert (mine.devices_seen, mine.devices_online, mine.open_alarms) == (2, 1, 1)
+        assert (mine.devices_seen, mine.devices_online, mine.open_alarms) == (2, 1, 2)
         assert nowhere.station_id == "nowhere"
         assert nowhere.figures.visits == 0
 

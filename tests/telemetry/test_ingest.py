@@ -323,12 +323,18 @@ def test_device_state_alarms_and_offline(
     )
     kiosk.publish(f"{base}/status", {"v": 1, "state": "offline", "ts": now.isoformat()})
     wait_until(lambda: not states()[0]["online"])
-    assert states()[0]["alarms"] == []
-    # Anything after the offline status is a sign of life again.
+    # The fault is cleared; going offline opens the `offline` alarm (CONTRACT §3) ...
+    wait_until(lambda: [a["code"] for a in states()[0]["alarms"]] == ["offline"])
+    assert states()[0]["alarms"][0]["severity"] == "warning"
+    # ... until it is heard again: anything after the offline status is a sign of life.
     kiosk.publish(
         f"{base}/telemetry", {"v": 1, "seq": 3, "ts": now.isoformat(), "metrics": {"t": 1}}
     )
-    wait_until(lambda: states()[0]["online"])
+    wait_until(lambda: states()[0]["online"] and states()[0]["alarms"] == [])
+    assert telemetry_database.rows(
+        "SELECT cleared_at IS NOT NULL FROM alarms WHERE device_id = %s AND code = 'offline'",
+        (device,),
+    ) == [(True,)]
 
 
 def test_last_will_and_silence_make_a_device_offline(
@@ -361,6 +367,13 @@ def test_last_will_and_silence_make_a_device_offline(
     sock.close()
     wait_until(lambda: online() is False)
 
+    def alarm_codes(device_id: str) -> list[str]:
+        items = operator.get(f"/api/v1/stations/{station}/devices/state").json()["items"]
+        return [a["code"] for i in items if i["device_id"] == device_id for a in i["alarms"]]
+
+    # The Last Will opens the offline alarm.
+    wait_until(lambda: alarm_codes(device) == ["offline"])
+
     # Silence: three minutes after the last message a device is offline, without any status.
     quiet = registry.device(station, unique("quiet"), "water")
     telemetry_database.execute(
@@ -374,6 +387,14 @@ def test_last_will_and_silence_make_a_device_offline(
         device + "-recent": True,
         quiet: False,
     }
+    # Three minutes of silence open the alarm too, dated when the silence began to count.
+    wait_until(lambda: alarm_codes(quiet) == ["offline"])
+    opened = telemetry_database.value(
+        "SELECT opened_at - (SELECT last_seen FROM device_state WHERE device_id = %s)"
+        " FROM alarms WHERE device_id = %s AND code = 'offline'",
+        (quiet, quiet),
+    )
+    assert opened == timedelta(seconds=180)
 
 
 def test_scan_is_answered_on_the_down_topic(

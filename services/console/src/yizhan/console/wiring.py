@@ -41,6 +41,7 @@ def build_console(
     directory = StationsDirectory(
         stations_pb2_grpc.StationDirectoryStub(stations),
         stations_pb2_grpc.OperatorLoginStub(stations),
+        stations_pb2_grpc.StationAdminStub(stations),
         deadline,
     )
     return ConsoleDeps(settings, sources, directory)

@@ -32,6 +32,7 @@ from yizhan.stations.login_limits import LoginLimits
 from yizhan.stations.operators import current_account
 from yizhan.stations.rpc.directory import StationDirectoryServicer
 from yizhan.stations.rpc.operator_login import OperatorLoginServicer
+from yizhan.stations.rpc.station_admin import StationAdminServicer
 from yizhan.stations.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,9 @@ async def serve(settings: Settings) -> None:
             server,
         )
         stations_pb2_grpc.add_OperatorLoginServicer_to_server(OperatorLoginServicer(deps), server)
+        stations_pb2_grpc.add_StationAdminServicer_to_server(
+            StationAdminServicer(deps, settings.common.jwt_secret.get_secret_value()), server
+        )
 
     components: list[Component] = []
     if control is not None and broker is not None:
@@ -135,6 +139,7 @@ async def serve(settings: Settings) -> None:
             grpc_services=[
                 "yizhan.api.stations.v1.StationDirectory",
                 "yizhan.api.stations.v1.OperatorLogin",
+                "yizhan.api.stations.v1.StationAdmin",
             ],
             components=components,
         )

@@ -19,9 +19,15 @@ from yizhan.common.db import create_engine, database_ping, session_factory
 from yizhan.common.http import create_http_app, problem
 from yizhan.common.runtime import background_task
 from yizhan.common.service import serve_service
-from yizhan.telemetry import maintenance, presence, storage
-from yizhan.telemetry.api import dead_letter_routes, device_routes, usage_routes
+from yizhan.telemetry import maintenance, offline_alarms, presence, storage
+from yizhan.telemetry.api import (
+    dead_letter_routes,
+    device_routes,
+    notification_routes,
+    usage_routes,
+)
 from yizhan.telemetry.context import Deps
+from yizhan.telemetry.notifications import notifier
 from yizhan.telemetry.peers.stations import StationsClient, StationsUnreachable
 from yizhan.telemetry.rpc.insights import TelemetryInsightsServicer
 from yizhan.telemetry.rpc.query import TelemetryQueryServicer
@@ -65,6 +71,7 @@ def build_http_app(deps: Deps, accounts: AccountVersions) -> FastAPI:
     app.include_router(usage_routes.router)
     app.include_router(device_routes.router)
     app.include_router(dead_letter_routes.router)
+    app.include_router(notification_routes.router)
     return app
 
 
@@ -132,6 +139,23 @@ async def serve(settings: Settings) -> None:
             sessions, settings.offline_after_seconds, settings.presence_sample_seconds
         )
 
+    async def watch_offline() -> None:
+        await offline_alarms.run_watcher(
+            sessions, settings.offline_after_seconds, settings.offline_check_seconds
+        )
+
+    async def notify() -> None:
+        await notifier.run(
+            sessions,
+            stations,
+            notifier.NotifierSettings(
+                poll_seconds=settings.notify_poll_seconds,
+                retry_first_seconds=settings.notify_retry_first_seconds,
+                retry_max_seconds=settings.notify_retry_max_seconds,
+                allow_private_targets=settings.notify_allow_private_targets,
+            ),
+        )
+
     async def purge() -> None:
         await maintenance.run(
             sessions,
@@ -148,6 +172,8 @@ async def serve(settings: Settings) -> None:
             grpc_services=[GRPC_SERVICE, INSIGHTS_SERVICE],
             components=[
                 lambda: background_task("presence-sampler", sample_presence),
+                lambda: background_task("offline-alarms", watch_offline),
+                lambda: background_task("notifier", notify),
                 lambda: background_task("maintenance", purge),
             ],
         )

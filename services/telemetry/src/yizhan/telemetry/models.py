@@ -22,7 +22,7 @@ from sqlalchemy import (
     Text,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 metadata = MetaData()
 
@@ -205,4 +205,68 @@ usage_network_15m = Table(
     Column("dispenses", BigInteger, nullable=False),
     Column("heat_uses", BigInteger, nullable=False),
     Column("heat_seconds", BigInteger, nullable=False),
+)
+
+# Alarm notifications (migration 0004, notifications/): channels operators set up, the outbox
+# of alarm events (filled by a trigger on `alarms`), one delivery per event and channel.
+notification_channels = Table(
+    "notification_channels",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("secret", Text, nullable=False),
+    Column("districts", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Column("min_severity", Text, nullable=False),
+    Column("events", ARRAY(Text), nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+alarm_events = Table(
+    "alarm_events",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("alarm_id", BigInteger, ForeignKey("alarms.id", ondelete="CASCADE"), nullable=False),
+    Column("event", Text, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("fanned_out", Boolean, nullable=False, server_default=text("false")),
+    Index("alarm_events_pending", "id", postgresql_where=text("NOT fanned_out")),
+)
+
+notification_deliveries = Table(
+    "notification_deliveries",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column(
+        "channel_id",
+        BigInteger,
+        ForeignKey("notification_channels.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column(
+        "alarm_event_id",
+        BigInteger,
+        ForeignKey("alarm_events.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    # The exact bytes signed and sent: every retry sends the same body and signature.
+    Column("body", LargeBinary, nullable=False),
+    Column("status", Text, nullable=False, server_default=text("'pending'")),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index(
+        "notification_deliveries_due",
+        "next_attempt_at",
+        postgresql_where=text("status <> 'sent'"),
+    ),
+)
+Index(
+    "notification_deliveries_channel",
+    notification_deliveries.c.channel_id,
+    notification_deliveries.c.id.desc(),
 )

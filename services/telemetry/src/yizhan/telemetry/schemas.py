@@ -2,8 +2,9 @@
 services; the routes in api/ stay thin."""
 
 from datetime import datetime
+from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 # GET /api/v1/usage
 
@@ -107,3 +108,72 @@ class DeadLetterSummary(BaseModel):
     since: datetime
     reasons: dict[str, int]
     total: int
+
+
+# /api/v1/notification-channels
+
+
+AlarmEvent = Literal["alarm.opened", "alarm.cleared"]
+
+
+def _every_event() -> list[AlarmEvent]:
+    return ["alarm.opened", "alarm.cleared"]
+
+
+class ChannelIn(BaseModel):
+    """A new notification channel (only `webhook` so far)."""
+
+    name: str = Field(min_length=1, max_length=100)
+    kind: Literal["webhook"]
+    url: str = Field(min_length=1, max_length=2000)
+    # Keys the HMAC a receiver checks; short secrets are guessable.
+    secret: str = Field(min_length=16, max_length=200)
+    districts: list[str] = Field(default_factory=list, max_length=100)
+    min_severity: Literal["warning", "critical"] = "warning"
+    events: list[AlarmEvent] = Field(default_factory=_every_event, min_length=1)
+
+
+class ChannelCreated(BaseModel):
+    """The new channel's id."""
+
+    id: int
+
+
+class ChannelOut(BaseModel):
+    """A channel as listed (never its secret)."""
+
+    id: int
+    name: str
+    kind: str
+    url: str
+    districts: list[str]
+    min_severity: str
+    events: list[str]
+    created_by: str
+    created_at: datetime
+
+
+class ChannelsOut(BaseModel):
+    """The channels an operator may see."""
+
+    items: list[ChannelOut]
+
+
+class DeliveryOut(BaseModel):
+    """One delivery: `pending`, `sent`, or `failed` (retried at `next_attempt_at`)."""
+
+    id: int
+    event: str
+    alarm_id: int
+    status: str
+    attempts: int
+    last_error: str | None
+    next_attempt_at: datetime
+    sent_at: datetime | None
+    created_at: datetime
+
+
+class DeliveriesOut(BaseModel):
+    """A channel's latest deliveries, newest first."""
+
+    items: list[DeliveryOut]

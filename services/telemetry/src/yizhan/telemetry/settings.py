@@ -48,6 +48,18 @@ class Settings(ServiceSettings):
     unknown_device_cache_seconds: float = Field(default=5.0, ge=0)
     # A device is offline after this long without any message (CONTRACT §2: 3 minutes).
     offline_after_seconds: int = Field(default=180, ge=1)
+    # How often the API process opens and clears `offline` alarms (offline_alarms.py); an
+    # alarm notification leaves within 10 s of its cause, so this stays well below that.
+    offline_check_seconds: float = Field(default=2.0, gt=0, le=60)
+    # Alarm notifications (notifications/notifier.py): how often pending ones are looked
+    # for (a delivery leaves within about this of its alarm; the contract says 10 s), and
+    # the backoff of failed sends, retried until the receiver answers 2xx.
+    notify_poll_seconds: float = Field(default=1.0, gt=0, le=10)
+    notify_retry_first_seconds: float = Field(default=2.0, gt=0)
+    notify_retry_max_seconds: float = Field(default=600.0, gt=0)
+    # Webhooks to loopback or private networks are refused unless this is set (make run sets
+    # it, for receivers on the developer's machine).
+    notify_allow_private_targets: bool = False
     # Threads answering kiosk scans; each waits at most checkin_timeout_seconds on bookings.
     checkin_workers: int = Field(default=4, ge=1)
     checkin_timeout_seconds: float = Field(default=1.5, gt=0)

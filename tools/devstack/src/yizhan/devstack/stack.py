@@ -121,6 +121,8 @@ class Stack:
         env["YZ_CONSOLE_HTTP_PORT"] = str(self.config.http_ports[CONSOLE])
         env["YZ_STATIONS_CONSOLE_URL"] = self.config.url(CONSOLE)
         env["YZ_TELEMETRY_INGEST_HTTP_PORT"] = str(self.config.ingest_http_port)
+        # Alarm webhooks to a receiver on the developer's machine (refused in production).
+        env.setdefault("YZ_TELEMETRY_NOTIFY_ALLOW_PRIVATE_TARGETS", "true")
         return env
 
     def start(self) -> None:

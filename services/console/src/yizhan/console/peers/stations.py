@@ -14,6 +14,7 @@ from yizhan.console.sources import SourceDown
 if TYPE_CHECKING:
     from yizhan.api.stations.v1.stations_pb2_grpc import (
         OperatorLoginAsyncStub,
+        StationAdminAsyncStub,
         StationDirectoryAsyncStub,
     )
 
@@ -21,6 +22,8 @@ T = TypeVar("T")
 Station = stations_pb2.Station
 Device = stations_pb2.Device
 Login = stations_pb2.LoginResponse
+AdminReply = stations_pb2.AdminReply
+FieldError = stations_pb2.FieldError
 
 
 class StationsDirectory:
@@ -31,10 +34,12 @@ class StationsDirectory:
         self,
         directory: "StationDirectoryAsyncStub",
         login: "OperatorLoginAsyncStub",
+        admin: "StationAdminAsyncStub",
         deadline_seconds: float,
     ) -> None:
         self._directory = Directory(directory, deadline_seconds=deadline_seconds)
         self._login = login
+        self._admin = admin
         self._deadline = deadline_seconds
 
     async def _ask(self, call: Awaitable[T]) -> T:
@@ -68,5 +73,23 @@ class StationsDirectory:
         )
         try:
             return await self._login.Login(request, timeout=self._deadline)
+        except grpc.aio.AioRpcError as exc:
+            raise SourceDown("stations", f"{exc.code().name}: {exc.details()}") from exc
+
+    async def create_station(self, token: str, body_json: str) -> AdminReply:
+        """Stations creates the station on the operator's behalf (checks, audit, errors)."""
+        request = stations_pb2.AdminRequest(operator_token=token, body_json=body_json)
+        try:
+            return await self._admin.CreateStation(request, timeout=self._deadline)
+        except grpc.aio.AioRpcError as exc:
+            raise SourceDown("stations", f"{exc.code().name}: {exc.details()}") from exc
+
+    async def provision_device(self, token: str, station_id: str, body_json: str) -> AdminReply:
+        """Stations provisions the device; the reply carries its password this once."""
+        request = stations_pb2.AdminRequest(
+            operator_token=token, station_id=station_id, body_json=body_json
+        )
+        try:
+            return await self._admin.ProvisionDevice(request, timeout=self._deadline)
         except grpc.aio.AioRpcError as exc:
             raise SourceDown("stations", f"{exc.code().name}: {exc.details()}") from exc

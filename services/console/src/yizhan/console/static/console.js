@@ -149,14 +149,31 @@
     return td;
   }
 
-  function renderAlarms(alarms) {
+  function renderAlarms(alarms, total) {
     var body = document.getElementById("live-alarms");
-    if (!body || document.body.getAttribute("data-page") === "alarms") { return; }
+    if (!body) { return; }
+    // The alarms page lists every open alarm; the stream carries the oldest few. Replace the
+    // list only while the stream holds all of them (a reload shows a longer list).
+    if (document.body.getAttribute("data-page") === "alarms" && total > alarms.length) { return; }
+    // Same alarms, same acknowledgements: only the ages move. Rebuilding the rows would
+    // throw away a note being typed.
+    var key = alarms.map(function (a) { return a.id + ":" + (a.acknowledged_by || ""); }).join(",");
+    var shown = Array.prototype.map.call(body.querySelectorAll("tr[data-alarm]"), function (tr) {
+      return tr.getAttribute("data-alarm") + ":" + (tr.getAttribute("data-acked") || "");
+    }).join(",");
+    if (key === shown || body.contains(document.activeElement)) {
+      alarms.forEach(function (a) {
+        var row = body.querySelector("tr[data-alarm=\"" + a.id + "\"]");
+        if (row) { text(row.querySelector(".age"), a.age); }
+      });
+      return;
+    }
     var canAck = body.getAttribute("data-can-ack") === "1";
     var back = body.getAttribute("data-back") || "/console/alarms";
     var rows = alarms.map(function (a) {
       var tr = document.createElement("tr");
       tr.setAttribute("data-alarm", a.id);
+      tr.setAttribute("data-acked", a.acknowledged_by || "");
       tr.className = "sev-" + a.severity;
       var link = document.createElement("a");
       link.href = "/console/stations/" + encodeURIComponent(a.station_id);
@@ -176,10 +193,14 @@
         form.className = "ack";
         var next = document.createElement("input");
         next.type = "hidden"; next.name = "next"; next.value = back;
+        var note = document.createElement("input");
+        note.name = "note"; note.maxLength = 500;
+        note.placeholder = document.documentElement.lang === "en" ? "Note" : "备注";
+        note.setAttribute("aria-label", note.placeholder);
         var button = document.createElement("button");
         button.type = "submit";
         button.textContent = document.documentElement.lang === "en" ? "Acknowledge" : "确认";
-        form.appendChild(next); form.appendChild(button);
+        form.appendChild(note); form.appendChild(next); form.appendChild(button);
         tr.appendChild(cell(form));
       } else {
         tr.appendChild(cell("–"));
@@ -230,7 +251,7 @@
         if (!isNaN(total)) { text(el, Math.max(0, total - state.devices_online)); }
       });
     }
-    if (state.alarms) { renderAlarms(state.alarms); }
+    if (state.alarms) { renderAlarms(state.alarms, state.open_alarms); }
     document.body.setAttribute("data-live-updates", String(1 + parseInt(document.body.getAttribute("data-live-updates") || "0", 10)));
   }
 

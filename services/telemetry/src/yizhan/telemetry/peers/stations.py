@@ -23,11 +23,14 @@ class StationsUnreachable(Exception):
 
 @dataclass(frozen=True)
 class StationRef:
-    """A station as telemetry needs it: to check scope and time zone."""
+    """A station as telemetry needs it: to check scope and time zone, and to name it in
+    alarm notifications."""
 
     id: str
     district: str
     timezone: str
+    name_zh: str = ""
+    name_en: str = ""
 
 
 class StationsClient:
@@ -45,7 +48,9 @@ class StationsClient:
     async def get_station(self, station_id: str) -> StationRef | None:
         """The station, or None when stations does not know it."""
         found = await self._ask(self._directory.get_station(station_id))
-        return None if found is None else StationRef(found.id, found.district, found.timezone)
+        if found is None:
+            return None
+        return StationRef(found.id, found.district, found.timezone, found.name_zh, found.name_en)
 
     async def station_ids(self, districts: Sequence[str]) -> list[str]:
         """Ids of the stations of these districts (at least one district)."""

@@ -440,3 +440,130 @@ class OperatorLogin:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class StationAdminStub:
+    """Changes operators make in the console, on behalf of the operator whose token comes with
+    them: the same checks (token, write role, district scope), the same bodies and field
+    errors, and the same audit as POST /api/v1/stations and POST .../devices.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.CreateStation = channel.unary_unary(
+                '/yizhan.api.stations.v1.StationAdmin/CreateStation',
+                request_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.FromString,
+                _registered_method=True)
+        self.ProvisionDevice = channel.unary_unary(
+                '/yizhan.api.stations.v1.StationAdmin/ProvisionDevice',
+                request_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.FromString,
+                _registered_method=True)
+
+
+class StationAdminServicer:
+    """Changes operators make in the console, on behalf of the operator whose token comes with
+    them: the same checks (token, write role, district scope), the same bodies and field
+    errors, and the same audit as POST /api/v1/stations and POST .../devices.
+    """
+
+    def CreateStation(self, request, context):
+        """`body_json` is the HTTP API's body; `result_json` the HTTP API's answer (the station).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ProvisionDevice(self, request, context):
+        """`body_json` as for POST /api/v1/stations/{id}/devices; `result_json` carries the MQTT
+        password, shown this once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_StationAdminServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'CreateStation': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateStation,
+                    request_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.SerializeToString,
+            ),
+            'ProvisionDevice': grpc.unary_unary_rpc_method_handler(
+                    servicer.ProvisionDevice,
+                    request_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'yizhan.api.stations.v1.StationAdmin', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('yizhan.api.stations.v1.StationAdmin', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class StationAdmin:
+    """Changes operators make in the console, on behalf of the operator whose token comes with
+    them: the same checks (token, write role, district scope), the same bodies and field
+    errors, and the same audit as POST /api/v1/stations and POST .../devices.
+    """
+
+    @staticmethod
+    def CreateStation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.stations.v1.StationAdmin/CreateStation',
+            yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminRequest.SerializeToString,
+            yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ProvisionDevice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.stations.v1.StationAdmin/ProvisionDevice',
+            yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminRequest.SerializeToString,
+            yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

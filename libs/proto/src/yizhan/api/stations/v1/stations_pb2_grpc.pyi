@@ -174,3 +174,61 @@ class OperatorLoginServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_stations_pb2.LoginResponse, _abc.Awaitable[_stations_pb2.LoginResponse]]: ...
 
 def add_OperatorLoginServicer_to_server(servicer: OperatorLoginServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class StationAdminStub:
+    """Changes operators make in the console, on behalf of the operator whose token comes with
+    them: the same checks (token, write role, district scope), the same bodies and field
+    errors, and the same audit as POST /api/v1/stations and POST .../devices.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> StationAdminAsyncStub: ...
+    CreateStation: _grpc.UnaryUnaryMultiCallable[_stations_pb2.AdminRequest, _stations_pb2.AdminReply]
+    """`body_json` is the HTTP API's body; `result_json` the HTTP API's answer (the station)."""
+    ProvisionDevice: _grpc.UnaryUnaryMultiCallable[_stations_pb2.AdminRequest, _stations_pb2.AdminReply]
+    """`body_json` as for POST /api/v1/stations/{id}/devices; `result_json` carries the MQTT
+    password, shown this once.
+    """
+
+@_typing.type_check_only
+class StationAdminAsyncStub(StationAdminStub):
+    """Changes operators make in the console, on behalf of the operator whose token comes with
+    them: the same checks (token, write role, district scope), the same bodies and field
+    errors, and the same audit as POST /api/v1/stations and POST .../devices.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    CreateStation: _aio.UnaryUnaryMultiCallable[_stations_pb2.AdminRequest, _stations_pb2.AdminReply]  # type: ignore[assignment]
+    """`body_json` is the HTTP API's body; `result_json` the HTTP API's answer (the station)."""
+    ProvisionDevice: _aio.UnaryUnaryMultiCallable[_stations_pb2.AdminRequest, _stations_pb2.AdminReply]  # type: ignore[assignment]
+    """`body_json` as for POST /api/v1/stations/{id}/devices; `result_json` carries the MQTT
+    password, shown this once.
+    """
+
+class StationAdminServicer(metaclass=_abc_1.ABCMeta):
+    """Changes operators make in the console, on behalf of the operator whose token comes with
+    them: the same checks (token, write role, district scope), the same bodies and field
+    errors, and the same audit as POST /api/v1/stations and POST .../devices.
+    """
+
+    @_abc_1.abstractmethod
+    def CreateStation(
+        self,
+        request: _stations_pb2.AdminRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_stations_pb2.AdminReply, _abc.Awaitable[_stations_pb2.AdminReply]]:
+        """`body_json` is the HTTP API's body; `result_json` the HTTP API's answer (the station)."""
+
+    @_abc_1.abstractmethod
+    def ProvisionDevice(
+        self,
+        request: _stations_pb2.AdminRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_stations_pb2.AdminReply, _abc.Awaitable[_stations_pb2.AdminReply]]:
+        """`body_json` as for POST /api/v1/stations/{id}/devices; `result_json` carries the MQTT
+        password, shown this once.
+        """
+
+def add_StationAdminServicer_to_server(servicer: StationAdminServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,90 @@
+"""gRPC StationAdmin: the console's station and device changes, on behalf of the operator
+whose token comes with them. Each call runs the HTTP API's own handler (the same scope
+checks, validation, audit and broker push), so the console and the API cannot drift."""
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import HTTPException
+from pydantic import BaseModel, ValidationError
+
+from yizhan.api.stations.v1 import stations_pb2, stations_pb2_grpc
+from yizhan.common import scope
+from yizhan.common.auth import InvalidToken, Operator, decode_token
+from yizhan.common.http import Problem
+from yizhan.common.rpc import ServicerContext
+from yizhan.stations.api import device_routes, station_routes
+from yizhan.stations.context import Deps
+from yizhan.stations.operators import current_account
+from yizhan.stations.schemas import DeviceCreate, StationCreate
+
+Reply = stations_pb2.AdminReply
+# HTTP statuses the handlers raise without a code of their own.
+_CODES = {401: "unauthorized", 404: "station_not_found", 409: "conflict"}
+
+
+def _field_errors(exc: ValidationError) -> list[stations_pb2.FieldError]:
+    return [
+        stations_pb2.FieldError(
+            field=".".join(str(part) for part in error["loc"]), message=error["msg"]
+        )
+        for error in exc.errors()
+    ]
+
+
+class StationAdminServicer(stations_pb2_grpc.StationAdminServicer):
+    """CreateStation and ProvisionDevice, as POST /api/v1/stations[/{id}/devices]."""
+
+    def __init__(self, deps: Deps, jwt_secret: str) -> None:
+        self._deps = deps
+        self._jwt_secret = jwt_secret
+
+    async def _run(
+        self,
+        request: stations_pb2.AdminRequest,
+        schema: type[BaseModel],
+        act: Callable[[Operator, BaseModel], Awaitable[BaseModel]],
+    ) -> stations_pb2.AdminReply:
+        try:
+            claimed = decode_token(self._jwt_secret, request.operator_token)
+        except InvalidToken:
+            return Reply(code="unauthorized")
+        # As the HTTP API (verify_token): the account as it is now, refused once it is gone
+        # or its password changed since the token was issued.
+        async with self._deps.sessions() as session:
+            current = await current_account(session, claimed.username)
+        if current is None or current.version != claimed.version:
+            return Reply(code="unauthorized")
+        operator = current
+        try:
+            scope.check_write(operator)
+            body = schema.model_validate_json(request.body_json or "{}")
+            result = await act(operator, body)
+        except ValidationError as exc:
+            return Reply(code="invalid", errors=_field_errors(exc))
+        except Problem as exc:
+            return Reply(code=exc.code)
+        except HTTPException as exc:
+            return Reply(code=_CODES.get(exc.status_code, str(exc.status_code)))
+        return Reply(result_json=result.model_dump_json())
+
+    async def CreateStation(
+        self, request: stations_pb2.AdminRequest, context: ServicerContext
+    ) -> stations_pb2.AdminReply:
+        async def create(operator: Operator, body: BaseModel) -> BaseModel:
+            assert isinstance(body, StationCreate)
+            async with self._deps.sessions() as session:
+                return await station_routes.create_station(body, operator, session)
+
+        return await self._run(request, StationCreate, create)
+
+    async def ProvisionDevice(
+        self, request: stations_pb2.AdminRequest, context: ServicerContext
+    ) -> stations_pb2.AdminReply:
+        async def provision(operator: Operator, body: BaseModel) -> BaseModel:
+            assert isinstance(body, DeviceCreate)
+            async with self._deps.sessions() as session:
+                return await device_routes.provision_device(
+                    request.station_id, body, operator, self._deps, session
+                )
+
+        return await self._run(request, DeviceCreate, provision)

@@ -1,0 +1,1 @@
+"""Alarm notifications (CONTRACT §3): channels, signed webhook deliveries, the notifier."""
