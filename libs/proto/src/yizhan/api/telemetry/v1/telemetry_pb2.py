@@ -25,43 +25,43 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'yizhan/api/telemetry/v1/telemetry.proto\x12\x17yizhan.api.telemetry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"t\n\x0cUsageFigures\x12\x0e\n\x06visits\x18\x01 \x01(\x03\x12\x17\n\x0f\x63harge_sessions\x18\x02 \x01(\x03\x12\x12\n\nenergy_kwh\x18\x03 \x01(\x01\x12\x14\n\x0cwater_liters\x18\x04 \x01(\x01\x12\x11\n\tdispenses\x18\x05 \x01(\x03\"\xb0\x01\n\x0fGetUsageRequest\x12\x14\n\x0c\x61ll_stations\x18\x06 \x01(\x08\x12\x13\n\x0bstation_ids\x18\x07 \x03(\t\x12(\n\x04\x66rom\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x02to\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x62ucket\x18\x04 \x01(\t\x12\n\n\x02tz\x18\x05 \x01(\tJ\x04\x08\x01\x10\x02\"p\n\x0bUsageBucket\x12)\n\x05start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x07\x66igures\x18\x02 \x01(\x0b\x32%.yizhan.api.telemetry.v1.UsageFigures\"\x7f\n\x10GetUsageResponse\x12\x34\n\x06series\x18\x01 \x03(\x0b\x32$.yizhan.api.telemetry.v1.UsageBucket\x12\x35\n\x06totals\x18\x02 \x01(\x0b\x32%.yizhan.api.telemetry.v1.UsageFigures\"\x81\x01\n\x18SummarizeStationsRequest\x12\x13\n\x0bstation_ids\x18\x01 \x03(\t\x12(\n\x04\x66rom\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x02to\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9f\x01\n\x0eStationSummary\x12\x12\n\nstation_id\x18\x01 \x01(\t\x12\x36\n\x07\x66igures\x18\x02 \x01(\x0b\x32%.yizhan.api.telemetry.v1.UsageFigures\x12\x16\n\x0e\x64\x65vices_online\x18\x03 \x01(\x05\x12\x14\n\x0c\x64\x65vices_seen\x18\x04 \x01(\x05\x12\x13\n\x0bopen_alarms\x18\x05 \x01(\x05\"V\n\x19SummarizeStationsResponse\x12\x39\n\x08stations\x18\x01 \x03(\x0b\x32\'.yizhan.api.telemetry.v1.StationSummary\",\n\x16GetDeviceStatesRequest\x12\x12\n\nstation_id\x18\x01 \x01(\t\"c\n\x05\x41larm\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x10\n\x08severity\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12)\n\x05since\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"`\n\x0f\x43hargingSession\x12\x0f\n\x07session\x18\x01 \x01(\t\x12\x11\n\tconnector\x18\x02 \x01(\x05\x12)\n\x05since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xdd\x01\n\x0b\x44\x65viceState\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\x0e\n\x06online\x18\x02 \x01(\x08\x12-\n\tlast_seen\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x66irmware\x18\x04 \x01(\t\x12.\n\x06\x61larms\x18\x05 \x03(\x0b\x32\x1e.yizhan.api.telemetry.v1.Alarm\x12:\n\x08\x63harging\x18\x06 \x03(\x0b\x32(.yizhan.api.telemetry.v1.ChargingSession\"P\n\x17GetDeviceStatesResponse\x12\x35\n\x07\x64\x65vices\x18\x01 \x03(\x0b\x32$.yizhan.api.telemetry.v1.DeviceState\"J\n\x1dListDeviceAvailabilityRequest\x12\x14\n\x0c\x61ll_stations\x18\x01 \x01(\x08\x12\x13\n\x0bstation_ids\x18\x02 \x03(\t\"\xaf\x01\n\nLiveDevice\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\x12\n\nstation_id\x18\x02 \x01(\t\x12\x0e\n\x06online\x18\x03 \x01(\x08\x12-\n\tlast_seen\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x63harging\x18\x05 \x01(\x08\x12\x16\n\x0e\x63ritical_alarm\x18\x06 \x01(\x08\x12\x11\n\tany_alarm\x18\x07 \x01(\x08\"V\n\x1eListDeviceAvailabilityResponse\x12\x34\n\x07\x64\x65vices\x18\x01 \x03(\x0b\x32#.yizhan.api.telemetry.v1.LiveDevice2\xef\x03\n\x0eTelemetryQuery\x12_\n\x08GetUsage\x12(.yizhan.api.telemetry.v1.GetUsageRequest\x1a).yizhan.api.telemetry.v1.GetUsageResponse\x12z\n\x11SummarizeStations\x12\x31.yizhan.api.telemetry.v1.SummarizeStationsRequest\x1a\x32.yizhan.api.telemetry.v1.SummarizeStationsResponse\x12t\n\x0fGetDeviceStates\x12/.yizhan.api.telemetry.v1.GetDeviceStatesRequest\x1a\x30.yizhan.api.telemetry.v1.GetDeviceStatesResponse\x12\x89\x01\n\x16ListDeviceAvailability\x12\x36.yizhan.api.telemetry.v1.ListDeviceAvailabilityRequest\x1a\x37.yizhan.api.telemetry.v1.ListDeviceAvailabilityResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'yizhan/api/telemetry/v1/telemetry.proto\x12\x17yizhan.api.telemetry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9d\x01\n\x0cUsageFigures\x12\x0e\n\x06visits\x18\x01 \x01(\x03\x12\x17\n\x0f\x63harge_sessions\x18\x02 \x01(\x03\x12\x12\n\nenergy_kwh\x18\x03 \x01(\x01\x12\x14\n\x0cwater_liters\x18\x04 \x01(\x01\x12\x11\n\tdispenses\x18\x05 \x01(\x03\x12\x11\n\theat_uses\x18\x06 \x01(\x03\x12\x14\n\x0cheat_minutes\x18\x07 \x01(\x01\"\xb0\x01\n\x0fGetUsageRequest\x12\x14\n\x0c\x61ll_stations\x18\x06 \x01(\x08\x12\x13\n\x0bstation_ids\x18\x07 \x03(\t\x12(\n\x04\x66rom\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x02to\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x62ucket\x18\x04 \x01(\t\x12\n\n\x02tz\x18\x05 \x01(\tJ\x04\x08\x01\x10\x02\"p\n\x0bUsageBucket\x12)\n\x05start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x07\x66igures\x18\x02 \x01(\x0b\x32%.yizhan.api.telemetry.v1.UsageFigures\"\x7f\n\x10GetUsageResponse\x12\x34\n\x06series\x18\x01 \x03(\x0b\x32$.yizhan.api.telemetry.v1.UsageBucket\x12\x35\n\x06totals\x18\x02 \x01(\x0b\x32%.yizhan.api.telemetry.v1.UsageFigures\"\x81\x01\n\x18SummarizeStationsRequest\x12\x13\n\x0bstation_ids\x18\x01 \x03(\t\x12(\n\x04\x66rom\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x02to\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9f\x01\n\x0eStationSummary\x12\x12\n\nstation_id\x18\x01 \x01(\t\x12\x36\n\x07\x66igures\x18\x02 \x01(\x0b\x32%.yizhan.api.telemetry.v1.UsageFigures\x12\x16\n\x0e\x64\x65vices_online\x18\x03 \x01(\x05\x12\x14\n\x0c\x64\x65vices_seen\x18\x04 \x01(\x05\x12\x13\n\x0bopen_alarms\x18\x05 \x01(\x05\"V\n\x19SummarizeStationsResponse\x12\x39\n\x08stations\x18\x01 \x03(\x0b\x32\'.yizhan.api.telemetry.v1.StationSummary\",\n\x16GetDeviceStatesRequest\x12\x12\n\nstation_id\x18\x01 \x01(\t\"c\n\x05\x41larm\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x10\n\x08severity\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12)\n\x05since\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"`\n\x0f\x43hargingSession\x12\x0f\n\x07session\x18\x01 \x01(\t\x12\x11\n\tconnector\x18\x02 \x01(\x05\x12)\n\x05since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xdd\x01\n\x0b\x44\x65viceState\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\x0e\n\x06online\x18\x02 \x01(\x08\x12-\n\tlast_seen\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x66irmware\x18\x04 \x01(\t\x12.\n\x06\x61larms\x18\x05 \x03(\x0b\x32\x1e.yizhan.api.telemetry.v1.Alarm\x12:\n\x08\x63harging\x18\x06 \x03(\x0b\x32(.yizhan.api.telemetry.v1.ChargingSession\"P\n\x17GetDeviceStatesResponse\x12\x35\n\x07\x64\x65vices\x18\x01 \x03(\x0b\x32$.yizhan.api.telemetry.v1.DeviceState\"J\n\x1dListDeviceAvailabilityRequest\x12\x14\n\x0c\x61ll_stations\x18\x01 \x01(\x08\x12\x13\n\x0bstation_ids\x18\x02 \x03(\t\"\xaf\x01\n\nLiveDevice\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\x12\n\nstation_id\x18\x02 \x01(\t\x12\x0e\n\x06online\x18\x03 \x01(\x08\x12-\n\tlast_seen\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x63harging\x18\x05 \x01(\x08\x12\x16\n\x0e\x63ritical_alarm\x18\x06 \x01(\x08\x12\x11\n\tany_alarm\x18\x07 \x01(\x08\"V\n\x1eListDeviceAvailabilityResponse\x12\x34\n\x07\x64\x65vices\x18\x01 \x03(\x0b\x32#.yizhan.api.telemetry.v1.LiveDevice2\xef\x03\n\x0eTelemetryQuery\x12_\n\x08GetUsage\x12(.yizhan.api.telemetry.v1.GetUsageRequest\x1a).yizhan.api.telemetry.v1.GetUsageResponse\x12z\n\x11SummarizeStations\x12\x31.yizhan.api.telemetry.v1.SummarizeStationsRequest\x1a\x32.yizhan.api.telemetry.v1.SummarizeStationsResponse\x12t\n\x0fGetDeviceStates\x12/.yizhan.api.telemetry.v1.GetDeviceStatesRequest\x1a\x30.yizhan.api.telemetry.v1.GetDeviceStatesResponse\x12\x89\x01\n\x16ListDeviceAvailability\x12\x36.yizhan.api.telemetry.v1.ListDeviceAvailabilityRequest\x1a\x37.yizhan.api.telemetry.v1.ListDeviceAvailabilityResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'yizhan.api.telemetry.v1.telemetry_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_USAGEFIGURES']._serialized_start=101
-  _globals['_USAGEFIGURES']._serialized_end=217
-  _globals['_GETUSAGEREQUEST']._serialized_start=220
-  _globals['_GETUSAGEREQUEST']._serialized_end=396
-  _globals['_USAGEBUCKET']._serialized_start=398
-  _globals['_USAGEBUCKET']._serialized_end=510
-  _globals['_GETUSAGERESPONSE']._serialized_start=512
-  _globals['_GETUSAGERESPONSE']._serialized_end=639
-  _globals['_SUMMARIZESTATIONSREQUEST']._serialized_start=642
-  _globals['_SUMMARIZESTATIONSREQUEST']._serialized_end=771
-  _globals['_STATIONSUMMARY']._serialized_start=774
-  _globals['_STATIONSUMMARY']._serialized_end=933
-  _globals['_SUMMARIZESTATIONSRESPONSE']._serialized_start=935
-  _globals['_SUMMARIZESTATIONSRESPONSE']._serialized_end=1021
-  _globals['_GETDEVICESTATESREQUEST']._serialized_start=1023
-  _globals['_GETDEVICESTATESREQUEST']._serialized_end=1067
-  _globals['_ALARM']._serialized_start=1069
-  _globals['_ALARM']._serialized_end=1168
-  _globals['_CHARGINGSESSION']._serialized_start=1170
-  _globals['_CHARGINGSESSION']._serialized_end=1266
-  _globals['_DEVICESTATE']._serialized_start=1269
-  _globals['_DEVICESTATE']._serialized_end=1490
-  _globals['_GETDEVICESTATESRESPONSE']._serialized_start=1492
-  _globals['_GETDEVICESTATESRESPONSE']._serialized_end=1572
-  _globals['_LISTDEVICEAVAILABILITYREQUEST']._serialized_start=1574
-  _globals['_LISTDEVICEAVAILABILITYREQUEST']._serialized_end=1648
-  _globals['_LIVEDEVICE']._serialized_start=1651
-  _globals['_LIVEDEVICE']._serialized_end=1826
-  _globals['_LISTDEVICEAVAILABILITYRESPONSE']._serialized_start=1828
-  _globals['_LISTDEVICEAVAILABILITYRESPONSE']._serialized_end=1914
-  _globals['_TELEMETRYQUERY']._serialized_start=1917
-  _globals['_TELEMETRYQUERY']._serialized_end=2412
+  _globals['_USAGEFIGURES']._serialized_start=102
+  _globals['_USAGEFIGURES']._serialized_end=259
+  _globals['_GETUSAGEREQUEST']._serialized_start=262
+  _globals['_GETUSAGEREQUEST']._serialized_end=438
+  _globals['_USAGEBUCKET']._serialized_start=440
+  _globals['_USAGEBUCKET']._serialized_end=552
+  _globals['_GETUSAGERESPONSE']._serialized_start=554
+  _globals['_GETUSAGERESPONSE']._serialized_end=681
+  _globals['_SUMMARIZESTATIONSREQUEST']._serialized_start=684
+  _globals['_SUMMARIZESTATIONSREQUEST']._serialized_end=813
+  _globals['_STATIONSUMMARY']._serialized_start=816
+  _globals['_STATIONSUMMARY']._serialized_end=975
+  _globals['_SUMMARIZESTATIONSRESPONSE']._serialized_start=977
+  _globals['_SUMMARIZESTATIONSRESPONSE']._serialized_end=1063
+  _globals['_GETDEVICESTATESREQUEST']._serialized_start=1065
+  _globals['_GETDEVICESTATESREQUEST']._serialized_end=1109
+  _globals['_ALARM']._serialized_start=1111
+  _globals['_ALARM']._serialized_end=1210
+  _globals['_CHARGINGSESSION']._serialized_start=1212
+  _globals['_CHARGINGSESSION']._serialized_end=1308
+  _globals['_DEVICESTATE']._serialized_start=1311
+  _globals['_DEVICESTATE']._serialized_end=1532
+  _globals['_GETDEVICESTATESRESPONSE']._serialized_start=1534
+  _globals['_GETDEVICESTATESRESPONSE']._serialized_end=1614
+  _globals['_LISTDEVICEAVAILABILITYREQUEST']._serialized_start=1616
+  _globals['_LISTDEVICEAVAILABILITYREQUEST']._serialized_end=1690
+  _globals['_LIVEDEVICE']._serialized_start=1693
+  _globals['_LIVEDEVICE']._serialized_end=1868
+  _globals['_LISTDEVICEAVAILABILITYRESPONSE']._serialized_start=1870
+  _globals['_LISTDEVICEAVAILABILITYRESPONSE']._serialized_end=1956
+  _globals['_TELEMETRYQUERY']._serialized_start=1959
+  _globals['_TELEMETRYQUERY']._serialized_end=2454
 # @@protoc_insertion_point(module_scope)
