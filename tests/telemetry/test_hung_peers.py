@@ -25,6 +25,7 @@ from tests.telemetry.conftest import (
     wait_ready,
 )
 from yizhan.devstack.broker import MosquittoBroker
+from yizhan.devstack.processes import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -54,16 +55,23 @@ def trio(
     with ExitStack() as stack:
         stations = stack.enter_context(run_service("stations", stations_db, workdir))
         create_operator(stations_db, "admin", ADMIN_PASSWORD, "admin")
+        # Bookings asks telemetry's API for the station finder: it learns its port up front.
+        telemetry_grpc_port = free_port()
         bookings = stack.enter_context(
             run_service(
                 "bookings",
                 new_database("hung_bookings"),
                 workdir,
-                env={"YZ_STATIONS_GRPC": stations.grpc_address},
+                env={
+                    "YZ_STATIONS_GRPC": stations.grpc_address,
+                    "YZ_TELEMETRY_GRPC": f"127.0.0.1:{telemetry_grpc_port}",
+                },
             )
         )
         env = telemetry_env(broker, stations, bookings.grpc_address, unique("yz-hung"))
-        telemetry = stack.enter_context(run_telemetry(telemetry_db, workdir, env=env))
+        telemetry = stack.enter_context(
+            run_telemetry(telemetry_db, workdir, env=env, grpc_port=telemetry_grpc_port)
+        )
         wait_ready(telemetry.ingest)  # subscribed: nothing published from now on is missed
         yield Trio(
             stations,

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from yizhan.common import scope
-from yizhan.common.auth import Operator
+from yizhan.common.auth import CurrentOperator, Operator
 from yizhan.common.deps import SessionDep as SessionDep  # re-exported for the routes
 from yizhan.common.deps import deps_getter
 from yizhan.telemetry.context import Deps
@@ -14,6 +14,16 @@ from yizhan.telemetry.scope import Scope
 
 get_deps = deps_getter(Deps)
 DepsDep = Annotated[Deps, Depends(get_deps)]
+
+
+def writing_operator(operator: CurrentOperator) -> Operator:
+    """An operator who may change things (403 `read_only` otherwise), judged as a dependency
+    so that a viewer is refused before the request body is."""
+    scope.check_write(operator)
+    return operator
+
+
+WriterDep = Annotated[Operator, Depends(writing_operator)]
 
 
 async def visible_station(

@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from yizhan.common import scope
 from yizhan.common.auth import CurrentOperator
 from yizhan.common.http import Problem
-from yizhan.telemetry.api.deps import DepsDep, SessionDep
+from yizhan.telemetry.api.deps import DepsDep, SessionDep, WriterDep
 from yizhan.telemetry.notifications import channels, targets
 from yizhan.telemetry.schemas import (
     ChannelCreated,
@@ -35,10 +35,10 @@ class ChannelNotFound(Problem):
 
 @router.post("", status_code=201, response_model=ChannelCreated)
 async def create_channel(
-    body: ChannelIn, operator: CurrentOperator, deps: DepsDep, session: SessionDep
+    body: ChannelIn, operator: WriterDep, deps: DepsDep, session: SessionDep
 ) -> ChannelCreated:
-    """A new channel; its districts must be within the operator's scope."""
-    scope.check_write(operator)
+    """A new channel; its districts must be within the operator's scope. (A viewer is refused
+    by the dependency, before the body is judged.)"""
     for district in body.districts:
         scope.check_district(operator, district)
     try:
@@ -70,11 +70,8 @@ async def list_channels(operator: CurrentOperator, session: SessionDep) -> Chann
 
 
 @router.delete("/{channel_id}", status_code=204)
-async def delete_channel(
-    channel_id: int, operator: CurrentOperator, session: SessionDep
-) -> Response:
+async def delete_channel(channel_id: int, operator: WriterDep, session: SessionDep) -> Response:
     """Remove a channel (and its deliveries)."""
-    scope.check_write(operator)
     if not await channels.delete(session, channel_id, operator):
         raise ChannelNotFound()
     return Response(status_code=204)
