@@ -13,7 +13,7 @@ from tests.support.cut import CuttableLink
 from tests.support.services import RunningService
 from tests.telemetry.conftest import Database, Registry, unique, wait_until
 from yizhan.devstack.broker import MosquittoBroker
-from yizhan.kiosk.client import Kiosk
+from yizhan.kiosk.client import RECONNECT_MAX_SECONDS, Kiosk
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +60,12 @@ def test_an_outage_loses_nothing_and_a_restart_keeps_seq(
     # the same seq, and are stored once).
     assert len(kiosk.outbox) >= 50
     link.restore()
-    wait_until(lambda: len(_stored_visits(telemetry_database, device)) == 55, 60)
+    # The kiosk retries with a growing delay of at most RECONNECT_MAX_SECONDS (60 s), so the
+    # first attempt after the link is back may come that much later.
+    wait_until(
+        lambda: len(_stored_visits(telemetry_database, device)) == 55,
+        RECONNECT_MAX_SECONDS + 30,
+    )
     wait_until(lambda: len(kiosk.outbox) == 0, 10)
     kiosk.stop()
 
