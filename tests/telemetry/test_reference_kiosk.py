@@ -3,6 +3,7 @@ the broker for a while it keeps measuring, and every reading is stored once afte
 comes back; restarted, it goes on with its seq and its outbox; started with its clock an
 hour fast, it corrects itself and its readings are stored with the right time."""
 
+import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,8 +26,22 @@ def link(broker: MosquittoBroker) -> Iterator[CuttableLink]:
     forwarder.close()
 
 
-def _kiosk(station: str, device: str, port: int, data_dir: Path, **kwargs: object) -> Kiosk:
+@pytest.fixture
+def started() -> Iterator[list[Kiosk]]:
+    """Kiosks a test started: stopped at the end whatever happened (a kiosk left running
+    keeps its network thread, and with it the test process, alive)."""
+    kiosks: list[Kiosk] = []
+    yield kiosks
+    for kiosk in kiosks:
+        with contextlib.suppress(Exception):  # stopped already by the test, most of them
+            kiosk.stop()
+
+
+def _kiosk(
+    started: list[Kiosk], station: str, device: str, port: int, data_dir: Path, **kwargs: object
+) -> Kiosk:
     kiosk = Kiosk(station, device, host="127.0.0.1", port=port, data_dir=data_dir, **kwargs)  # type: ignore[arg-type]
+    started.append(kiosk)
     kiosk.start()
     wait_until(lambda: kiosk.connected, 15)
     return kiosk
@@ -44,10 +59,11 @@ def test_an_outage_loses_nothing_and_a_restart_keeps_seq(
     registry: Registry,
     link: CuttableLink,
     tmp_path: Path,
+    started: list[Kiosk],
 ) -> None:
     station = registry.station(unique("ST"))
     device = registry.device(station, unique("counter"), "counter")
-    kiosk = _kiosk(station, device, link.port, tmp_path)
+    kiosk = _kiosk(started, station, device, link.port, tmp_path)
     for n in range(1, 6):
         kiosk.event("visit", count=n)
     wait_until(lambda: len(_stored_visits(telemetry_database, device)) == 5)
@@ -70,7 +86,7 @@ def test_an_outage_loses_nothing_and_a_restart_keeps_seq(
     kiosk.stop()
 
     # Restarted from its disk: the next reading continues the seq.
-    again = _kiosk(station, device, link.port, tmp_path)
+    again = _kiosk(started, station, device, link.port, tmp_path)
     again.event("visit", count=100)
     wait_until(lambda: len(_stored_visits(telemetry_database, device)) == 56)
     again.stop()
@@ -84,12 +100,18 @@ def test_a_clock_an_hour_fast_corrects_itself(
     registry: Registry,
     link: CuttableLink,
     tmp_path: Path,
+    started: list[Kiosk],
 ) -> None:
     station = registry.station(unique("ST"))
     device = registry.device(station, unique("heater"), "heater")
     fast = timedelta(hours=1).total_seconds()
     kiosk = _kiosk(
-        station, device, link.port, tmp_path, clock=lambda: datetime.now(UTC).timestamp() + fast
+        started,
+        station,
+        device,
+        link.port,
+        tmp_path,
+        clock=lambda: datetime.now(UTC).timestamp() + fast,
     )
     kiosk.event("heat.use", seconds=90)
     wait_until(lambda: telemetry_database.has_key(device, 0))
