@@ -23,6 +23,7 @@ from tests.console.conftest import (
     Faulty,
     Stack,
 )
+from tests.support.axe import assert_accessible
 from tests.support.browser import chromium
 
 pytestmark = pytest.mark.e2e
@@ -71,6 +72,7 @@ def test_operator_reads_exports_and_acknowledges(
     assert _points(page, "[data-chart=heatmap]") > 0
     assert _points(page, "[data-chart=ranking]") > 0
     assert page.locator("#table-stations tbody tr").count() >= 13
+    assert_accessible(page)
 
     # Switch the period, then the bucket (each change submits the picker).
     page.select_option("#period", "30d")

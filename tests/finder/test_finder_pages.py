@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
 
 from tests.finder.test_public_api import Device, find, new_station
+from tests.support.axe import assert_accessible
 from tests.support.browser import chromium
 from tests.support.mqtt import Kiosk, unique
 from tests.support.services import RunningService, RunningTelemetry
@@ -92,6 +93,7 @@ def test_nearest_station_with_its_directions(
     geo = page.get_by_role("link", name="用手机地图打开")
     assert (geo.get_attribute("href") or "").startswith("geo:10.001,100.001")
     expect(page.get_by_text("未来一周开放时间")).to_be_visible()
+    assert_accessible(page)
     assert traffic.hosts == {urlparse(finder_bookings.base_url).netloc}
     assert traffic.bytes <= MAX_PAGE_BYTES * 3  # three pages: list, sorted list, station
     context.close()
