@@ -14,7 +14,7 @@ from yizhan.console import charts
 from yizhan.console.formatting import age
 from yizhan.console.i18n import WEEKDAYS, Lang
 from yizhan.console.peers.stations import Device, Station, StationsDirectory
-from yizhan.console.period import Period, parse_period
+from yizhan.console.period import Period, parse_period, previous_period
 from yizhan.console.scope import ConsoleScope
 from yizhan.console.sources import (
     BOOKING_FIGURES,
@@ -212,7 +212,9 @@ async def build_overview(
     t: Callable[..., str],
 ) -> View:
     """Everything the overview shows for this scope and period."""
-    view = View(period)
+    view = View(period, previous_period=previous_period(period))
+    before = view.previous_period
+    assert before is not None
     ids = scope.station_ids
     today = parse_period("today", "hour", None, None, period.tz)
     now = datetime.now(period.zone)
@@ -226,6 +228,8 @@ async def build_overview(
         alarms,
         booking,
         booking_today,
+        totals_before,
+        booking_before,
     ) = await asyncio.gather(
         attempt(view, t, sources.usage_series(scope.usage_stations(), period)),
         attempt(view, t, sources.summarize(ids, period.start, period.end)),
@@ -235,6 +239,12 @@ async def build_overview(
         attempt(view, t, sources.open_alarms(station_set, OVERVIEW_ALARMS)),
         attempt(view, t, _bookings(sources, scope, period.start, period.end)),
         attempt(view, t, _bookings(sources, scope, today.start, today.end)),
+        attempt(
+            view,
+            t,
+            sources.usage_totals(scope.usage_stations(), before.start, before.end, period.tz),
+        ),
+        attempt(view, t, _bookings(sources, scope, before.start, before.end)),
     )
     registered = {s.id: s.device_count for s in scope.stations}
     devices = await directory.devices_of(ids)
@@ -258,6 +268,7 @@ async def build_overview(
                 t(key),
                 None if today_totals is None else today_totals[key],
                 None if period_totals is None else period_totals[key],
+                None if totals_before is None else totals_before[key],
             )
         )
     for key in BOOKING_FIGURES:
@@ -267,6 +278,7 @@ async def build_overview(
                 t(key),
                 None if booking_today is None else booking_today.values[key],
                 None if booking is None else booking.values[key],
+                None if booking_before is None else booking_before.values[key],
             )
         )
 

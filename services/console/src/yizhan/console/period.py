@@ -1,12 +1,13 @@
-"""The period picker: today, 7 days, 30 days, this month or custom dates, and the bucket,
-turned into a half-open range [start, end) of local calendar days in the console's zone."""
+"""The period picker: today, 7 days, 30 days, this month, last month or custom dates, and the
+bucket, turned into a half-open range [start, end) of local calendar days in the console's zone;
+and the previous period that a period is compared with."""
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Final, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-PeriodKind = Literal["today", "7d", "30d", "month", "custom"]
+PeriodKind = Literal["today", "7d", "30d", "month", "last_month", "custom"]
 Bucket = Literal["hour", "day", "week", "month"]
 PERIODS: Final[tuple[PeriodKind, ...]] = get_args(PeriodKind)
 BUCKETS: Final[tuple[Bucket, ...]] = get_args(Bucket)
@@ -104,9 +105,9 @@ def parse_period(
     elif kind == "30d":
         start_day, end_day = today - timedelta(days=29), today
     elif kind == "month":
-        start_day = today.replace(day=1)
-        following = (start_day + timedelta(days=32)).replace(day=1)
-        end_day = following - timedelta(days=1)
+        start_day, end_day = month_of(today)
+    elif kind == "last_month":
+        start_day, end_day = month_of(today.replace(day=1) - timedelta(days=1))
     else:
         start_day, end_day = _custom_days(first, last)
     days = (end_day - start_day).days + 1
@@ -119,6 +120,32 @@ def parse_period(
     if chosen == "hour" and days > MAX_HOUR_BUCKET_DAYS:
         raise PeriodError("bucket", f"hours only up to {MAX_HOUR_BUCKET_DAYS} days; use day")
     return Period(kind, start_day, end_day, chosen, tz)
+
+
+def month_of(day: date) -> tuple[date, date]:
+    """The first and last day of the calendar month of `day`."""
+    first = day.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return first, following - timedelta(days=1)
+
+
+def previous_period(period: Period) -> Period:
+    """The period a period is compared with: the calendar month before for a whole month
+    (this month so far compares with all of last month), otherwise as many days just before."""
+    if period.kind in ("month", "last_month"):
+        first, last = month_of(period.first - timedelta(days=1))
+    else:
+        last = period.first - timedelta(days=1)
+        first = last - timedelta(days=period.days - 1)
+    return Period("custom", first, last, period.bucket, period.tz)
+
+
+def change(now: float | None, before: float | None) -> float | None:
+    """The relative change from `before` to `now` in percent; None when either is unknown
+    or there was nothing before (a change from zero has no percentage)."""
+    if now is None or before is None or before == 0:
+        return None
+    return 100 * (now - before) / before
 
 
 def _custom_days(first: str | None, last: str | None) -> tuple[date, date]:

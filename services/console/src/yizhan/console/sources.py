@@ -153,6 +153,24 @@ class Sources:
         )
         return [(from_pb(b.start), usage_dict(b.figures)) for b in reply.series]
 
+    async def usage_totals(
+        self, station_ids: Sequence[str] | None, start: datetime, end: datetime, tz: str
+    ) -> dict[str, float]:
+        """Totals over [start, end) of these stations (None: the whole network), added up by
+        telemetry exactly as GET /api/v1/usage adds them up."""
+        request = telemetry_pb2.GetUsageRequest(
+            all_stations=station_ids is None,
+            station_ids=list(station_ids or []),
+            to=to_pb(end),
+            bucket="month",
+            tz=tz,
+        )
+        getattr(request, "from").CopyFrom(to_pb(start))
+        reply = await self._call(
+            "telemetry", self._telemetry.GetUsage(request, timeout=self._deadline)
+        )
+        return usage_dict(reply.totals)
+
     async def summarize(
         self, station_ids: Sequence[str], start: datetime, end: datetime
     ) -> dict[str, StationNow]:

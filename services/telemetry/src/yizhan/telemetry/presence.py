@@ -8,6 +8,9 @@ when sampling stopped for a while (telemetry down: that time is not observed, ne
 nor offline). Rows grow with state changes, not with time.
 
 Availability over a range = online seconds / observed seconds of the intervals overlapping it.
+Working (the district report's second share) = the online seconds during which the device had
+no open `critical` alarm (the alarms table's opened_at..cleared_at), over the same observed
+seconds.
 """
 
 import asyncio
@@ -68,12 +71,14 @@ WHERE NOT (s.device_id = ANY(:extended))
 
 @dataclass(frozen=True)
 class Availability:
-    """One device over a range: seconds observed, seconds online."""
+    """One device over a range: seconds observed, online, and working (online without an
+    open critical alarm)."""
 
     device_id: str
     station_id: str
     observed_seconds: float
     online_seconds: float
+    working_seconds: float
 
 
 async def sample(
@@ -104,7 +109,8 @@ async def sample(
 async def availability(
     session: AsyncSession, station_ids: Sequence[str] | None, start: datetime, end: datetime
 ) -> list[Availability]:
-    """Observed and online seconds per device over [start, end); None: every station."""
+    """Observed, online and working seconds per device over [start, end); None: every
+    station."""
     params: dict[str, object] = {"start": start, "end": end}
     stations = ""
     if station_ids is not None:
@@ -114,8 +120,10 @@ async def availability(
         text(queries.PRESENCE_AVAILABILITY.format(stations=stations)), params
     )
     return [
-        Availability(device_id, station_id, float(observed or 0), float(online or 0))
-        for device_id, station_id, observed, online in rows.all()
+        Availability(
+            device_id, station_id, float(observed or 0), float(online or 0), float(working or 0)
+        )
+        for device_id, station_id, observed, online, working in rows.all()
     ]
 
 

@@ -123,13 +123,30 @@ WHERE a.id = :id
 
 # presence.py
 
+# Per device over [start, end): seconds observed, online, and working (online with no open
+# critical alarm: the presence stretches minus the union of the device's critical alarms).
 PRESENCE_AVAILABILITY = """
-SELECT device_id, station_id,
-       SUM(EXTRACT(EPOCH FROM LEAST(until, :end) - GREATEST(since, :start))),
-       COALESCE(SUM(EXTRACT(EPOCH FROM LEAST(until, :end) - GREATEST(since, :start)))
-                FILTER (WHERE online), 0)
-FROM device_presence
-WHERE until > :start AND since < :end {stations}
-GROUP BY device_id, station_id
-ORDER BY station_id, device_id
+WITH presence AS (
+    SELECT device_id, station_id, online,
+           tstzrange(GREATEST(since, :start), LEAST(until, :end)) AS span
+    FROM device_presence
+    WHERE until > :start AND since < :end {stations}
+), critical AS (
+    SELECT device_id,
+           range_agg(tstzrange(opened_at, COALESCE(cleared_at, 'infinity'))) AS spans
+    FROM alarms
+    WHERE severity = 'critical' AND opened_at < :end
+      AND (cleared_at IS NULL OR cleared_at > :start) {stations}
+    GROUP BY device_id
+)
+SELECT p.device_id, p.station_id,
+       SUM(EXTRACT(EPOCH FROM upper(p.span) - lower(p.span))),
+       COALESCE(SUM(EXTRACT(EPOCH FROM upper(p.span) - lower(p.span))) FILTER (WHERE p.online), 0),
+       COALESCE(SUM((
+           SELECT SUM(EXTRACT(EPOCH FROM upper(w) - lower(w)))
+           FROM unnest(multirange(p.span) - COALESCE(c.spans, '{{}}'::tstzmultirange)) AS w
+       )) FILTER (WHERE p.online), 0)
+FROM presence p LEFT JOIN critical c ON c.device_id = p.device_id
+GROUP BY p.device_id, p.station_id
+ORDER BY p.station_id, p.device_id
 """

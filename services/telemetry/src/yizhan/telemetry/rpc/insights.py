@@ -84,6 +84,7 @@ class TelemetryInsightsServicer(insights_pb2_grpc.TelemetryInsightsServicer):
                     station_id=row.station_id,
                     observed_seconds=row.observed_seconds,
                     online_seconds=row.online_seconds,
+                    working_seconds=row.working_seconds,
                 )
                 for row in rows
             ]

@@ -257,3 +257,196 @@ class GetBookingStatsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetBookingStatsResponse: _TypeAlias = GetBookingStatsResponse  # noqa: Y015
+
+@_typing.final
+class ListLivestreamOutcomesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATION_IDS_FIELD_NUMBER: _builtins.int
+    FROM_FIELD_NUMBER: _builtins.int
+    TO_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    limit: _builtins.int
+    """0: 1000; at most 5000"""
+    @_builtins.property
+    def station_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """empty: none"""
+
+    @_builtins.property
+    def to(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        station_ids: _abc.Iterable[_builtins.str] | None = ...,
+        to: _timestamp_pb2.Timestamp | None = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["from", b"from", "to", b"to"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from", b"from", "limit", b"limit", "station_ids", b"station_ids", "to", b"to"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLivestreamOutcomesRequest: _TypeAlias = ListLivestreamOutcomesRequest  # noqa: Y015
+
+@_typing.final
+class LivestreamOutcomeRecord(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATION_ID_FIELD_NUMBER: _builtins.int
+    LIVESTREAM_POINT_ID_FIELD_NUMBER: _builtins.int
+    LIVESTREAM_POINT_NAME_FIELD_NUMBER: _builtins.int
+    STARTS_AT_FIELD_NUMBER: _builtins.int
+    ENDS_AT_FIELD_NUMBER: _builtins.int
+    HOUSEHOLDS_FIELD_NUMBER: _builtins.int
+    SALES_YUAN_FIELD_NUMBER: _builtins.int
+    NOTE_FIELD_NUMBER: _builtins.int
+    RECORDED_BY_FIELD_NUMBER: _builtins.int
+    station_id: _builtins.str
+    livestream_point_id: _builtins.int
+    livestream_point_name: _builtins.str
+    households: _builtins.int
+    sales_yuan: _builtins.float
+    note: _builtins.str
+    recorded_by: _builtins.str
+    @_builtins.property
+    def starts_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def ends_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        station_id: _builtins.str = ...,
+        livestream_point_id: _builtins.int = ...,
+        livestream_point_name: _builtins.str = ...,
+        starts_at: _timestamp_pb2.Timestamp | None = ...,
+        ends_at: _timestamp_pb2.Timestamp | None = ...,
+        households: _builtins.int = ...,
+        sales_yuan: _builtins.float = ...,
+        note: _builtins.str = ...,
+        recorded_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ends_at", b"ends_at", "starts_at", b"starts_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ends_at", b"ends_at", "households", b"households", "livestream_point_id", b"livestream_point_id", "livestream_point_name", b"livestream_point_name", "note", b"note", "recorded_by", b"recorded_by", "sales_yuan", b"sales_yuan", "starts_at", b"starts_at", "station_id", b"station_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LivestreamOutcomeRecord: _TypeAlias = LivestreamOutcomeRecord  # noqa: Y015
+
+@_typing.final
+class ListLivestreamOutcomesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEMS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___LivestreamOutcomeRecord]: ...
+    def __init__(
+        self,
+        *,
+        items: _abc.Iterable[Global___LivestreamOutcomeRecord] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLivestreamOutcomesResponse: _TypeAlias = ListLivestreamOutcomesResponse  # noqa: Y015
+
+@_typing.final
+class ListOpinionsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATION_IDS_FIELD_NUMBER: _builtins.int
+    FROM_FIELD_NUMBER: _builtins.int
+    TO_FIELD_NUMBER: _builtins.int
+    UNRESOLVED_ONLY_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    unresolved_only: _builtins.bool
+    limit: _builtins.int
+    """0: 500; at most 5000"""
+    @_builtins.property
+    def station_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """empty: none"""
+
+    @_builtins.property
+    def to(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        station_ids: _abc.Iterable[_builtins.str] | None = ...,
+        to: _timestamp_pb2.Timestamp | None = ...,
+        unresolved_only: _builtins.bool = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["from", b"from", "to", b"to"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from", b"from", "limit", b"limit", "station_ids", b"station_ids", "to", b"to", "unresolved_only", b"unresolved_only"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListOpinionsRequest: _TypeAlias = ListOpinionsRequest  # noqa: Y015
+
+@_typing.final
+class OpinionRecord(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    STATION_ID_FIELD_NUMBER: _builtins.int
+    CATEGORY_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    MEASURE_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    CLOSED_AT_FIELD_NUMBER: _builtins.int
+    id: _builtins.int
+    station_id: _builtins.str
+    category: _builtins.str
+    text: _builtins.str
+    status: _builtins.str
+    """received | in_progress | resolved | declined"""
+    measure: _builtins.str
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def closed_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.int = ...,
+        station_id: _builtins.str = ...,
+        category: _builtins.str = ...,
+        text: _builtins.str = ...,
+        status: _builtins.str = ...,
+        measure: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+        closed_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["closed_at", b"closed_at", "created_at", b"created_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "closed_at", b"closed_at", "created_at", b"created_at", "id", b"id", "measure", b"measure", "station_id", b"station_id", "status", b"status", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OpinionRecord: _TypeAlias = OpinionRecord  # noqa: Y015
+
+@_typing.final
+class ListOpinionsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEMS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___OpinionRecord]: ...
+    def __init__(
+        self,
+        *,
+        items: _abc.Iterable[Global___OpinionRecord] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListOpinionsResponse: _TypeAlias = ListOpinionsResponse  # noqa: Y015

@@ -178,3 +178,128 @@ class BookingReports:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class BookingRecordsStub:
+    """Reports (issue 14 item 3, issue 17): the livestream slots whose outcome was recorded, and
+    opinions with the measures they led to, for the console's district report and station page.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.ListLivestreamOutcomes = channel.unary_unary(
+                '/yizhan.api.bookings.v1.BookingRecords/ListLivestreamOutcomes',
+                request_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.ListLivestreamOutcomesRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.ListLivestreamOutcomesResponse.FromString,
+                _registered_method=True)
+        self.ListOpinions = channel.unary_unary(
+                '/yizhan.api.bookings.v1.BookingRecords/ListOpinions',
+                request_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.ListOpinionsRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.ListOpinionsResponse.FromString,
+                _registered_method=True)
+
+
+class BookingRecordsServicer:
+    """Reports (issue 14 item 3, issue 17): the livestream slots whose outcome was recorded, and
+    opinions with the measures they led to, for the console's district report and station page.
+    """
+
+    def ListLivestreamOutcomes(self, request, context):
+        """Outcomes of livestream slots starting in [from, to), oldest first.
+        INVALID_ARGUMENT for a backwards range or one longer than 366 days.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListOpinions(self, request, context):
+        """Opinions raised in [from, to) (both unset: whenever), optionally only those not closed
+        yet (received or in progress), oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_BookingRecordsServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'ListLivestreamOutcomes': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLivestreamOutcomes,
+                    request_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.ListLivestreamOutcomesRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.ListLivestreamOutcomesResponse.SerializeToString,
+            ),
+            'ListOpinions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOpinions,
+                    request_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.ListOpinionsRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.ListOpinionsResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'yizhan.api.bookings.v1.BookingRecords', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('yizhan.api.bookings.v1.BookingRecords', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class BookingRecords:
+    """Reports (issue 14 item 3, issue 17): the livestream slots whose outcome was recorded, and
+    opinions with the measures they led to, for the console's district report and station page.
+    """
+
+    @staticmethod
+    def ListLivestreamOutcomes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.bookings.v1.BookingRecords/ListLivestreamOutcomes',
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.ListLivestreamOutcomesRequest.SerializeToString,
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.ListLivestreamOutcomesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListOpinions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.bookings.v1.BookingRecords/ListOpinions',
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.ListOpinionsRequest.SerializeToString,
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.ListOpinionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -99,3 +99,64 @@ class BookingReportsServicer(metaclass=_abc_1.ABCMeta):
         """
 
 def add_BookingReportsServicer_to_server(servicer: BookingReportsServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class BookingRecordsStub:
+    """Reports (issue 14 item 3, issue 17): the livestream slots whose outcome was recorded, and
+    opinions with the measures they led to, for the console's district report and station page.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> BookingRecordsAsyncStub: ...
+    ListLivestreamOutcomes: _grpc.UnaryUnaryMultiCallable[_bookings_pb2.ListLivestreamOutcomesRequest, _bookings_pb2.ListLivestreamOutcomesResponse]
+    """Outcomes of livestream slots starting in [from, to), oldest first.
+    INVALID_ARGUMENT for a backwards range or one longer than 366 days.
+    """
+    ListOpinions: _grpc.UnaryUnaryMultiCallable[_bookings_pb2.ListOpinionsRequest, _bookings_pb2.ListOpinionsResponse]
+    """Opinions raised in [from, to) (both unset: whenever), optionally only those not closed
+    yet (received or in progress), oldest first.
+    """
+
+@_typing.type_check_only
+class BookingRecordsAsyncStub(BookingRecordsStub):
+    """Reports (issue 14 item 3, issue 17): the livestream slots whose outcome was recorded, and
+    opinions with the measures they led to, for the console's district report and station page.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    ListLivestreamOutcomes: _aio.UnaryUnaryMultiCallable[_bookings_pb2.ListLivestreamOutcomesRequest, _bookings_pb2.ListLivestreamOutcomesResponse]  # type: ignore[assignment]
+    """Outcomes of livestream slots starting in [from, to), oldest first.
+    INVALID_ARGUMENT for a backwards range or one longer than 366 days.
+    """
+    ListOpinions: _aio.UnaryUnaryMultiCallable[_bookings_pb2.ListOpinionsRequest, _bookings_pb2.ListOpinionsResponse]  # type: ignore[assignment]
+    """Opinions raised in [from, to) (both unset: whenever), optionally only those not closed
+    yet (received or in progress), oldest first.
+    """
+
+class BookingRecordsServicer(metaclass=_abc_1.ABCMeta):
+    """Reports (issue 14 item 3, issue 17): the livestream slots whose outcome was recorded, and
+    opinions with the measures they led to, for the console's district report and station page.
+    """
+
+    @_abc_1.abstractmethod
+    def ListLivestreamOutcomes(
+        self,
+        request: _bookings_pb2.ListLivestreamOutcomesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bookings_pb2.ListLivestreamOutcomesResponse, _abc.Awaitable[_bookings_pb2.ListLivestreamOutcomesResponse]]:
+        """Outcomes of livestream slots starting in [from, to), oldest first.
+        INVALID_ARGUMENT for a backwards range or one longer than 366 days.
+        """
+
+    @_abc_1.abstractmethod
+    def ListOpinions(
+        self,
+        request: _bookings_pb2.ListOpinionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bookings_pb2.ListOpinionsResponse, _abc.Awaitable[_bookings_pb2.ListOpinionsResponse]]:
+        """Opinions raised in [from, to) (both unset: whenever), optionally only those not closed
+        yet (received or in progress), oldest first.
+        """
+
+def add_BookingRecordsServicer_to_server(servicer: BookingRecordsServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

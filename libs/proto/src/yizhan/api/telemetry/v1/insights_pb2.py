@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from yizhan.api.telemetry.v1 import telemetry_pb2 as yizhan_dot_api_dot_telemetry_dot_v1_dot_telemetry__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&yizhan/api/telemetry/v1/insights.proto\x12\x17yizhan.api.telemetry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\'yizhan/api/telemetry/v1/telemetry.proto\".\n\nStationSet\x12\x0b\n\x03\x61ll\x18\x01 \x01(\x08\x12\x13\n\x0bstation_ids\x18\x02 \x03(\t\"\xaa\x01\n\x13GetPeakHoursRequest\x12\x35\n\x08stations\x18\x01 \x01(\x0b\x32#.yizhan.api.telemetry.v1.StationSet\x12(\n\x04\x66rom\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x02to\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\n\n\x02tz\x18\x04 \x01(\t\"a\n\x08PeakCell\x12\x0f\n\x07weekday\x18\x01 \x01(\x05\x12\x0c\n\x04hour\x18\x02 \x01(\x05\x12\x36\n\x07\x66igures\x18\x03 \x01(\x0b\x32%.yizhan.api.telemetry.v1.UsageFigures\"H\n\x14GetPeakHoursResponse\x12\x30\n\x05\x63\x65lls\x18\x01 \x03(\x0b\x32!.yizhan.api.telemetry.v1.PeakCell\"\xa1\x01\n\x16GetAvailabilityRequest\x12\x35\n\x08stations\x18\x01 \x01(\x0b\x32#.yizhan.api.telemetry.v1.StationSet\x12(\n\x04\x66rom\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x02to\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"m\n\x12\x44\x65viceAvailability\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\x12\n\nstation_id\x18\x02 \x01(\t\x12\x18\n\x10observed_seconds\x18\x03 \x01(\x01\x12\x16\n\x0eonline_seconds\x18\x04 \x01(\x01\"W\n\x17GetAvailabilityResponse\x12<\n\x07\x64\x65vices\x18\x01 \x03(\x0b\x32+.yizhan.api.telemetry.v1.DeviceAvailability\"]\n\x15ListOpenAlarmsRequest\x12\x35\n\x08stations\x18\x01 \x01(\x0b\x32#.yizhan.api.telemetry.v1.StationSet\x12\r\n\x05limit\x18\x02 \x01(\x05\"\xf6\x01\n\tOpenAlarm\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x11\n\tdevice_id\x18\x02 \x01(\t\x12\x12\n\nstation_id\x18\x03 \x01(\t\x12\x0c\n\x04\x63ode\x18\x04 \x01(\t\x12\x10\n\x08severity\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\x12)\n\x05since\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0f\x61\x63knowledged_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x61\x63knowledged_by\x18\t \x01(\t\x12\x0c\n\x04note\x18\n \x01(\t\"[\n\x16ListOpenAlarmsResponse\x12\x32\n\x06\x61larms\x18\x01 \x03(\x0b\x32\".yizhan.api.telemetry.v1.OpenAlarm\x12\r\n\x05total\x18\x02 \x01(\x05\"v\n\x17\x41\x63knowledgeAlarmRequest\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x35\n\x08stations\x18\x02 \x01(\x0b\x32#.yizhan.api.telemetry.v1.StationSet\x12\n\n\x02\x62y\x18\x03 \x01(\t\x12\x0c\n\x04note\x18\x04 \x01(\t\"n\n\x16ListDeadLettersRequest\x12\x35\n\x08stations\x18\x01 \x01(\x0b\x32#.yizhan.api.telemetry.v1.StationSet\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\xb8\x01\n\nDeadLetter\x12\n\n\x02id\x18\x01 \x01(\x03\x12/\n\x0breceived_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05topic\x18\x03 \x01(\t\x12\x12\n\nstation_id\x18\x04 \x01(\t\x12\x11\n\tdevice_id\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x07 \x01(\t\x12\x17\n\x0fpayload_excerpt\x18\x08 \x01(\t\"M\n\x17ListDeadLettersResponse\x12\x32\n\x05items\x18\x01 \x03(\x0b\x32#.yizhan.api.telemetry.v1.DeadLetter2\xc9\x04\n\x11TelemetryInsights\x12k\n\x0cGetPeakHours\x12,.yizhan.api.telemetry.v1.GetPeakHoursRequest\x1a-.yizhan.api.telemetry.v1.GetPeakHoursResponse\x12t\n\x0fGetAvailability\x12/.yizhan.api.telemetry.v1.GetAvailabilityRequest\x1a\x30.yizhan.api.telemetry.v1.GetAvailabilityResponse\x12q\n\x0eListOpenAlarms\x12..yizhan.api.telemetry.v1.ListOpenAlarmsRequest\x1a/.yizhan.api.telemetry.v1.ListOpenAlarmsResponse\x12h\n\x10\x41\x63knowledgeAlarm\x12\x30.yizhan.api.telemetry.v1.AcknowledgeAlarmRequest\x1a\".yizhan.api.telemetry.v1.OpenAlarm\x12t\n\x0fListDeadLetters\x12/.yizhan.api.telemetry.v1.ListDeadLettersRequest\x1a\x30.yizhan.api.telemetry.v1.ListDeadLettersResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&yizhan/api/telemetry/v1/insights.proto\x12\x17yizhan.api.telemetry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\'yizhan/api/telemetry/v1/telemetry.proto\".\n\nStationSet\x12\x0b\n\x03\x61ll\x18\x01 \x01(\x08\x12\x13\n\x0bstation_ids\x18\x02 \x03(\t\"\xaa\x01\n\x13GetPeakHoursRequest\x12\x35\n\x08stations\x18\x01 \x01(\x0b\x32#.yizhan.api.telemetry.v1.StationSet\x12(\n\x04\x66rom\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x02to\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\n\n\x02tz\x18\x04 \x01(\t\"a\n\x08PeakCell\x12\x0f\n\x07weekday\x18\x01 \x01(\x05\x12\x0c\n\x04hour\x18\x02 \x01(\x05\x12\x36\n\x07\x66igures\x18\x03 \x01(\x0b\x32%.yizhan.api.telemetry.v1.UsageFigures\"H\n\x14GetPeakHoursResponse\x12\x30\n\x05\x63\x65lls\x18\x01 \x03(\x0b\x32!.yizhan.api.telemetry.v1.PeakCell\"\xa1\x01\n\x16GetAvailabilityRequest\x12\x35\n\x08stations\x18\x01 \x01(\x0b\x32#.yizhan.api.telemetry.v1.StationSet\x12(\n\x04\x66rom\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12&\n\x02to\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x86\x01\n\x12\x44\x65viceAvailability\x12\x11\n\tdevice_id\x18\x01 \x01(\t\x12\x12\n\nstation_id\x18\x02 \x01(\t\x12\x18\n\x10observed_seconds\x18\x03 \x01(\x01\x12\x16\n\x0eonline_seconds\x18\x04 \x01(\x01\x12\x17\n\x0fworking_seconds\x18\x05 \x01(\x01\"W\n\x17GetAvailabilityResponse\x12<\n\x07\x64\x65vices\x18\x01 \x03(\x0b\x32+.yizhan.api.telemetry.v1.DeviceAvailability\"]\n\x15ListOpenAlarmsRequest\x12\x35\n\x08stations\x18\x01 \x01(\x0b\x32#.yizhan.api.telemetry.v1.StationSet\x12\r\n\x05limit\x18\x02 \x01(\x05\"\xf6\x01\n\tOpenAlarm\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x11\n\tdevice_id\x18\x02 \x01(\t\x12\x12\n\nstation_id\x18\x03 \x01(\t\x12\x0c\n\x04\x63ode\x18\x04 \x01(\t\x12\x10\n\x08severity\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\x12)\n\x05since\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0f\x61\x63knowledged_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0f\x61\x63knowledged_by\x18\t \x01(\t\x12\x0c\n\x04note\x18\n \x01(\t\"[\n\x16ListOpenAlarmsResponse\x12\x32\n\x06\x61larms\x18\x01 \x03(\x0b\x32\".yizhan.api.telemetry.v1.OpenAlarm\x12\r\n\x05total\x18\x02 \x01(\x05\"v\n\x17\x41\x63knowledgeAlarmRequest\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x35\n\x08stations\x18\x02 \x01(\x0b\x32#.yizhan.api.telemetry.v1.StationSet\x12\n\n\x02\x62y\x18\x03 \x01(\t\x12\x0c\n\x04note\x18\x04 \x01(\t\"n\n\x16ListDeadLettersRequest\x12\x35\n\x08stations\x18\x01 \x01(\x0b\x32#.yizhan.api.telemetry.v1.StationSet\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\xb8\x01\n\nDeadLetter\x12\n\n\x02id\x18\x01 \x01(\x03\x12/\n\x0breceived_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05topic\x18\x03 \x01(\t\x12\x12\n\nstation_id\x18\x04 \x01(\t\x12\x11\n\tdevice_id\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x07 \x01(\t\x12\x17\n\x0fpayload_excerpt\x18\x08 \x01(\t\"M\n\x17ListDeadLettersResponse\x12\x32\n\x05items\x18\x01 \x03(\x0b\x32#.yizhan.api.telemetry.v1.DeadLetter2\xc9\x04\n\x11TelemetryInsights\x12k\n\x0cGetPeakHours\x12,.yizhan.api.telemetry.v1.GetPeakHoursRequest\x1a-.yizhan.api.telemetry.v1.GetPeakHoursResponse\x12t\n\x0fGetAvailability\x12/.yizhan.api.telemetry.v1.GetAvailabilityRequest\x1a\x30.yizhan.api.telemetry.v1.GetAvailabilityResponse\x12q\n\x0eListOpenAlarms\x12..yizhan.api.telemetry.v1.ListOpenAlarmsRequest\x1a/.yizhan.api.telemetry.v1.ListOpenAlarmsResponse\x12h\n\x10\x41\x63knowledgeAlarm\x12\x30.yizhan.api.telemetry.v1.AcknowledgeAlarmRequest\x1a\".yizhan.api.telemetry.v1.OpenAlarm\x12t\n\x0fListDeadLetters\x12/.yizhan.api.telemetry.v1.ListDeadLettersRequest\x1a\x30.yizhan.api.telemetry.v1.ListDeadLettersResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,24 +43,24 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETPEAKHOURSRESPONSE']._serialized_end=533
   _globals['_GETAVAILABILITYREQUEST']._serialized_start=536
   _globals['_GETAVAILABILITYREQUEST']._serialized_end=697
-  _globals['_DEVICEAVAILABILITY']._serialized_start=699
-  _globals['_DEVICEAVAILABILITY']._serialized_end=808
-  _globals['_GETAVAILABILITYRESPONSE']._serialized_start=810
-  _globals['_GETAVAILABILITYRESPONSE']._serialized_end=897
-  _globals['_LISTOPENALARMSREQUEST']._serialized_start=899
-  _globals['_LISTOPENALARMSREQUEST']._serialized_end=992
-  _globals['_OPENALARM']._serialized_start=995
-  _globals['_OPENALARM']._serialized_end=1241
-  _globals['_LISTOPENALARMSRESPONSE']._serialized_start=1243
-  _globals['_LISTOPENALARMSRESPONSE']._serialized_end=1334
-  _globals['_ACKNOWLEDGEALARMREQUEST']._serialized_start=1336
-  _globals['_ACKNOWLEDGEALARMREQUEST']._serialized_end=1454
-  _globals['_LISTDEADLETTERSREQUEST']._serialized_start=1456
-  _globals['_LISTDEADLETTERSREQUEST']._serialized_end=1566
-  _globals['_DEADLETTER']._serialized_start=1569
-  _globals['_DEADLETTER']._serialized_end=1753
-  _globals['_LISTDEADLETTERSRESPONSE']._serialized_start=1755
-  _globals['_LISTDEADLETTERSRESPONSE']._serialized_end=1832
-  _globals['_TELEMETRYINSIGHTS']._serialized_start=1835
-  _globals['_TELEMETRYINSIGHTS']._serialized_end=2420
+  _globals['_DEVICEAVAILABILITY']._serialized_start=700
+  _globals['_DEVICEAVAILABILITY']._serialized_end=834
+  _globals['_GETAVAILABILITYRESPONSE']._serialized_start=836
+  _globals['_GETAVAILABILITYRESPONSE']._serialized_end=923
+  _globals['_LISTOPENALARMSREQUEST']._serialized_start=925
+  _globals['_LISTOPENALARMSREQUEST']._serialized_end=1018
+  _globals['_OPENALARM']._serialized_start=1021
+  _globals['_OPENALARM']._serialized_end=1267
+  _globals['_LISTOPENALARMSRESPONSE']._serialized_start=1269
+  _globals['_LISTOPENALARMSRESPONSE']._serialized_end=1360
+  _globals['_ACKNOWLEDGEALARMREQUEST']._serialized_start=1362
+  _globals['_ACKNOWLEDGEALARMREQUEST']._serialized_end=1480
+  _globals['_LISTDEADLETTERSREQUEST']._serialized_start=1482
+  _globals['_LISTDEADLETTERSREQUEST']._serialized_end=1592
+  _globals['_DEADLETTER']._serialized_start=1595
+  _globals['_DEADLETTER']._serialized_end=1779
+  _globals['_LISTDEADLETTERSRESPONSE']._serialized_start=1781
+  _globals['_LISTDEADLETTERSRESPONSE']._serialized_end=1858
+  _globals['_TELEMETRYINSIGHTS']._serialized_start=1861
+  _globals['_TELEMETRYINSIGHTS']._serialized_end=2446
 # @@protoc_insertion_point(module_scope)

@@ -164,6 +164,7 @@ class DeviceAvailability(_message.Message):
     STATION_ID_FIELD_NUMBER: _builtins.int
     OBSERVED_SECONDS_FIELD_NUMBER: _builtins.int
     ONLINE_SECONDS_FIELD_NUMBER: _builtins.int
+    WORKING_SECONDS_FIELD_NUMBER: _builtins.int
     device_id: _builtins.str
     station_id: _builtins.str
     observed_seconds: _builtins.float
@@ -171,6 +172,10 @@ class DeviceAvailability(_message.Message):
     seconds it was online. Time before the device first reported is not observed.
     """
     online_seconds: _builtins.float
+    working_seconds: _builtins.float
+    """Of the online seconds, those with no open `critical` alarm on the device (the report's
+    "working" share, issue 14).
+    """
     def __init__(
         self,
         *,
@@ -178,10 +183,11 @@ class DeviceAvailability(_message.Message):
         station_id: _builtins.str = ...,
         observed_seconds: _builtins.float = ...,
         online_seconds: _builtins.float = ...,
+        working_seconds: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["device_id", b"device_id", "observed_seconds", b"observed_seconds", "online_seconds", b"online_seconds", "station_id", b"station_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["device_id", b"device_id", "observed_seconds", b"observed_seconds", "online_seconds", b"online_seconds", "station_id", b"station_id", "working_seconds", b"working_seconds"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
