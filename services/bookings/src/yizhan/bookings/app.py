@@ -43,6 +43,7 @@ from yizhan.bookings.peers.telemetry import TelemetryClient
 from yizhan.bookings.public_stations import StationFinder
 from yizhan.bookings.quotas import BookingLimits
 from yizhan.bookings.rpc.booking_desk import BookingDeskServicer
+from yizhan.bookings.rpc.booking_records import BookingRecordsServicer
 from yizhan.bookings.rpc.booking_reports import BookingReportsServicer
 from yizhan.bookings.settings import Settings
 from yizhan.bookings.sms import SmsSender, build_sender
@@ -60,6 +61,7 @@ from yizhan.common.stations_directory import StationsDirectory
 
 BOOKING_DESK = "yizhan.api.bookings.v1.BookingDesk"
 BOOKING_REPORTS = "yizhan.api.bookings.v1.BookingReports"
+BOOKING_RECORDS = "yizhan.api.bookings.v1.BookingRecords"
 
 
 def utc_now() -> datetime:
@@ -231,6 +233,9 @@ async def serve(settings: Settings) -> None:
         bookings_pb2_grpc.add_BookingReportsServicer_to_server(
             BookingReportsServicer(deps.stats), server
         )
+        bookings_pb2_grpc.add_BookingRecordsServicer_to_server(
+            BookingRecordsServicer(sessions), server
+        )
 
     def housekeeper() -> contextlib.AbstractAsyncContextManager[None]:
         return background_task(
@@ -251,7 +256,7 @@ async def serve(settings: Settings) -> None:
             settings,
             app=build_http_app(deps, accounts, finder),
             register=register,
-            grpc_services=[BOOKING_DESK, BOOKING_REPORTS],
+            grpc_services=[BOOKING_DESK, BOOKING_REPORTS, BOOKING_RECORDS],
             components=[housekeeper, no_show_sweep, sms_outbox],
         )
     finally:

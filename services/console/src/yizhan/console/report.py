@@ -186,9 +186,7 @@ def _booking_cells(stats: bookings_pb2.BookingStats) -> dict[str, Value]:
         "livestream_outcomes": stats.livestream_outcomes,
         "livestream_households": stats.livestream_households,
         "livestream_sales_yuan": stats.livestream_sales_yuan,
-        **{
-            f"opinions_{status}": getattr(stats.opinions, status) for status in OPINION_STATUSES
-        },
+        **{f"opinions_{status}": getattr(stats.opinions, status) for status in OPINION_STATUSES},
     }
 
 
@@ -458,8 +456,12 @@ async def build_report(
         opinions,
         unresolved,
     ) = await asyncio.gather(
-        attempt_into(problems, t, sources.usage_totals(usage_ids, period.start, period.end, period.tz)),
-        attempt_into(problems, t, sources.usage_totals(usage_ids, before.start, before.end, period.tz)),
+        attempt_into(
+            problems, t, sources.usage_totals(usage_ids, period.start, period.end, period.tz)
+        ),
+        attempt_into(
+            problems, t, sources.usage_totals(usage_ids, before.start, before.end, period.tz)
+        ),
         attempt_into(problems, t, sources.summarize(ids, period.start, period.end)),
         attempt_into(problems, t, sources.summarize(ids, before.start, before.end)),
         attempt_into(problems, t, sources.booking_figures(booking_ids, period.start, period.end)),
@@ -467,7 +469,9 @@ async def build_report(
         attempt_into(problems, t, sources.availability(station_set, period.start, period.end)),
         attempt_into(problems, t, sources.open_alarms(station_set, REPORT_ALARMS)),
         attempt_into(problems, t, sources.outcomes(ids, period.start, period.end)),
-        attempt_into(problems, t, sources.opinions(ids, period.start, period.end, False, REPORT_OPINIONS)),
+        attempt_into(
+            problems, t, sources.opinions(ids, period.start, period.end, False, REPORT_OPINIONS)
+        ),
         attempt_into(problems, t, sources.opinions(ids, None, None, True, REPORT_OPINIONS)),
     )
     names = {s.id: _station_name(lang, s.name_zh, s.name_en) for s in scope.stations}

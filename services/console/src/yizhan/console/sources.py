@@ -19,7 +19,10 @@ from yizhan.common.pbtime import from_pb, to_pb
 from yizhan.console.period import Period
 
 if TYPE_CHECKING:
-    from yizhan.api.bookings.v1.bookings_pb2_grpc import BookingReportsAsyncStub
+    from yizhan.api.bookings.v1.bookings_pb2_grpc import (
+        BookingRecordsAsyncStub,
+        BookingReportsAsyncStub,
+    )
     from yizhan.api.telemetry.v1.insights_pb2_grpc import TelemetryInsightsAsyncStub
     from yizhan.api.telemetry.v1.telemetry_pb2_grpc import TelemetryQueryAsyncStub
 
@@ -115,6 +118,30 @@ def booking_values(stats: bookings_pb2.BookingStats) -> dict[str, float]:
     }
 
 
+@dataclass(frozen=True)
+class OutcomeRow:
+    """One livestream slot's recorded outcome."""
+
+    station_id: str
+    point_name: str
+    starts_at: datetime
+    households: int
+    sales_yuan: float
+    note: str
+
+
+@dataclass(frozen=True)
+class OpinionRow:
+    """One opinion raised at a forum session, and the measure it led to if any."""
+
+    station_id: str
+    category: str
+    text: str
+    status: str
+    measure: str
+    created_at: datetime
+
+
 class Sources:
     """The gRPC peers behind the console, with one deadline for every call."""
 
@@ -123,11 +150,13 @@ class Sources:
         telemetry: "TelemetryQueryAsyncStub",
         insights: "TelemetryInsightsAsyncStub",
         bookings: "BookingReportsAsyncStub",
+        records: "BookingRecordsAsyncStub",
         deadline_seconds: float,
     ) -> None:
         self._telemetry = telemetry
         self._insights = insights
         self._bookings = bookings
+        self._records = records
         self._deadline = deadline_seconds
 
     async def _call(self, source: str, call: Awaitable[T]) -> T:
@@ -286,3 +315,60 @@ class Sources:
             {s.station_id: s.stats for s in reply.stations},
             reply.totals,
         )
+
+    async def outcomes(
+        self, station_ids: Sequence[str], start: datetime, end: datetime
+    ) -> list[OutcomeRow]:
+        """Recorded outcomes of the livestream slots starting in [start, end), oldest first."""
+        if not station_ids:
+            return []
+        request = bookings_pb2.ListLivestreamOutcomesRequest(
+            station_ids=list(station_ids), to=to_pb(end)
+        )
+        getattr(request, "from").CopyFrom(to_pb(start))
+        reply = await self._call(
+            "bookings", self._records.ListLivestreamOutcomes(request, timeout=self._deadline)
+        )
+        return [
+            OutcomeRow(
+                item.station_id,
+                item.livestream_point_name,
+                from_pb(item.starts_at),
+                item.households,
+                item.sales_yuan,
+                item.note,
+            )
+            for item in reply.items
+        ]
+
+    async def opinions(
+        self,
+        station_ids: Sequence[str],
+        start: datetime | None,
+        end: datetime | None,
+        unresolved_only: bool,
+        limit: int,
+    ) -> list[OpinionRow]:
+        """Opinions raised in [start, end) (None: whenever), oldest first."""
+        if not station_ids:
+            return []
+        request = bookings_pb2.ListOpinionsRequest(
+            station_ids=list(station_ids), unresolved_only=unresolved_only, limit=limit
+        )
+        if start is not None and end is not None:
+            getattr(request, "from").CopyFrom(to_pb(start))
+            request.to.CopyFrom(to_pb(end))
+        reply = await self._call(
+            "bookings", self._records.ListOpinions(request, timeout=self._deadline)
+        )
+        return [
+            OpinionRow(
+                item.station_id,
+                item.category,
+                item.text,
+                item.status,
+                item.measure,
+                from_pb(item.created_at),
+            )
+            for item in reply.items
+        ]

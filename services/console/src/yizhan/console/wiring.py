@@ -36,6 +36,7 @@ def build_console(
         telemetry_pb2_grpc.TelemetryQueryStub(telemetry),
         insights_pb2_grpc.TelemetryInsightsStub(telemetry),
         bookings_pb2_grpc.BookingReportsStub(bookings),
+        bookings_pb2_grpc.BookingRecordsStub(bookings),
         deadline,
     )
     directory = StationsDirectory(
