@@ -269,6 +269,38 @@ def outcomes_table(
     return table
 
 
+def season_table(t: Callable[..., str], outcomes: list[OutcomeRow] | None, tz: str) -> Table:
+    """Livestream outcomes month by month over the period (a market-day season at a glance)."""
+    table = Table(
+        "livestream_season",
+        t("livestream_season"),
+        [
+            Column("month_label", t("month_label")),
+            Column("livestream_outcomes", t("livestream_outcomes"), numeric=True),
+            Column("livestream_households", t("livestream_households"), numeric=True),
+            Column("livestream_sales_yuan", t("livestream_sales_yuan"), numeric=True),
+        ],
+        note=None if outcomes is not None else t("bookings_unavailable"),
+    )
+    zone = ZoneInfo(tz)
+    months: dict[str, list[float]] = {}
+    for row in outcomes or []:
+        sums = months.setdefault(row.starts_at.astimezone(zone).strftime("%Y-%m"), [0, 0, 0.0])
+        sums[0] += 1
+        sums[1] += row.households
+        sums[2] += row.sales_yuan
+    for month, (slots, households, sales) in sorted(months.items()):
+        table.rows.append(
+            {
+                "month_label": month,
+                "livestream_outcomes": int(slots),
+                "livestream_households": int(households),
+                "livestream_sales_yuan": sales,
+            }
+        )
+    return table
+
+
 def measures_table(
     t: Callable[..., str], names: dict[str, str], opinions: list[OpinionRow] | None, tz: str
 ) -> Table:
@@ -416,7 +448,7 @@ def alarms_report_table(
                 "station": names.get(alarm.station_id, alarm.station_id),
                 "device_id": alarm.device_id,
                 "code": alarm.code,
-                "severity": t(f"severity_{alarm.severity}"),
+                "severity": t(f"report_severity_{alarm.severity}"),
                 "since": from_pb(alarm.since).astimezone(zone),
                 "acknowledged_by": alarm.acknowledged_by or None,
             }

@@ -14,6 +14,7 @@ from yizhan.console.i18n import Lang
 from yizhan.console.overview import alarms_table, peak_table, series_table
 from yizhan.console.peers.stations import Device, Station, StationsDirectory
 from yizhan.console.period import Period
+from yizhan.console.report import outcomes_table, season_table
 from yizhan.console.sources import (
     FIGURES,
     BookingFigures,
@@ -156,7 +157,16 @@ async def build_station_view(
     view = View(period)
     only = insights_pb2.StationSet(station_ids=[station.id])
     now = datetime.now(period.zone)
-    series, states, availability, cells, alarms, letters, booking = await asyncio.gather(
+    (
+        series,
+        states,
+        availability,
+        cells,
+        alarms,
+        letters,
+        booking,
+        outcomes,
+    ) = await asyncio.gather(
         attempt(view, t, sources.usage_series([station.id], period)),
         attempt(view, t, sources.device_states(station.id)),
         attempt(view, t, sources.availability(only, period.start, period.end)),
@@ -164,6 +174,7 @@ async def build_station_view(
         attempt(view, t, sources.open_alarms(only, STATION_ALARMS)),
         attempt(view, t, sources.dead_letters(only, STATION_DEAD_LETTERS)),
         attempt(view, t, sources.booking_figures([station.id], period.start, period.end)),
+        attempt(view, t, sources.outcomes([station.id], period.start, period.end)),
     )
     devices = await directory.devices_of([station.id])
     names = {station.id: station.name_zh if lang == "zh" else station.name_en}
@@ -181,6 +192,9 @@ async def build_station_view(
     if letters is not None:
         view.tables["dead_letters"] = dead_letters_table(t, letters, period.zone)
     view.tables.update(bookables_tables(t, booking, station.id))
+    # What each livestream slot earned, and the season month by month (issue 17).
+    view.tables["livestream_slots"] = outcomes_table(t, names, outcomes, period.tz)
+    view.tables["livestream_season"] = season_table(t, outcomes, period.tz)
     if booking is not None:
         view.cards += [
             Card(key, t(key), None, value)

@@ -1,0 +1,299 @@
+"""The district report (issue 14 item 3, issue 17) against the running stack: a district of
+its own gets known usage (heating included) in a period and the period before, and a
+livestream slot with a recorded outcome. In Chromium (zh) the operator opens the printable
+report, downloads its XLSX, and the workbook's totals equal GET /api/v1/usage's and the
+bookings API's for the same district and period; the station page lists the slot's outcome;
+the overview compares last month with the month before. axe-core checks the new pages."""
+
+import io
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import psycopg
+import pytest
+from openpyxl import load_workbook
+from playwright.sync_api import Browser, expect
+
+from tests.console.conftest import ADMIN_PASSWORD, Stack, publish, wait_until
+from tests.support.axe import assert_accessible
+from tests.support.browser import chromium
+from yizhan.console.i18n import translator
+from yizhan.devstack.postgres import SUPERUSER
+
+pytestmark = pytest.mark.e2e
+
+DISTRICT = "报告测试区"
+ZONE = ZoneInfo("Asia/Shanghai")
+T = translator("zh")
+FIGURES = (
+    "visits",
+    "charge_sessions",
+    "energy_kwh",
+    "water_liters",
+    "dispenses",
+    "heat_uses",
+    "heat_minutes",
+)
+
+
+@dataclass(frozen=True)
+class ReportCase:
+    """The district's period and what was published into it."""
+
+    first: date
+    last: date
+    station_ids: tuple[str, str]
+    booking_code: str
+
+    def range(self) -> tuple[str, str]:
+        """The period as instants (local midnights), as the usage API takes it."""
+        start = datetime.combine(self.first, time(0), ZONE)
+        end = datetime.combine(self.last + timedelta(days=1), time(0), ZONE)
+        return start.isoformat(), end.isoformat()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Chromium for this module's pages."""
+    with chromium() as launched:
+        yield launched
+
+
+def _device(stack: Stack, admin: dict[str, str], station: str, kind: str) -> dict[str, str]:
+    reply = httpx.post(
+        f"{stack.url('stations')}/api/v1/stations/{station}/devices",
+        json={"id": f"{station}-{kind}", "kind": kind},
+        headers=admin,
+    )
+    assert reply.status_code == 201, reply.text
+    mqtt: dict[str, str] = reply.json()["mqtt"]
+    return mqtt
+
+
+def _events(stack: Stack, station: str, kind: str, mqtt: dict[str, str], events: list[Any]) -> None:
+    for seq, (moment, body) in enumerate(events, start=1):
+        payload = {"v": 1, "seq": seq, "ts": moment.isoformat(), **body}
+        topic = f"yz/v1/st/{station}/dev/{station}-{kind}/event"
+        publish(stack, topic, json.dumps(payload), mqtt["username"], mqtt["password"])
+
+
+def _livestream_outcome(stack: Stack, admin: dict[str, str], station: str, at: datetime) -> str:
+    """Book tomorrow's first slot, move it to `at` (tests cannot wait for the clock), and
+    record its outcome as an operator."""
+    bookings = stack.url("bookings")
+    point = httpx.post(
+        f"{bookings}/api/v1/livestream-points",
+        json={"station_id": station, "name": "赶场直播", "slot_minutes": 30},
+        headers=admin,
+    )
+    assert point.status_code == 201, point.text
+    point_id = point.json()["id"]
+    day = (datetime.now(ZONE) + timedelta(days=1)).date().isoformat()
+    slots = httpx.get(f"{bookings}/api/v1/livestream-points/{point_id}/slots?date={day}").json()
+    slot = next(s for s in slots["items"] if s["available"])
+    phone = "139" + str(uuid.uuid4().int)[:8]
+    assert httpx.post(f"{bookings}/api/v1/otp", json={"phone": phone}).status_code == 202
+    otp = httpx.get(f"{bookings}/api/v1/dev/otp", params={"phone": phone}).json()["code"]
+    made = httpx.post(
+        f"{bookings}/api/v1/bookings",
+        json={
+            "livestream_point_id": point_id,
+            "start": slot["start"],
+            "end": slot["end"],
+            "phone": phone,
+            "name": "李师傅",
+            "otp": otp,
+        },
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert made.status_code == 201, made.text
+    code: str = made.json()["code"]
+    dsn = f"host=127.0.0.1 port={stack.ports['pg']} user={SUPERUSER} dbname=yz_bookings"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE bookings SET starts_at = %s, ends_at = %s WHERE code = %s",
+            (at, at + timedelta(minutes=30), code),
+        )
+    outcome = httpx.put(
+        f"{bookings}/api/v1/bookings/{code}/outcome",
+        json={"households": 12, "sales_yuan": 860.5, "note": "赶场天"},
+        headers=admin,
+    )
+    assert outcome.status_code == 200, outcome.text
+    return code
+
+
+@pytest.fixture(scope="module")
+def case(stack: Stack, admin: dict[str, str]) -> ReportCase:
+    """Two stations of the district; usage two and four days ago (the period) and six and
+    eight days ago (the period before); a livestream slot in the period with its outcome."""
+    today = datetime.now(ZONE).date()
+    first, last = today - timedelta(days=5), today - timedelta(days=3)
+    station_ids = ("REP-0001", "REP-0002")
+    for station in station_ids:
+        body = {"id": station, "name": {"zh": f"报告驿站{station[-1]}", "en": station}}
+        reply = httpx.post(
+            f"{stack.url('stations')}/api/v1/stations",
+            json={**body, "district": DISTRICT},
+            headers=admin,
+        )
+        assert reply.status_code == 201, reply.text
+
+    def noon(day: date) -> datetime:
+        return datetime.combine(day, time(12), ZONE)
+
+    now_day, before_day = noon(first + timedelta(days=1)), noon(first - timedelta(days=2))
+    one, two = station_ids
+    _events(
+        stack,
+        one,
+        "counter",
+        _device(stack, admin, one, "counter"),
+        [(now_day, {"type": "visit", "count": 7}), (before_day, {"type": "visit", "count": 3})],
+    )
+    _events(
+        stack,
+        one,
+        "heater",
+        _device(stack, admin, one, "heater"),
+        [
+            (now_day, {"type": "heat.use", "seconds": 120}),
+            (before_day, {"type": "heat.use", "seconds": 60}),
+            (before_day + timedelta(minutes=5), {"type": "heat.use", "seconds": 60}),
+        ],
+    )
+    _events(
+        stack,
+        one,
+        "water",
+        _device(stack, admin, one, "water"),
+        [(now_day, {"type": "water.dispense", "liters": 0.5})],
+    )
+    _events(
+        stack,
+        two,
+        "charger",
+        _device(stack, admin, two, "charger"),
+        [
+            (now_day, {"type": "charge.start", "session": "s1", "connector": 1}),
+            (
+                now_day + timedelta(minutes=40),
+                {"type": "charge.stop", "session": "s1", "energy_wh": 1500},
+            ),
+        ],
+    )
+    code = _livestream_outcome(stack, admin, one, now_day + timedelta(hours=3))
+    return ReportCase(first, last, station_ids, code)
+
+
+def _usage_totals(stack: Stack, admin: dict[str, str], case: ReportCase) -> dict[str, Any]:
+    start, end = case.range()
+    reply = httpx.get(
+        f"{stack.url('telemetry')}/api/v1/usage",
+        params={"scope": f"district:{DISTRICT}", "from": start, "to": end, "bucket": "day"},
+        headers=admin,
+    )
+    assert reply.status_code == 200, reply.text
+    totals: dict[str, Any] = reply.json()["totals"]
+    return totals
+
+
+def _sheet_rows(book: Any, title_key: str) -> tuple[list[str], list[list[Any]]]:
+    sheet = book[T(title_key)[:31]]
+    rows = [list(row) for row in sheet.iter_rows(values_only=True)]
+    return [str(c) for c in rows[0]], rows[1:]
+
+
+def _total_row(book: Any, title_key: str) -> dict[str, Any]:
+    header, rows = _sheet_rows(book, title_key)
+    (total,) = [row for row in rows if row and row[1] == T("total")]
+    return dict(zip(header, total, strict=True))
+
+
+def test_monthly_report_downloads_and_matches_the_apis(
+    browser: Browser, stack: Stack, admin: dict[str, str], case: ReportCase
+) -> None:
+    expected = {
+        "visits": 7,
+        "charge_sessions": 1,
+        "energy_kwh": 1.5,
+        "water_liters": 0.5,
+        "dispenses": 1,
+        "heat_uses": 1,
+        "heat_minutes": 2.0,
+    }
+    # Ingest is asynchronous: wait until the usage API has every message.
+    wait_until(lambda: _usage_totals(stack, admin, case) == expected)
+
+    page = browser.new_page(accept_downloads=True, viewport={"width": 1280, "height": 900})
+    page.goto(f"{stack.url('console')}/console/login")
+    page.fill("#username", "admin")
+    page.fill("#password", ADMIN_PASSWORD)
+    page.click("form.login button[type=submit]")
+    page.wait_for_url("**/console/")
+
+    # The overview offers last month and compares every card with the period before.
+    page.select_option("#period", "last_month")
+    page.click("#picker button[type=submit]")
+    page.wait_for_url("**period=last_month**")
+    expect(page.locator("[data-figure=visits] .compare")).to_contain_text(T("previous_period"))
+
+    page.click("nav a[href='/console/reports']")
+    page.wait_for_url("**/console/reports**")
+    page.select_option("#report-picker select[name=district]", DISTRICT)
+    page.select_option("#report-picker select[name=period]", "custom")
+    page.fill("#report-picker input[name=from]", case.first.isoformat())
+    page.fill("#report-picker input[name=to]", case.last.isoformat())
+    page.click("#report-picker button[type=submit]")
+    page.wait_for_url("**period=custom**")
+    summary = page.locator("#report-summary")
+    expect(summary.locator("tr[data-figure=visits] td.period")).to_have_text("7")
+    expect(summary.locator("tr[data-figure=visits] td.previous")).to_have_text("3")
+    expect(summary.locator("tr[data-figure=heat_uses] td.previous")).to_have_text("2")
+    expect(page.locator("#report-livestream_slots")).to_contain_text("860.50")
+    assert_accessible(page)
+
+    with page.expect_download() as download:
+        page.click("#report-xlsx")
+    book = load_workbook(io.BytesIO(download.value.path().read_bytes()))
+
+    # Usage: the workbook's district total is the usage API's, figure by figure.
+    totals = _usage_totals(stack, admin, case)
+    row = _total_row(book, "report_stations")
+    assert {key: row[T(key)] for key in FIGURES} == totals
+    previous = _total_row(book, "report_stations_previous")
+    assert (previous[T("visits")], previous[T("heat_uses")]) == (3, 2)
+
+    # Bookings and livestream outcomes: the bookings API's figures for the same stations.
+    start, end = case.range()
+    stats = httpx.get(
+        f"{stack.url('bookings')}/api/v1/stats",
+        params={"from": start, "to": end, "station_id": list(case.station_ids)},
+        headers=admin,
+    )
+    assert stats.status_code == 200, stats.text
+    api = stats.json()["totals"]
+    bookings = _total_row(book, "report_bookings")
+    assert bookings[T("bookings_checked_in")] == api["checked_in"]
+    assert bookings[T("bookings_no_show")] == api["no_shows"]
+    assert bookings[T("bookings_confirmed")] == api["livestream_bookings"] + api["forum_confirmed"]
+    livestream = _total_row(book, "report_livestream")
+    assert livestream[T("livestream_households")] == api["livestream_households"] == 12
+    assert livestream[T("livestream_sales_yuan")] == api["livestream_sales_yuan"] == 860.5
+    _, slots = _sheet_rows(book, "livestream_slots")
+    assert [(r[0], r[4], r[5]) for r in slots] == [(case.station_ids[0], 12, 860.5)]
+
+    # The station page lists the slot's outcome and the season's sums (issue 17).
+    page.goto(
+        f"{stack.url('console')}/console/stations/{case.station_ids[0]}"
+        f"?period=custom&from={case.first}&to={case.last}"
+    )
+    expect(page.locator("#table-livestream_slots")).to_contain_text("860.50")
+    expect(page.locator("#table-livestream_season")).to_contain_text("12")
+    page.close()
