@@ -31,12 +31,14 @@ from yizhan.telemetry.notifications import notifier
 from yizhan.telemetry.peers.stations import StationsClient, StationsUnreachable
 from yizhan.telemetry.rpc.insights import TelemetryInsightsServicer
 from yizhan.telemetry.rpc.query import TelemetryQueryServicer
+from yizhan.telemetry.rpc.report_notices import ReportNoticesServicer
 from yizhan.telemetry.settings import Settings
 
 log = logging.getLogger(__name__)
 
 GRPC_SERVICE = "yizhan.api.telemetry.v1.TelemetryQuery"
 INSIGHTS_SERVICE = "yizhan.api.telemetry.v1.TelemetryInsights"
+REPORT_NOTICES_SERVICE = "yizhan.api.telemetry.v1.ReportNotices"
 
 
 def build_http_app(deps: Deps, accounts: AccountVersions) -> FastAPI:
@@ -133,6 +135,9 @@ async def serve(settings: Settings) -> None:
         insights_pb2_grpc.add_TelemetryInsightsServicer_to_server(
             TelemetryInsightsServicer(sessions), server
         )
+        insights_pb2_grpc.add_ReportNoticesServicer_to_server(
+            ReportNoticesServicer(sessions), server
+        )
 
     async def sample_presence() -> None:
         await presence.run_sampler(
@@ -169,7 +174,7 @@ async def serve(settings: Settings) -> None:
             settings,
             app=build_http_app(deps, accounts),
             register=register,
-            grpc_services=[GRPC_SERVICE, INSIGHTS_SERVICE],
+            grpc_services=[GRPC_SERVICE, INSIGHTS_SERVICE, REPORT_NOTICES_SERVICE],
             components=[
                 lambda: background_task("presence-sampler", sample_presence),
                 lambda: background_task("offline-alarms", watch_offline),

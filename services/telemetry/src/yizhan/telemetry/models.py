@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Numeric,
     Table,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -235,6 +237,18 @@ alarm_events = Table(
     Index("alarm_events_pending", "id", postgresql_where=text("NOT fanned_out")),
 )
 
+# A district's report for a period, handed over once by the console (migration 0006).
+report_notices = Table(
+    "report_notices",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("district", Text, nullable=False),
+    Column("period_first", Date, nullable=False),
+    Column("period_last", Date, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("district", "period_first", "period_last", name="report_notices_once"),
+)
+
 notification_deliveries = Table(
     "notification_deliveries",
     metadata,
@@ -245,11 +259,12 @@ notification_deliveries = Table(
         ForeignKey("notification_channels.id", ondelete="CASCADE"),
         nullable=False,
     ),
+    # An alarm event's delivery, or (migration 0006) a district report's.
     Column(
         "alarm_event_id",
         BigInteger,
         ForeignKey("alarm_events.id", ondelete="CASCADE"),
-        nullable=False,
+        nullable=True,
     ),
     # The exact bytes signed and sent: every retry sends the same body and signature.
     Column("body", LargeBinary, nullable=False),
@@ -259,6 +274,12 @@ notification_deliveries = Table(
     Column("last_error", Text),
     Column("sent_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column(
+        "report_notice_id",
+        BigInteger,
+        ForeignKey("report_notices.id", ondelete="CASCADE"),
+        nullable=True,
+    ),
     Index(
         "notification_deliveries_due",
         "next_attempt_at",

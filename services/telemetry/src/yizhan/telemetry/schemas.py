@@ -113,7 +113,9 @@ class DeadLetterSummary(BaseModel):
 # /api/v1/notification-channels
 
 
-AlarmEvent = Literal["alarm.opened", "alarm.cleared"]
+# `report.monthly`: the district report of the month before, sent on the 1st (issue 14); a
+# channel gets it only when it asks for it.
+AlarmEvent = Literal["alarm.opened", "alarm.cleared", "report.monthly"]
 
 
 def _every_event() -> list[AlarmEvent]:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from yizhan.common.auth import Operator
 
 SEVERITIES = ("warning", "critical")
-EVENTS = ("alarm.opened", "alarm.cleared")
+EVENTS = ("alarm.opened", "alarm.cleared", "report.monthly")
 
 
 @dataclass(frozen=True)

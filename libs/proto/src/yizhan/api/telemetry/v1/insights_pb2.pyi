@@ -434,3 +434,66 @@ class ListDeadLettersResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListDeadLettersResponse: _TypeAlias = ListDeadLettersResponse  # noqa: Y015
+
+@_typing.final
+class PublishReportRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DISTRICT_FIELD_NUMBER: _builtins.int
+    FIRST_FIELD_NUMBER: _builtins.int
+    LAST_FIELD_NUMBER: _builtins.int
+    TITLE_FIELD_NUMBER: _builtins.int
+    URL_FIELD_NUMBER: _builtins.int
+    FILENAME_FIELD_NUMBER: _builtins.int
+    XLSX_FIELD_NUMBER: _builtins.int
+    district: _builtins.str
+    first: _builtins.str
+    """YYYY-MM-DD, the period's first local day"""
+    last: _builtins.str
+    """YYYY-MM-DD, its last"""
+    title: _builtins.str
+    url: _builtins.str
+    """the printable report in the console"""
+    filename: _builtins.str
+    xlsx: _builtins.bytes
+    def __init__(
+        self,
+        *,
+        district: _builtins.str = ...,
+        first: _builtins.str = ...,
+        last: _builtins.str = ...,
+        title: _builtins.str = ...,
+        url: _builtins.str = ...,
+        filename: _builtins.str = ...,
+        xlsx: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["district", b"district", "filename", b"filename", "first", b"first", "last", b"last", "title", b"title", "url", b"url", "xlsx", b"xlsx"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PublishReportRequest: _TypeAlias = PublishReportRequest  # noqa: Y015
+
+@_typing.final
+class PublishReportResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALREADY_PUBLISHED_FIELD_NUMBER: _builtins.int
+    DELIVERIES_FIELD_NUMBER: _builtins.int
+    already_published: _builtins.bool
+    deliveries: _builtins.int
+    """queued now"""
+    def __init__(
+        self,
+        *,
+        already_published: _builtins.bool = ...,
+        deliveries: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["already_published", b"already_published", "deliveries", b"deliveries"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PublishReportResponse: _TypeAlias = PublishReportResponse  # noqa: Y015

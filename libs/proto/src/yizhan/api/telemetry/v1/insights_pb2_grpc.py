@@ -273,3 +273,85 @@ class TelemetryInsights:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class ReportNoticesStub:
+    """District reports through the notification channels (issue 14 item 3): the console hands
+    over a district's report for a period once; telemetry queues it for every channel that
+    subscribed to `report.monthly` and covers the district, and sends it like an alarm.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.PublishReport = channel.unary_unary(
+                '/yizhan.api.telemetry.v1.ReportNotices/PublishReport',
+                request_serializer=yizhan_dot_api_dot_telemetry_dot_v1_dot_insights__pb2.PublishReportRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_telemetry_dot_v1_dot_insights__pb2.PublishReportResponse.FromString,
+                _registered_method=True)
+
+
+class ReportNoticesServicer:
+    """District reports through the notification channels (issue 14 item 3): the console hands
+    over a district's report for a period once; telemetry queues it for every channel that
+    subscribed to `report.monthly` and covers the district, and sends it like an alarm.
+    """
+
+    def PublishReport(self, request, context):
+        """Idempotent per (district, first, last): a second hand-over queues nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_ReportNoticesServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'PublishReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.PublishReport,
+                    request_deserializer=yizhan_dot_api_dot_telemetry_dot_v1_dot_insights__pb2.PublishReportRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_telemetry_dot_v1_dot_insights__pb2.PublishReportResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'yizhan.api.telemetry.v1.ReportNotices', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('yizhan.api.telemetry.v1.ReportNotices', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class ReportNotices:
+    """District reports through the notification channels (issue 14 item 3): the console hands
+    over a district's report for a period once; telemetry queues it for every channel that
+    subscribed to `report.monthly` and covers the district, and sends it like an alarm.
+    """
+
+    @staticmethod
+    def PublishReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.telemetry.v1.ReportNotices/PublishReport',
+            yizhan_dot_api_dot_telemetry_dot_v1_dot_insights__pb2.PublishReportRequest.SerializeToString,
+            yizhan_dot_api_dot_telemetry_dot_v1_dot_insights__pb2.PublishReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

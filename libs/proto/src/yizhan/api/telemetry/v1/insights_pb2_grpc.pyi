@@ -107,3 +107,43 @@ class TelemetryInsightsServicer(metaclass=_abc_1.ABCMeta):
         """Dead letters, newest first."""
 
 def add_TelemetryInsightsServicer_to_server(servicer: TelemetryInsightsServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class ReportNoticesStub:
+    """District reports through the notification channels (issue 14 item 3): the console hands
+    over a district's report for a period once; telemetry queues it for every channel that
+    subscribed to `report.monthly` and covers the district, and sends it like an alarm.
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> ReportNoticesAsyncStub: ...
+    PublishReport: _grpc.UnaryUnaryMultiCallable[_insights_pb2.PublishReportRequest, _insights_pb2.PublishReportResponse]
+    """Idempotent per (district, first, last): a second hand-over queues nothing."""
+
+@_typing.type_check_only
+class ReportNoticesAsyncStub(ReportNoticesStub):
+    """District reports through the notification channels (issue 14 item 3): the console hands
+    over a district's report for a period once; telemetry queues it for every channel that
+    subscribed to `report.monthly` and covers the district, and sends it like an alarm.
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    PublishReport: _aio.UnaryUnaryMultiCallable[_insights_pb2.PublishReportRequest, _insights_pb2.PublishReportResponse]  # type: ignore[assignment]
+    """Idempotent per (district, first, last): a second hand-over queues nothing."""
+
+class ReportNoticesServicer(metaclass=_abc_1.ABCMeta):
+    """District reports through the notification channels (issue 14 item 3): the console hands
+    over a district's report for a period once; telemetry queues it for every channel that
+    subscribed to `report.monthly` and covers the district, and sends it like an alarm.
+    """
+
+    @_abc_1.abstractmethod
+    def PublishReport(
+        self,
+        request: _insights_pb2.PublishReportRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_insights_pb2.PublishReportResponse, _abc.Awaitable[_insights_pb2.PublishReportResponse]]:
+        """Idempotent per (district, first, last): a second hand-over queues nothing."""
+
+def add_ReportNoticesServicer_to_server(servicer: ReportNoticesServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
