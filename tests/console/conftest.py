@@ -74,11 +74,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             # Availability needs two samples; live pages should move within the test.
             "YZ_TELEMETRY_PRESENCE_SAMPLE_SECONDS": "1",
             "YZ_CONSOLE_LIVE_POLL_SECONDS": "1",
+            # Monthly reports only when a test runs the schedule (tests/console/test_report.py).
+            "YZ_CONSOLE_REPORT_SCHEDULE_SECONDS": "0",
         }
     )
     for name in ("stations", "telemetry", "bookings"):
         env[f"YZ_{name.upper()}_HTTP_PORT"] = str(ports[name])
-        env[f"YZ_{name.upper()}_GRPC_PORT"] = str(free_port())
+        # Kept: a test may run a console command (yz-console send-reports) against them.
+        ports[f"{name}_grpc"] = free_port()
+        env[f"YZ_{name.upper()}_GRPC_PORT"] = str(ports[f"{name}_grpc"])
     env["YZ_CONSOLE_HTTP_PORT"] = str(ports["console"])
     env["YZ_TELEMETRY_INGEST_HTTP_PORT"] = str(free_port())
     output = data_dir / "run-output.txt"

@@ -3,15 +3,24 @@ its own gets known usage (heating included) in a period and the period before, a
 livestream slot with a recorded outcome. In Chromium (zh) the operator opens the printable
 report, downloads its XLSX, and the workbook's totals equal GET /api/v1/usage's and the
 bookings API's for the same district and period; the station page lists the slot's outcome;
-the overview compares last month with the month before. axe-core checks the new pages."""
+the overview compares last month with the month before. axe-core checks the new pages.
+The monthly schedule, run for a chosen day, sends the month's report to a local webhook
+receiver once, signed, with the XLSX whose totals are the usage API's."""
 
+import base64
+import hashlib
+import hmac
 import io
 import json
+import os
+import subprocess
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -25,6 +34,7 @@ from tests.support.axe import assert_accessible
 from tests.support.browser import chromium
 from yizhan.console.i18n import translator
 from yizhan.devstack.postgres import SUPERUSER
+from yizhan.devstack.processes import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -50,6 +60,8 @@ class ReportCase:
     last: date
     station_ids: tuple[str, str]
     booking_code: str
+    # The local day of the period the usage happened on.
+    used_on: date
 
     def range(self) -> tuple[str, str]:
         """The period as instants (local midnights), as the usage API takes it."""
@@ -131,8 +143,8 @@ def _livestream_outcome(stack: Stack, admin: dict[str, str], station: str, at: d
 
 @pytest.fixture(scope="module")
 def case(stack: Stack, admin: dict[str, str]) -> ReportCase:
-    """Two stations of the district; usage two and four days ago (the period) and six and
-    eight days ago (the period before); a livestream slot in the period with its outcome."""
+    """Two stations of the district; usage in a period of three days ending three days ago
+    and in the three days before it; a livestream slot in the period with its outcome."""
     today = datetime.now(ZONE).date()
     first, last = today - timedelta(days=5), today - timedelta(days=3)
     station_ids = ("REP-0001", "REP-0002")
@@ -189,7 +201,7 @@ def case(stack: Stack, admin: dict[str, str]) -> ReportCase:
         ],
     )
     code = _livestream_outcome(stack, admin, one, now_day + timedelta(hours=3))
-    return ReportCase(first, last, station_ids, code)
+    return ReportCase(first, last, station_ids, code, now_day.date())
 
 
 def _usage_totals(stack: Stack, admin: dict[str, str], case: ReportCase) -> dict[str, Any]:
@@ -297,3 +309,111 @@ def test_monthly_report_downloads_and_matches_the_apis(
     expect(page.locator("#table-livestream_slots")).to_contain_text("860.5")
     expect(page.locator("#table-livestream_season")).to_contain_text("12")
     page.close()
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    """A channel's webhook receiver: keeps what it is sent."""
+
+    received: ClassVar[list[tuple[str, bytes]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.append((self.headers.get("X-Yizhan-Signature", ""), body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        """Quiet."""
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[tuple[str, list[tuple[str, bytes]]]]:
+    """A local HTTP receiver; its URL and what it received."""
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", _Receiver.received
+    finally:
+        server.shutdown()
+
+
+def _send_reports(stack: Stack, day: date) -> list[dict[str, Any]]:
+    env = dict(os.environ)
+    for name in ("stations", "telemetry", "bookings"):
+        env[f"YZ_{name.upper()}_GRPC"] = f"127.0.0.1:{stack.ports[f'{name}_grpc']}"
+    done = subprocess.run(
+        ["yz-console", "send-reports", "--date", day.isoformat()],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+
+
+def test_the_monthly_report_goes_to_a_channel_once(
+    stack: Stack,
+    admin: dict[str, str],
+    case: ReportCase,
+    receiver: tuple[str, list[tuple[str, bytes]]],
+) -> None:
+    url, received = receiver
+    secret = "report-channel-secret-0123456789"
+    channel = httpx.post(
+        f"{stack.url('telemetry')}/api/v1/notification-channels",
+        json={
+            "name": "区工会月报",
+            "kind": "webhook",
+            "url": url,
+            "secret": secret,
+            "districts": [DISTRICT],
+            "events": ["report.monthly"],
+        },
+        headers=admin,
+    )
+    assert channel.status_code == 201, channel.text
+    # The month of the case's usage is due on the 1st of the month after it.
+    month_first = case.used_on.replace(day=1)
+    due = (month_first + timedelta(days=32)).replace(day=1)
+    # Not yet due the day before: nothing is handed over.
+    assert _send_reports(stack, due - timedelta(days=1)) == []
+    outcomes = {o["district"]: o for o in _send_reports(stack, due)}
+    assert outcomes[DISTRICT]["result"] == "sent"
+    assert outcomes[DISTRICT]["deliveries"] == 1
+    assert outcomes[DISTRICT]["from"] == month_first.isoformat()
+
+    def delivered() -> list[dict[str, Any]]:
+        mine = []
+        for signature, body in received:
+            message = json.loads(body)
+            if message.get("district") == DISTRICT:
+                digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+                assert signature == f"sha256={digest}"
+                mine.append(message)
+        return mine
+
+    (message,) = wait_until(delivered)
+    assert message["event"] == "report.monthly"
+    assert message["period"] == {
+        "from": month_first.isoformat(),
+        "to": (due - timedelta(days=1)).isoformat(),
+    }
+    assert "/console/reports?" in message["report"]["url"]
+    book = load_workbook(io.BytesIO(base64.b64decode(message["report"]["xlsx_base64"])))
+    start = datetime.combine(month_first, time(0), ZONE).isoformat()
+    end = datetime.combine(due, time(0), ZONE).isoformat()
+    usage = httpx.get(
+        f"{stack.url('telemetry')}/api/v1/usage",
+        params={"scope": f"district:{DISTRICT}", "from": start, "to": end, "bucket": "day"},
+        headers=admin,
+    ).json()["totals"]
+    row = _total_row(book, "report_stations")
+    assert {key: row[T(key)] for key in FIGURES} == usage
+    assert usage["visits"] >= 7
+
+    # Run again (a restart, a second replica, a run by hand): nothing is sent twice.
+    again = {o["district"]: o for o in _send_reports(stack, due)}
+    assert again[DISTRICT]["result"] == "already"

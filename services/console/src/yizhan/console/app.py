@@ -2,17 +2,20 @@
 stations come from telemetry, bookings and stations over gRPC."""
 
 import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
 from yizhan.api.stations.v1 import stations_pb2_grpc
+from yizhan.api.telemetry.v1 import insights_pb2_grpc
 from yizhan.common import rpc
 from yizhan.common.account_versions import CachedAccountVersions, stations_account_fetch
 from yizhan.common.auth import AccountVersions
 from yizhan.common.http import create_http_app, problem
-from yizhan.common.runtime import serve_until_stopped
-from yizhan.console import api_routes, assets, live, manage_routes, report_routes
+from yizhan.common.runtime import Component, background_task, serve_until_stopped
+from yizhan.console import api_routes, assets, live, manage_routes, report_routes, report_schedule
 from yizhan.console.i18n import translator
 from yizhan.console.routes import router as pages_router
 from yizhan.console.session import request_lang
@@ -78,12 +81,23 @@ async def serve(settings: ConsoleSettings) -> None:
         ),
         common.account_cache_seconds,
     )
+    console = build_console(settings, stations, telemetry, bookings)
+    components: list[Component] = []
+    if settings.report_schedule_seconds > 0:
+        notices = insights_pb2_grpc.ReportNoticesStub(telemetry)
+
+        async def monthly_reports() -> None:
+            await report_schedule.run_forever(
+                console, notices, lambda: datetime.now(ZoneInfo(settings.timezone))
+            )
+
+        components.append(lambda: background_task("monthly-reports", monthly_reports))
     try:
         await serve_until_stopped(
-            app=build_http_app(build_console(settings, stations, telemetry, bookings), accounts),
+            app=build_http_app(console, accounts),
             host=common.bind_host,
             port=settings.http_port,
-            components=[],
+            components=components,
             trusted_proxies=common.trusted_proxies,
         )
     finally:

@@ -33,3 +33,13 @@ class ConsoleSettings(BaseSettings):
     live_stream_seconds: float = Field(default=600.0, gt=0)
     # Deadline of each gRPC call behind a page.
     rpc_deadline_seconds: float = Field(default=5.0, gt=0)
+
+    # Monthly district reports (report_schedule.py): from the 1st at this local hour (kiosks
+    # that were offline overnight have sent their queues by then), for this many days (a
+    # console down on the 1st catches up), checked every so many seconds (0: never; run
+    # `yz-console send-reports` instead).
+    report_hour: int = Field(default=6, ge=0, le=23)
+    report_catch_up_days: int = Field(default=7, ge=1, le=28)
+    report_schedule_seconds: float = Field(default=600.0, ge=0)
+    # The console's address as the receivers of a report reach it (the link in a delivery).
+    public_url: str = "http://127.0.0.1:8104"
