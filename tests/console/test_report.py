@@ -271,6 +271,13 @@ def test_monthly_report_downloads_and_matches_the_apis(
     expect(page.locator("#report-livestream_slots")).to_contain_text("860.50")
     assert_accessible(page)
 
+    # Printable: on paper the navigation and the picker are gone, the tables stay.
+    page.emulate_media(media="print")
+    expect(page.locator("header")).to_be_hidden()
+    expect(page.locator("#report-picker")).to_be_hidden()
+    expect(page.locator("#report-summary")).to_be_visible()
+    page.emulate_media(media="screen")
+
     with page.expect_download() as download:
         page.click("#report-xlsx")
     book = load_workbook(io.BytesIO(download.value.path().read_bytes()))
@@ -308,7 +315,37 @@ def test_monthly_report_downloads_and_matches_the_apis(
     )
     expect(page.locator("#table-livestream_slots")).to_contain_text("860.5")
     expect(page.locator("#table-livestream_season")).to_contain_text("12")
+
+    # English is one tap away on the report too.
+    page.goto(f"{stack.url('console')}/console/reports?period=last_month&district={DISTRICT}")
+    page.click("#lang-switch")
+    expect(page.locator("main h2").first).to_contain_text("District report")
+    assert_accessible(page)
     page.close()
+
+
+def test_overview_cards_compare_with_the_period_before(
+    stack: Stack, admin: dict[str, str], case: ReportCase
+) -> None:
+    def cards() -> dict[str, dict[str, Any]]:
+        reply = httpx.get(
+            f"{stack.url('console')}/api/v1/console/overview",
+            params={
+                "district": DISTRICT,
+                "period": "custom",
+                "from": case.first.isoformat(),
+                "to": case.last.isoformat(),
+            },
+            headers=admin,
+            timeout=30,
+        )
+        assert reply.status_code == 200, reply.text
+        return {card["key"]: card for card in reply.json()["cards"]}
+
+    visits = wait_until(lambda: (found := cards()["visits"])["previous"] == 3 and found)
+    assert (visits["period"], visits["change_percent"]) == (7, pytest.approx(133.333, abs=0.01))
+    heat = cards()["heat_uses"]
+    assert (heat["period"], heat["previous"], heat["change_percent"]) == (1, 2, -50)
 
 
 class _Receiver(BaseHTTPRequestHandler):
