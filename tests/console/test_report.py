@@ -451,6 +451,17 @@ def test_the_monthly_report_goes_to_a_channel_once(
     assert {key: row[T(key)] for key in FIGURES} == usage
     assert usage["visits"] >= 7
 
+    # The delivery is listed with the channel's, as sent (once the notifier has recorded it).
+    listing = (
+        f"{stack.url('telemetry')}/api/v1/notification-channels/{channel.json()['id']}/deliveries"
+    )
+
+    def listed() -> list[tuple[str, Any, str]]:
+        items = httpx.get(listing, headers=admin).json()["items"]
+        return [(d["event"], d["alarm_id"], d["status"]) for d in items]
+
+    wait_until(lambda: listed() == [("report.monthly", None, "sent")])
+
     # Run again (a restart, a second replica, a run by hand): nothing is sent twice.
     again = {o["district"]: o for o in _send_reports(stack, due)}
     assert again[DISTRICT]["result"] == "already"

@@ -166,7 +166,8 @@ class DeliveryOut(BaseModel):
 
     id: int
     event: str
-    alarm_id: int
+    # None for a district report's delivery (event `report.monthly`).
+    alarm_id: int | None
     status: str
     attempts: int
     last_error: str | None

@@ -33,11 +33,11 @@ class Channel:
 
 @dataclass(frozen=True)
 class Delivery:
-    """One alarm event sent (or being sent) to one channel."""
+    """One alarm event, or one district report, sent (or being sent) to one channel."""
 
     id: int
     event: str
-    alarm_id: int
+    alarm_id: int | None
     status: str
     attempts: int
     last_error: str | None
@@ -129,9 +129,10 @@ async def deliveries(
         return None
     rows = await session.execute(
         text(
-            "SELECT d.id, e.event, e.alarm_id, d.status, d.attempts, d.last_error,"
-            " d.next_attempt_at, d.sent_at, d.created_at"
-            " FROM notification_deliveries d JOIN alarm_events e ON e.id = d.alarm_event_id"
+            "SELECT d.id, COALESCE(e.event, 'report.monthly'), e.alarm_id, d.status,"
+            " d.attempts, d.last_error, d.next_attempt_at, d.sent_at, d.created_at"
+            " FROM notification_deliveries d"
+            " LEFT JOIN alarm_events e ON e.id = d.alarm_event_id"
             " WHERE d.channel_id = :id ORDER BY d.id DESC LIMIT :limit"
         ),
         {"id": channel_id, "limit": limit},
