@@ -33,6 +33,7 @@ from tests.console.conftest import ADMIN_PASSWORD, Stack, publish, wait_until
 from tests.support.axe import assert_accessible
 from tests.support.browser import chromium
 from yizhan.console.i18n import translator
+from yizhan.console.sources import FIGURES
 from yizhan.devstack.postgres import SUPERUSER
 from yizhan.devstack.processes import free_port
 
@@ -41,15 +42,6 @@ pytestmark = pytest.mark.e2e
 DISTRICT = "报告测试区"
 ZONE = ZoneInfo("Asia/Shanghai")
 T = translator("zh")
-FIGURES = (
-    "visits",
-    "charge_sessions",
-    "energy_kwh",
-    "water_liters",
-    "dispenses",
-    "heat_uses",
-    "heat_minutes",
-)
 
 
 @dataclass(frozen=True)

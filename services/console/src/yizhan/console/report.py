@@ -74,6 +74,11 @@ def _station_name(lang: Lang, zh: str, en: str) -> str:
     return zh if lang == "zh" else en
 
 
+def station_columns(t: Callable[..., str]) -> list[Column]:
+    """The two columns every per-station table starts with."""
+    return [Column("station_id", "ID"), Column("station", t("station"))]
+
+
 def summary_table(
     t: Callable[..., str],
     now: dict[str, float] | None,
@@ -151,8 +156,7 @@ def usage_by_station_table(
         name,
         title,
         [
-            Column("station_id", "ID"),
-            Column("station", t("station")),
+            *station_columns(t),
             *columns(t, *FIGURES, numeric=FIGURES),
         ],
         note=note,
@@ -210,8 +214,7 @@ def bookings_tables(
             name,
             title,
             [
-                Column("station_id", "ID"),
-                Column("station", t("station")),
+                *station_columns(t),
                 *columns(t, *keys, numeric=keys),
             ],
             note=note,
@@ -243,8 +246,7 @@ def outcomes_table(
         "livestream_slots",
         t("livestream_slots"),
         [
-            Column("station_id", "ID"),
-            Column("station", t("station")),
+            *station_columns(t),
             Column("point", t("livestream_point")),
             Column("slot_start", t("slot_start")),
             Column("livestream_households", t("livestream_households"), numeric=True),
@@ -343,8 +345,7 @@ def open_opinions_table(
         "open_opinions",
         t("open_opinions"),
         [
-            Column("station_id", "ID"),
-            Column("station", t("station")),
+            *station_columns(t),
             Column("since", t("since")),
             Column("category", t("category")),
             Column("status", t("status")),
@@ -377,8 +378,7 @@ def availability_report_table(
         "availability",
         t("report_availability"),
         [
-            Column("station_id", "ID"),
-            Column("station", t("station")),
+            *station_columns(t),
             Column("devices", t("devices"), numeric=True),
             Column("observed_hours", t("observed_hours"), numeric=True),
             Column("online_share", t("online_share"), numeric=True),
@@ -431,8 +431,7 @@ def alarms_report_table(
         "open_alarms",
         t("open_alarms"),
         [
-            Column("station_id", "ID"),
-            Column("station", t("station")),
+            *station_columns(t),
             Column("device_id", t("device")),
             Column("code", t("code")),
             Column("severity", t("severity")),
