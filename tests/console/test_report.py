@@ -339,6 +339,16 @@ def test_overview_cards_compare_with_the_period_before(
     heat = cards()["heat_uses"]
     assert (heat["period"], heat["previous"], heat["change_percent"]) == (1, 2, -50)
 
+    # Heating in the station's peak hours: the one use, at noon of its weekday (issue 17).
+    station = httpx.get(
+        f"{stack.url('console')}/api/v1/console/stations/{case.station_ids[0]}",
+        params={"period": "custom", "from": case.first.isoformat(), "to": case.last.isoformat()},
+        headers=admin,
+        timeout=30,
+    ).json()
+    heated = [r for r in station["tables"]["peak_hours"]["rows"] if r["heat_uses"]]
+    assert [(r["hour_of_day"], r["heat_uses"]) for r in heated] == [(12, 1)]
+
 
 class _Receiver(BaseHTTPRequestHandler):
     """A channel's webhook receiver: keeps what it is sent."""

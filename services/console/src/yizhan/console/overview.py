@@ -44,8 +44,9 @@ def series_table(
 
 
 def peak_table(t: Callable[..., str], cells: list[insights_pb2.PeakCell], lang: Lang) -> Table:
-    """168 rows: weekday, hour and the figures counted then."""
-    keys = ("visits", "charge_sessions", "dispenses")
+    """168 rows: weekday, hour and the figures counted then (heating too: lunch and evening
+    peaks of 饭凉能加热, issue 17)."""
+    keys = ("visits", "charge_sessions", "dispenses", "heat_uses")
     table = Table(
         "peak_hours",
         t("peak_hours"),
@@ -59,6 +60,7 @@ def peak_table(t: Callable[..., str], cells: list[insights_pb2.PeakCell], lang: 
                 "visits": cell.figures.visits,
                 "charge_sessions": cell.figures.charge_sessions,
                 "dispenses": cell.figures.dispenses,
+                "heat_uses": cell.figures.heat_uses,
             }
         )
     return table
