@@ -381,6 +381,7 @@ def _send_reports(stack: Stack, day: date) -> list[dict[str, Any]]:
     env = dict(os.environ)
     for name in ("stations", "telemetry", "bookings"):
         env[f"YZ_{name.upper()}_GRPC"] = f"127.0.0.1:{stack.ports[f'{name}_grpc']}"
+    env["YZ_CONSOLE_PUBLIC_URL"] = stack.url("console")
     done = subprocess.run(
         ["yz-console", "send-reports", "--date", day.isoformat()],
         env=env,
@@ -440,7 +441,7 @@ def test_the_monthly_report_goes_to_a_channel_once(
         "from": month_first.isoformat(),
         "to": (due - timedelta(days=1)).isoformat(),
     }
-    assert "/console/reports?" in message["report"]["url"]
+    assert message["report"]["url"].startswith(f"{stack.console}reports?")
     book = load_workbook(io.BytesIO(base64.b64decode(message["report"]["xlsx_base64"])))
     start = datetime.combine(month_first, time(0), ZONE).isoformat()
     end = datetime.combine(due, time(0), ZONE).isoformat()

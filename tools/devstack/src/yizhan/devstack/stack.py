@@ -120,6 +120,8 @@ class Stack:
             env[f"YZ_{name.upper()}_GRPC"] = f"127.0.0.1:{self.config.grpc_ports[name]}"
         env["YZ_CONSOLE_HTTP_PORT"] = str(self.config.http_ports[CONSOLE])
         env["YZ_STATIONS_CONSOLE_URL"] = self.config.url(CONSOLE)
+        # The link in a monthly report's delivery (console report_schedule.py).
+        env["YZ_CONSOLE_PUBLIC_URL"] = self.config.url(CONSOLE)
         env["YZ_TELEMETRY_INGEST_HTTP_PORT"] = str(self.config.ingest_http_port)
         # Alarm webhooks to a receiver on the developer's machine (refused in production).
         env.setdefault("YZ_TELEMETRY_NOTIFY_ALLOW_PRIVATE_TARGETS", "true")
