@@ -350,6 +350,34 @@ def test_overview_cards_compare_with_the_period_before(
     assert [(r["hour_of_day"], r["heat_uses"]) for r in heated] == [(12, 1)]
 
 
+def test_the_report_through_the_api_is_scoped(
+    stack: Stack,
+    admin: dict[str, str],
+    district_operator: dict[str, str],
+    case: ReportCase,
+) -> None:
+    url = f"{stack.url('console')}/api/v1/console/report"
+    params = {
+        "district": DISTRICT,
+        "period": "custom",
+        "from": case.first.isoformat(),
+        "to": case.last.isoformat(),
+    }
+    reply = httpx.get(url, params=params, headers=admin, timeout=60)
+    assert reply.status_code == 200, reply.text
+    report = reply.json()
+    (total,) = [r for r in report["tables"]["stations"]["rows"] if r["station_id"] == ""]
+    assert {key: total[key] for key in FIGURES} == _usage_totals(stack, admin, case)
+    assert report["previous_period"]["to"] == (case.first - timedelta(days=1)).isoformat()
+    assert httpx.get(url, params=params, timeout=60).status_code == 401
+    # Another district's operator cannot have it, as JSON or as XLSX.
+    for path in ("", ".xlsx"):
+        kept_out = httpx.get(url + path, params=params, headers=district_operator, timeout=60)
+        assert kept_out.status_code == 404, kept_out.text
+    bad = httpx.get(url, params={**params, "to": "2026-13-01"}, headers=admin, timeout=60)
+    assert bad.status_code == 422
+
+
 class _Receiver(BaseHTTPRequestHandler):
     """A channel's webhook receiver: keeps what it is sent."""
 

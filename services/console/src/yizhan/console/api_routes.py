@@ -2,12 +2,13 @@
 as JSON and each of its tables as CSV, exactly as the console shows them."""
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from yizhan.common.auth import CurrentOperator, WritingOperator
 from yizhan.console.alarm_messages import AlarmId, alarm_json
 from yizhan.console.exports import export_json, export_table
+from yizhan.console.report_routes import report_json, report_xlsx_response
 from yizhan.console.scope import resolve_scope
 from yizhan.console.sources import SourceDown
 from yizhan.console.wiring import ConsoleDep, DirectoryDep
@@ -17,6 +18,13 @@ router = APIRouter(prefix="/api/v1/console", tags=["console"])
 PICKER = (
     "Query: `district` (narrow the scope), `period` (today, 7d, 30d, month, custom), "
     "`from`/`to` (local dates of a custom period), `bucket` (hour, day, week, month), "
+    "`lang` (zh, en: the labels)."
+)
+
+
+REPORT_QUERY = (
+    "Query: `district` (one of yours; none: your whole scope), `period` (last_month by "
+    "default, month, 7d, 30d, custom), `from`/`to` (local dates of a custom period), "
     "`lang` (zh, en: the labels)."
 )
 
@@ -111,3 +119,19 @@ async def acknowledge(
     if alarm is None:
         raise HTTPException(404, detail="no such open alarm in your scope")
     return alarm_json(alarm)
+
+
+@router.get("/report", description=REPORT_QUERY)
+async def district_report(
+    request: Request, operator: CurrentOperator, console: ConsoleDep
+) -> Response:
+    """The district report (issue 14): its facts and every table, as the page shows them."""
+    return JSONResponse(await report_json(request, console, operator))
+
+
+@router.get("/report.xlsx", description=REPORT_QUERY)
+async def district_report_xlsx(
+    request: Request, operator: CurrentOperator, console: ConsoleDep
+) -> Response:
+    """The district report as the XLSX the page's link downloads."""
+    return await report_xlsx_response(request, console, operator)

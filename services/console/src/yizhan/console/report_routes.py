@@ -147,17 +147,12 @@ async def report_page(request: Request, console: ConsoleDep) -> Response:
     return templates.TemplateResponse(request, "report.html", context)
 
 
-@router.get("/report.xlsx")
-async def report_download(request: Request, console: ConsoleDep) -> Response:
-    """The report as XLSX; 422 for a bad period, 404 for a district not the operator's."""
-    operator = await cookie_operator(request)
-    if operator is None:
-        return RedirectResponse("/console/login", status_code=303)
-    try:
-        period = report_period(request, console.settings.timezone)
-    except PeriodError as exc:
-        raise HTTPException(422, detail=[{"field": exc.field, "message": str(exc)}]) from exc
-    report = await _operator_report(request, console, operator, period)
+async def report_xlsx_response(
+    request: Request, console: ConsoleDeps, operator: Operator
+) -> Response:
+    """The report a request asks for as an XLSX download (422 for a bad period, 404 for a
+    district not the operator's): the console's link and the API share it."""
+    report = await _checked_report(request, console, operator)
     filename = report_filename(report)
     return Response(
         report_xlsx(report, request_lang(request)),
@@ -169,3 +164,41 @@ async def report_download(request: Request, console: ConsoleDep) -> Response:
             )
         },
     )
+
+
+async def report_json(request: Request, console: ConsoleDeps, operator: Operator) -> dict[str, Any]:
+    """The report a request asks for as JSON: its facts and every table."""
+    report = await _checked_report(request, console, operator)
+    return {
+        "subject": report.subject,
+        "district": report.district,
+        "period": {
+            "from": report.period.first.isoformat(),
+            "to": report.period.last.isoformat(),
+            "tz": report.period.tz,
+        },
+        "previous_period": {
+            "from": report.previous.first.isoformat(),
+            "to": report.previous.last.isoformat(),
+        },
+        "generated_at": report.generated_at.isoformat(),
+        "problems": report.problems,
+        "tables": {name: table.as_json() for name, table in report.tables.items()},
+    }
+
+
+async def _checked_report(request: Request, console: ConsoleDeps, operator: Operator) -> Report:
+    try:
+        period = report_period(request, console.settings.timezone)
+    except PeriodError as exc:
+        raise HTTPException(422, detail=[{"field": exc.field, "message": str(exc)}]) from exc
+    return await _operator_report(request, console, operator, period)
+
+
+@router.get("/report.xlsx")
+async def report_download(request: Request, console: ConsoleDep) -> Response:
+    """The report as XLSX, for the signed-in operator."""
+    operator = await cookie_operator(request)
+    if operator is None:
+        return RedirectResponse("/console/login", status_code=303)
+    return await report_xlsx_response(request, console, operator)
