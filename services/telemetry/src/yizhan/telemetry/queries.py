@@ -125,6 +125,7 @@ WHERE a.id = :id
 
 # Per device over [start, end): seconds observed, online, and working (online with no open
 # critical alarm: the presence stretches minus the union of the device's critical alarms).
+# range_agg and multiranges need PostgreSQL 14 or later (the project runs 15).
 PRESENCE_AVAILABILITY = """
 WITH presence AS (
     SELECT device_id, station_id, online,
