@@ -40,6 +40,9 @@ from yizhan.devstack.processes import free_port
 pytestmark = pytest.mark.e2e
 
 DISTRICT = "报告测试区"
+PARKING = "门口没有地方停电动车"
+MICROWAVE = "想要一台微波炉热饭"
+MEASURE = "在北门划出 20 个临时停车位"
 ZONE = ZoneInfo("Asia/Shanghai")
 T = translator("zh")
 
@@ -87,6 +90,60 @@ def _events(stack: Stack, station: str, kind: str, mqtt: dict[str, str], events:
         publish(stack, topic, json.dumps(payload), mqtt["username"], mqtt["password"])
 
 
+def _book(stack: Stack, target: dict[str, Any]) -> dict[str, str]:
+    """A worker's booking through the public API (code by the dev SMS sender)."""
+    bookings = stack.url("bookings")
+    phone = "139" + str(uuid.uuid4().int)[:8]
+    assert httpx.post(f"{bookings}/api/v1/otp", json={"phone": phone}).status_code == 202
+    otp = httpx.get(f"{bookings}/api/v1/dev/otp", params={"phone": phone}).json()["code"]
+    made = httpx.post(
+        f"{bookings}/api/v1/bookings",
+        json={**target, "phone": phone, "name": "李师傅", "otp": otp},
+        headers={"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert made.status_code == 201, made.text
+    booking: dict[str, str] = made.json()
+    return booking
+
+
+def _opinions(stack: Stack, admin: dict[str, str], station: str) -> None:
+    """A forum session about to start, two attendees checked in by hand, each raising an
+    opinion; the first resolved with a measure, the second left received."""
+    bookings = stack.url("bookings")
+    start = datetime.now(ZONE) + timedelta(minutes=10)
+    session = httpx.post(
+        f"{bookings}/api/v1/forum-sessions",
+        json={
+            "station_id": station,
+            "kind": "forum",
+            "topic": "骑手停车难",
+            "host": "区总工会",
+            "start": start.isoformat(),
+            "end": (start + timedelta(hours=1)).isoformat(),
+            "seats": 5,
+        },
+        headers=admin,
+    )
+    assert session.status_code == 201, session.text
+    for text in (PARKING, MICROWAVE):
+        seat = _book(stack, {"forum_session_id": session.json()["id"]})
+        checked = httpx.post(f"{bookings}/api/v1/bookings/{seat['code']}/check-in", headers=admin)
+        assert checked.status_code == 200, checked.text
+        raised = httpx.post(
+            f"{bookings}/b/{seat['code']}/opinions",
+            data={"category": "parking", "text": text, "token": seat["manage_token"]},
+        )
+        assert raised.status_code == 303, raised.text
+    listed = httpx.get(
+        f"{bookings}/api/v1/opinions", params={"station_id": station}, headers=admin
+    ).json()["items"]
+    (first,) = [o for o in listed if o["text"] == PARKING]
+    move = f"{bookings}/api/v1/opinions/{first['id']}"
+    assert httpx.patch(move, json={"status": "in_progress"}, headers=admin).is_success
+    resolved = httpx.patch(move, json={"status": "resolved", "measure": MEASURE}, headers=admin)
+    assert resolved.status_code == 200, resolved.text
+
+
 def _livestream_outcome(stack: Stack, admin: dict[str, str], station: str, at: datetime) -> str:
     """Book tomorrow's first slot, move it to `at` (tests cannot wait for the clock), and
     record its outcome as an operator."""
@@ -101,23 +158,10 @@ def _livestream_outcome(stack: Stack, admin: dict[str, str], station: str, at: d
     day = (datetime.now(ZONE) + timedelta(days=1)).date().isoformat()
     slots = httpx.get(f"{bookings}/api/v1/livestream-points/{point_id}/slots?date={day}").json()
     slot = next(s for s in slots["items"] if s["available"])
-    phone = "139" + str(uuid.uuid4().int)[:8]
-    assert httpx.post(f"{bookings}/api/v1/otp", json={"phone": phone}).status_code == 202
-    otp = httpx.get(f"{bookings}/api/v1/dev/otp", params={"phone": phone}).json()["code"]
-    made = httpx.post(
-        f"{bookings}/api/v1/bookings",
-        json={
-            "livestream_point_id": point_id,
-            "start": slot["start"],
-            "end": slot["end"],
-            "phone": phone,
-            "name": "李师傅",
-            "otp": otp,
-        },
-        headers={"Idempotency-Key": uuid.uuid4().hex},
+    made = _book(
+        stack, {"livestream_point_id": point_id, "start": slot["start"], "end": slot["end"]}
     )
-    assert made.status_code == 201, made.text
-    code: str = made.json()["code"]
+    code = made["code"]
     dsn = f"host=127.0.0.1 port={stack.ports['pg']} user={SUPERUSER} dbname=yz_bookings"
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(
@@ -136,7 +180,8 @@ def _livestream_outcome(stack: Stack, admin: dict[str, str], station: str, at: d
 @pytest.fixture(scope="module")
 def case(stack: Stack, admin: dict[str, str]) -> ReportCase:
     """Two stations of the district; usage in a period of three days ending three days ago
-    and in the three days before it; a livestream slot in the period with its outcome."""
+    and in the three days before it; a livestream slot in the period with its outcome; two
+    opinions raised today at a forum session, one resolved with a measure."""
     today = datetime.now(ZONE).date()
     first, last = today - timedelta(days=5), today - timedelta(days=3)
     station_ids = ("REP-0001", "REP-0002")
@@ -193,6 +238,7 @@ def case(stack: Stack, admin: dict[str, str]) -> ReportCase:
         ],
     )
     code = _livestream_outcome(stack, admin, one, now_day + timedelta(hours=3))
+    _opinions(stack, admin, two)
     return ReportCase(first, last, station_ids, code, now_day.date())
 
 
@@ -376,6 +422,17 @@ def test_the_report_through_the_api_is_scoped(
         assert kept_out.status_code == 404, kept_out.text
     bad = httpx.get(url, params={**params, "to": "2026-13-01"}, headers=admin, timeout=60)
     assert bad.status_code == 422
+
+    # Opinions raised this month: the measure they led to, and what is still open.
+    month = httpx.get(
+        url, params={"district": DISTRICT, "period": "month"}, headers=admin, timeout=60
+    ).json()["tables"]
+    assert [
+        (r["measure"], r["opinions_count"], r["opinions_text"]) for r in month["measures"]["rows"]
+    ] == [(MEASURE, 1, PARKING)]
+    assert [(r["station_id"], r["opinions_text"]) for r in month["open_opinions"]["rows"]] == [
+        (case.station_ids[1], MICROWAVE)
+    ]
 
 
 class _Receiver(BaseHTTPRequestHandler):
