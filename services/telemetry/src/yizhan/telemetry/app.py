@@ -19,7 +19,8 @@ from yizhan.common.db import create_engine, database_ping, session_factory
 from yizhan.common.http import create_http_app, problem
 from yizhan.common.runtime import background_task
 from yizhan.common.service import serve_service
-from yizhan.telemetry import maintenance, offline_alarms, presence, storage
+from yizhan.common.sms import LogSmsSender, SmsSender, WebhookSmsSender
+from yizhan.telemetry import alarm_watch, maintenance, presence, storage
 from yizhan.telemetry.api import (
     dead_letter_routes,
     device_routes,
@@ -27,7 +28,7 @@ from yizhan.telemetry.api import (
     usage_routes,
 )
 from yizhan.telemetry.context import Deps
-from yizhan.telemetry.notifications import notifier
+from yizhan.telemetry.notifications import notifier, senders
 from yizhan.telemetry.peers.stations import StationsClient, StationsUnreachable
 from yizhan.telemetry.rpc.insights import TelemetryInsightsServicer
 from yizhan.telemetry.rpc.query import TelemetryQueryServicer
@@ -72,6 +73,7 @@ def build_http_app(deps: Deps, accounts: AccountVersions) -> FastAPI:
     app.include_router(device_routes.router)
     app.include_router(dead_letter_routes.router)
     app.include_router(notification_routes.router)
+    app.include_router(notification_routes.deliveries_router)
     return app
 
 
@@ -104,6 +106,30 @@ async def log_storage(engine: AsyncEngine) -> None:
         )
     else:
         log.info(f"storage: plain PostgreSQL tables, usage from {rollups}")
+
+
+def _sms_sender(settings: Settings) -> SmsSender | None:
+    """The SMS channels' sender, None when the deployment has none."""
+    if settings.sms_sender == "webhook":
+        token = settings.sms_webhook_token
+        return WebhookSmsSender(
+            settings.sms_webhook_url or "", token.get_secret_value() if token else None
+        )
+    return LogSmsSender() if settings.sms_sender == "log" else None
+
+
+def _mail_settings(settings: Settings) -> senders.MailSettings | None:
+    """The e-mail channels' SMTP relay, None when none is set."""
+    if not settings.smtp_host:
+        return None
+    return senders.MailSettings(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        security=settings.smtp_security,
+        username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value(),
+        sender=settings.smtp_from,
+    )
 
 
 async def serve(settings: Settings) -> None:
@@ -140,7 +166,7 @@ async def serve(settings: Settings) -> None:
         )
 
     async def watch_offline() -> None:
-        await offline_alarms.run_watcher(
+        await alarm_watch.run_watcher(
             sessions, settings.offline_after_seconds, settings.offline_check_seconds
         )
 
@@ -153,6 +179,8 @@ async def serve(settings: Settings) -> None:
                 retry_first_seconds=settings.notify_retry_first_seconds,
                 retry_max_seconds=settings.notify_retry_max_seconds,
                 allow_private_targets=settings.notify_allow_private_targets,
+                sms=_sms_sender(settings),
+                mail=_mail_settings(settings),
             ),
         )
 
@@ -172,7 +200,7 @@ async def serve(settings: Settings) -> None:
             grpc_services=[GRPC_SERVICE, INSIGHTS_SERVICE],
             components=[
                 lambda: background_task("presence-sampler", sample_presence),
-                lambda: background_task("offline-alarms", watch_offline),
+                lambda: background_task("alarm-watcher", watch_offline),
                 lambda: background_task("notifier", notify),
                 lambda: background_task("maintenance", purge),
             ],
