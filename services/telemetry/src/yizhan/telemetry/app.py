@@ -11,7 +11,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from yizhan.api.stations.v1 import stations_pb2_grpc
-from yizhan.api.telemetry.v1 import insights_pb2_grpc, telemetry_pb2_grpc
+from yizhan.api.telemetry.v1 import (
+    insights_pb2_grpc,
+    notifications_pb2_grpc,
+    telemetry_pb2_grpc,
+)
 from yizhan.common import rpc
 from yizhan.common.account_versions import CachedAccountVersions, stations_account_fetch
 from yizhan.common.auth import AccountVersions
@@ -31,6 +35,7 @@ from yizhan.telemetry.context import Deps
 from yizhan.telemetry.notifications import notifier, senders
 from yizhan.telemetry.peers.stations import StationsClient, StationsUnreachable
 from yizhan.telemetry.rpc.insights import TelemetryInsightsServicer
+from yizhan.telemetry.rpc.notification_admin import NotificationAdminServicer
 from yizhan.telemetry.rpc.query import TelemetryQueryServicer
 from yizhan.telemetry.settings import Settings
 
@@ -38,6 +43,7 @@ log = logging.getLogger(__name__)
 
 GRPC_SERVICE = "yizhan.api.telemetry.v1.TelemetryQuery"
 INSIGHTS_SERVICE = "yizhan.api.telemetry.v1.TelemetryInsights"
+NOTIFICATIONS_SERVICE = "yizhan.api.telemetry.v1.NotificationAdmin"
 
 
 def build_http_app(deps: Deps, accounts: AccountVersions) -> FastAPI:
@@ -159,6 +165,15 @@ async def serve(settings: Settings) -> None:
         insights_pb2_grpc.add_TelemetryInsightsServicer_to_server(
             TelemetryInsightsServicer(sessions), server
         )
+        notifications_pb2_grpc.add_NotificationAdminServicer_to_server(
+            NotificationAdminServicer(
+                sessions,
+                settings.common.jwt_secret.get_secret_value(),
+                accounts,
+                settings.notify_allow_private_targets,
+            ),
+            server,
+        )
 
     async def sample_presence() -> None:
         await presence.run_sampler(
@@ -197,7 +212,7 @@ async def serve(settings: Settings) -> None:
             settings,
             app=build_http_app(deps, accounts),
             register=register,
-            grpc_services=[GRPC_SERVICE, INSIGHTS_SERVICE],
+            grpc_services=[GRPC_SERVICE, INSIGHTS_SERVICE, NOTIFICATIONS_SERVICE],
             components=[
                 lambda: background_task("presence-sampler", sample_presence),
                 lambda: background_task("alarm-watcher", watch_offline),
