@@ -180,3 +180,63 @@ def test_a_district_operator_hears_of_a_fault_within_seconds(
         ).json()["items"]
         assert any(d["code"] == FAULT and d["status"] == "sent" for d in deliveries)
         page.close()
+
+
+def test_channel_pages_keep_to_the_operators_districts(
+    stack: Stack, admin: dict[str, str], district_operator: dict[str, str]
+) -> None:
+    console = stack.url("console")
+    with httpx.Client(base_url=console) as client:
+        signed_in = client.post(
+            "/console/login", data={"username": "nanchuan", "password": DISTRICT_PASSWORD}
+        )
+        assert signed_in.status_code == 303
+        mail = {
+            "name": "邮件值班",
+            "kind": "email",
+            "recipients": "ops@example.org, lead@example.org",
+            "min_severity": "warning",
+            "events": ["alarm.opened", "alarm.cleared"],
+            "quiet_from": "22:00",
+            "quiet_until": "07:00",
+        }
+        # Another district is that field's error; nothing is created.
+        elsewhere = client.post("/console/channels", data={**mail, "districts": "渝中区"})
+        assert elsewhere.status_code == 422
+        assert 'id="ch-districts-error"' in elsewhere.text
+        # A form posted from another site is refused, even with the session cookie.
+        forged = client.post(
+            "/console/channels", data=mail, headers={"Origin": "https://evil.example"}
+        )
+        assert forged.status_code == 403
+        created = client.post("/console/channels", data={**mail, "repeat_minutes": "30"})
+        assert created.status_code == 303, created.text
+        listed = client.get("/console/channels")
+        assert "ops@example.org, lead@example.org" in listed.text
+        assert "每30分钟重复" in listed.text
+        assert "免打扰 22:00–07:00" in listed.text
+        assert "repeat every 30 min" in client.get("/console/channels?lang=en").text
+
+        # The admin's channel for another district does not exist for the district operator.
+        theirs = httpx.post(
+            f"{stack.url('telemetry')}/api/v1/notification-channels",
+            json={
+                "name": "渝中值班",
+                "kind": "sms",
+                "recipients": ["13800138000"],
+                "districts": ["渝中区"],
+            },
+            headers=admin,
+        )
+        assert theirs.status_code == 201, theirs.text
+        assert "渝中值班" not in client.get("/console/channels").text
+        assert client.post(f"/console/channels/{theirs.json()['id']}/delete").status_code == 404
+        mine = [
+            c["id"]
+            for c in httpx.get(
+                f"{stack.url('telemetry')}/api/v1/notification-channels", headers=district_operator
+            ).json()["items"]
+            if c["name"] == "邮件值班"
+        ]
+        assert client.post(f"/console/channels/{mine[0]}/delete").status_code == 303
+        assert "邮件值班" not in client.get("/console/channels").text
