@@ -9,6 +9,7 @@ import email
 import email.policy
 import hashlib
 import hmac
+import json
 import time as time_module
 import zoneinfo
 from collections.abc import Iterator
@@ -23,13 +24,16 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import text
 
 import yizhan.telemetry
+from tests.support.operators import create_operator, login
 from tests.support.receiver import Receiver, running_receiver
 from tests.support.services import RunningService
 from tests.telemetry.conftest import Database, Kiosk, Registry, unique, wait_until
 from yizhan.api.stations.v1 import stations_pb2_grpc
+from yizhan.api.telemetry.v1 import notifications_pb2, notifications_pb2_grpc
 from yizhan.common import rpc
 from yizhan.common.auth import Operator
 from yizhan.common.db import create_engine, run_migrations, session_factory
+from yizhan.common.rpc import sync_channel
 from yizhan.common.settings import DEV_SERVICE_TOKEN
 from yizhan.common.sms import WebhookSmsSender
 from yizhan.devstack.processes import free_port
@@ -435,3 +439,44 @@ def test_a_kiosk_whose_messages_keep_being_refused_for_their_time_has_a_clock_al
     now = datetime.now(UTC).isoformat()
     kiosk.publish(f"{base}/event", {"v": 1, "seq": 4, "ts": now, "type": "visit", "count": 1})
     wait_until(lambda: "clock" not in codes())
+
+
+@pytest.mark.integration
+def test_the_console_manages_channels_over_grpc_with_the_operators_own_rights(
+    stations_db: str, stations: RunningService, telemetry: RunningService
+) -> None:
+    district = unique("Beibei")
+    users = {role: unique(role) for role in ("district", "viewer")}
+    for role, name in users.items():
+        create_operator(stations_db, name, "grpc-operator-password", role, district)
+    tokens = {role: login(stations, name, "grpc-operator-password") for role, name in users.items()}
+    body = {"name": "值班", "kind": "sms", "recipients": ["13800138000"]}
+    with sync_channel(telemetry.grpc_address, DEV_SERVICE_TOKEN) as channel:
+        admin = notifications_pb2_grpc.NotificationAdminStub(channel)
+
+        def call(method: str, role: str, **fields: Any) -> notifications_pb2.NotificationReply:
+            token = tokens.get(role, "not-a-token")
+            request = notifications_pb2.NotificationRequest(operator_token=token, **fields)
+            reply: notifications_pb2.NotificationReply = getattr(admin, method)(request)
+            return reply
+
+        assert call("ListChannels", "nobody").code == "unauthorized"
+        assert call("CreateChannel", "viewer", body_json=json.dumps(body)).code == "read_only"
+        other = {**body, "districts": ["Elsewhere"]}
+        assert call("CreateChannel", "district", body_json=json.dumps(other)).code == (
+            "out_of_scope"
+        )
+        bad = call("CreateChannel", "district", body_json=json.dumps({**body, "recipients": ["1"]}))
+        assert (bad.code, [e.field for e in bad.errors]) == ("invalid", ["recipients"])
+        made = call("CreateChannel", "district", body_json=json.dumps(body))
+        assert made.code == "", made
+        channel_id = json.loads(made.result_json)["id"]
+        # The viewer of the district sees it, cannot delete it; its creator can.
+        listed = json.loads(call("ListChannels", "viewer").result_json)["items"]
+        assert [(c["id"], c["districts"]) for c in listed] == [(channel_id, [district])]
+        assert call("DeleteChannel", "viewer", channel_id=channel_id).code == "read_only"
+        assert call("DeleteChannel", "district", channel_id=channel_id).code == ""
+        assert call("DeleteChannel", "district", channel_id=channel_id).code == (
+            "channel_not_found"
+        )
+        assert json.loads(call("ListDeliveries", "viewer").result_json) == {"items": []}
