@@ -240,3 +240,51 @@ def test_channel_pages_keep_to_the_operators_districts(
         ]
         assert client.post(f"/console/channels/{mine[0]}/delete").status_code == 303
         assert "邮件值班" not in client.get("/console/channels").text
+
+
+def test_a_dark_station_shows_on_the_alarms_page_and_in_the_api(
+    stack: Stack, admin: dict[str, str], district_operator: dict[str, str]
+) -> None:
+    stations, telemetry = stack.url("stations"), stack.url("telemetry")
+    body = {
+        "id": "ALM-DARK",
+        "name": {"zh": "熄灯驿站", "en": "Dark station"},
+        "district": DISTRICT,
+    }
+    assert httpx.post(f"{stations}/api/v1/stations", json=body, headers=admin).status_code == 201
+    device = httpx.post(
+        f"{stations}/api/v1/stations/ALM-DARK/devices",
+        json={"id": "ALM-DARK-W1", "kind": "water"},
+        headers=admin,
+    ).json()
+    topic = "yz/v1/st/ALM-DARK/dev/ALM-DARK-W1/status"
+    user, password = device["mqtt"]["username"], device["mqtt"]["password"]
+
+    def status(state: str) -> bool:
+        payload = {"v": 1, "state": state, "ts": datetime.now(UTC).isoformat()}
+        try:
+            publish(stack, topic, json.dumps(payload), user, password)
+        except Exception:  # the broker learns of the account within moments
+            return False
+        return True
+
+    def dark() -> bool:
+        reply = httpx.get(
+            f"{telemetry}/api/v1/stations/ALM-DARK/devices/state", headers=district_operator
+        )
+        return bool(reply.json().get("dark"))
+
+    assert wait_until(lambda: status("online"))
+    assert wait_until(lambda: status("offline") and dark())
+    with httpx.Client(base_url=stack.url("console")) as client:
+        client.post("/console/login", data={"username": "nanchuan", "password": DISTRICT_PASSWORD})
+
+        def dark_row() -> str:
+            page = client.get("/console/alarms").text
+            rows = [row for row in page.split("<tr") if "station_dark" in row and "ALM-DARK" in row]
+            return rows[0] if rows else ""
+
+        row = wait_until(dark_row)
+        assert "整个驿站" in row
+        assert "sev-critical" in row
+    assert wait_until(lambda: status("online") and not dark())

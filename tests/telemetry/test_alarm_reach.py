@@ -480,3 +480,13 @@ def test_the_console_manages_channels_over_grpc_with_the_operators_own_rights(
             "channel_not_found"
         )
         assert json.loads(call("ListDeliveries", "viewer").result_json) == {"items": []}
+
+
+def test_a_robots_key_is_not_listed() -> None:
+    # The key lets anyone post to the group: listings keep only its end.
+    assert channels.masked_url(
+        "wecom", "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693a91f6-7xxx-4bc4-97a0"
+    ) == ("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…97a0")
+    assert channels.masked_url("webhook", "https://hooks.example.org/x?a=1") == (
+        "https://hooks.example.org/x?a=1"
+    )

@@ -292,7 +292,7 @@ notification_deliveries = Table(
     Column(
         "source_channel_id",
         BigInteger,
-        ForeignKey("notification_channels.id", ondelete="CASCADE"),
+        ForeignKey("notification_channels.id", ondelete="SET NULL"),
     ),
     Index("notification_deliveries_event", "alarm_event_id", "channel_id"),
     Index(

@@ -6,9 +6,10 @@ admin (stored as no districts), the operator's own districts otherwise (stored a
 import re
 import zoneinfo
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +21,7 @@ from yizhan.telemetry.schemas import ChannelIn
 SEVERITIES = ("warning", "critical")
 EVENTS = ("alarm.opened", "alarm.cleared")
 KINDS = ("webhook", "sms", "wecom", "dingtalk", "email")
+ROBOT_KINDS = ("wecom", "dingtalk")
 # Mainland mobile numbers, as bookings takes them; e-mail addresses checked only for shape
 # (the mail server is the judge).
 PHONE = re.compile(r"^1[3-9][0-9]{9}$")
@@ -184,15 +186,28 @@ async def _hidden(session: AsyncSession, channel_id: int, operator: Operator) ->
     return found is None
 
 
+def masked_url(kind: str, url: str) -> str:
+    """A robot's URL as listed: its query (the robot's key or access token, which lets anyone
+    post to the group) cut to its last 4 characters."""
+    if kind not in ROBOT_KINDS:
+        return url
+    parts = urlsplit(url)
+    query = "&".join(
+        f"{name}=…{value[-4:]}" for name, value in parse_qsl(parts.query, keep_blank_values=True)
+    )
+    return urlunsplit(parts._replace(query=query))
+
+
 async def visible(session: AsyncSession, operator: Operator) -> list[Channel]:
-    """The channels the operator may see, oldest first."""
+    """The channels the operator may see, oldest first (robot keys masked)."""
     rows = await session.execute(
         text(
             f"SELECT {_COLUMNS} FROM notification_channels WHERE {_VISIBLE} ORDER BY id"  # noqa: S608 (constants)
         ),
         _scope(operator),
     )
-    return [Channel(*row) for row in rows.all()]
+    found = [Channel(*row) for row in rows.all()]
+    return [replace(c, url=masked_url(c.kind, c.url)) for c in found]
 
 
 async def delete(session: AsyncSession, channel_id: int, operator: Operator) -> bool:

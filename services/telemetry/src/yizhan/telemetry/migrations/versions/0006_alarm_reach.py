@@ -50,7 +50,7 @@ def upgrade() -> None:
         ALTER TABLE notification_deliveries
             ADD COLUMN purpose text NOT NULL DEFAULT 'event',
             ADD COLUMN source_channel_id bigint
-                REFERENCES notification_channels (id) ON DELETE CASCADE
+                REFERENCES notification_channels (id) ON DELETE SET NULL
         """
     )
     op.execute(
