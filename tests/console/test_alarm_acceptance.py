@@ -105,6 +105,20 @@ def test_a_district_operator_hears_of_a_fault_within_seconds(
         _sign_in(page, stack)
         _add_webhook_channel(page, stack, f"{receiver.url}/hook")
         username, password = _create_station_and_kiosk(page)
+        # A second channel whose receiver is broken: its delivery is shown failed, with why.
+        receiver.answers["/broken"] = [(500, {})] * 50
+        broken = httpx.post(
+            f"{stack.url('telemetry')}/api/v1/notification-channels",
+            json={
+                "name": "坏的接收端",
+                "kind": "webhook",
+                "url": f"{receiver.url}/broken",
+                "secret": SECRET,
+                "min_severity": "critical",
+            },
+            headers=district_operator,
+        )
+        assert broken.status_code == 201, broken.text
 
         # The kiosk publishes with the credentials shown (the broker is locked: only a
         # provisioned account gets through), and the figure shows on its station page.
@@ -167,10 +181,17 @@ def test_a_district_operator_hears_of_a_fault_within_seconds(
         page.click("header nav >> text=告警通知")
         page.click("text=通知发送记录")
         page.wait_for_url("**/console/deliveries")
-        row = page.locator(f"table[data-table=deliveries] tr:has-text('{FAULT}')").first
+        row = page.locator(
+            f"table[data-table=deliveries] tr:has-text('{FAULT}'):has-text('南川值班')"
+        ).first
         expect(row).to_contain_text("已送达")
-        expect(row).to_contain_text("南川值班")
         expect(row).to_contain_text(STATION)
+        failed = page.locator(
+            f"table[data-table=deliveries] tr:has-text('{FAULT}'):has-text('坏的接收端')"
+        ).first
+        expect(failed).to_contain_text("失败，将重试")
+        expect(failed).to_contain_text("answered 500")
+        assert int(failed.locator("td.num").inner_text()) >= 1
         assert_accessible(page)
 
         # The same through the API: the district operator sees the channel's delivery.
