@@ -104,8 +104,13 @@ async def verify_token(request: Request, token: str) -> Operator:
     """The operator of a token that is valid now, as the account is now (its current role
     and districts); raises InvalidToken when the account is gone or its password changed
     since. Needs `app.state.jwt_secret` and `app.state.accounts`."""
-    claimed = decode_token(request.app.state.jwt_secret, token)
-    accounts: AccountVersions = request.app.state.accounts
+    return await verify_token_with(request.app.state.jwt_secret, request.app.state.accounts, token)
+
+
+async def verify_token_with(secret: str, accounts: AccountVersions, token: str) -> Operator:
+    """verify_token for a caller without an HTTP request (a gRPC call made on an operator's
+    behalf, carrying the operator's token)."""
+    claimed = decode_token(secret, token)
     current = await accounts.account_of(claimed.username)
     if current is None:
         raise InvalidToken("the account no longer exists")

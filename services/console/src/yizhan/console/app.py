@@ -15,7 +15,15 @@ from yizhan.common.account_versions import CachedAccountVersions, stations_accou
 from yizhan.common.auth import AccountVersions
 from yizhan.common.http import create_http_app, problem
 from yizhan.common.runtime import Component, background_task, serve_until_stopped
-from yizhan.console import api_routes, assets, live, manage_routes, report_routes, report_schedule
+from yizhan.console import (
+    api_routes,
+    assets,
+    channel_routes,
+    live,
+    manage_routes,
+    report_routes,
+    report_schedule,
+)
 from yizhan.console.i18n import translator
 from yizhan.console.routes import router as pages_router
 from yizhan.console.session import request_lang
@@ -63,6 +71,7 @@ def build_http_app(console: ConsoleDeps, accounts: AccountVersions) -> FastAPI:
     app.include_router(api_routes.router)
     app.include_router(manage_routes.router)
     app.include_router(report_routes.router)
+    app.include_router(channel_routes.router)
     return app
 
 

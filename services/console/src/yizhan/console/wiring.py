@@ -9,7 +9,12 @@ from fastapi import Depends, Request
 
 from yizhan.api.bookings.v1 import bookings_pb2_grpc
 from yizhan.api.stations.v1 import stations_pb2_grpc
-from yizhan.api.telemetry.v1 import insights_pb2_grpc, telemetry_pb2_grpc
+from yizhan.api.telemetry.v1 import (
+    insights_pb2_grpc,
+    notifications_pb2_grpc,
+    telemetry_pb2_grpc,
+)
+from yizhan.console.peers.notifications import Notifications
 from yizhan.console.peers.stations import StationsDirectory
 from yizhan.console.settings import ConsoleSettings
 from yizhan.console.sources import Sources
@@ -22,6 +27,8 @@ class ConsoleDeps:
     settings: ConsoleSettings
     sources: Sources
     directory: StationsDirectory
+    # Alarm notification channels and deliveries (telemetry), on an operator's behalf.
+    notifications: Notifications
 
 
 def build_console(
@@ -45,7 +52,8 @@ def build_console(
         stations_pb2_grpc.StationAdminStub(stations),
         deadline,
     )
-    return ConsoleDeps(settings, sources, directory)
+    notifications = Notifications(notifications_pb2_grpc.NotificationAdminStub(telemetry), deadline)
+    return ConsoleDeps(settings, sources, directory, notifications)
 
 
 def get_console(request: Request) -> ConsoleDeps:

@@ -22,7 +22,8 @@ class OpenAlarm:
     """An alarm not cleared yet, and its acknowledgement if any."""
 
     id: int
-    device_id: str
+    # None for an alarm of the whole station (a dark station).
+    device_id: str | None
     station_id: str
     code: str
     severity: str

@@ -11,7 +11,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from yizhan.api.stations.v1 import stations_pb2_grpc
-from yizhan.api.telemetry.v1 import insights_pb2_grpc, telemetry_pb2_grpc
+from yizhan.api.telemetry.v1 import (
+    insights_pb2_grpc,
+    notifications_pb2_grpc,
+    telemetry_pb2_grpc,
+)
 from yizhan.common import rpc
 from yizhan.common.account_versions import CachedAccountVersions, stations_account_fetch
 from yizhan.common.auth import AccountVersions
@@ -19,7 +23,8 @@ from yizhan.common.db import create_engine, database_ping, session_factory
 from yizhan.common.http import create_http_app, problem
 from yizhan.common.runtime import background_task
 from yizhan.common.service import serve_service
-from yizhan.telemetry import maintenance, offline_alarms, presence, storage
+from yizhan.common.sms import LogSmsSender, SmsSender, WebhookSmsSender
+from yizhan.telemetry import alarm_watch, maintenance, presence, storage
 from yizhan.telemetry.api import (
     dead_letter_routes,
     device_routes,
@@ -27,9 +32,10 @@ from yizhan.telemetry.api import (
     usage_routes,
 )
 from yizhan.telemetry.context import Deps
-from yizhan.telemetry.notifications import notifier
+from yizhan.telemetry.notifications import notifier, senders
 from yizhan.telemetry.peers.stations import StationsClient, StationsUnreachable
 from yizhan.telemetry.rpc.insights import TelemetryInsightsServicer
+from yizhan.telemetry.rpc.notification_admin import NotificationAdminServicer
 from yizhan.telemetry.rpc.query import TelemetryQueryServicer
 from yizhan.telemetry.rpc.report_notices import ReportNoticesServicer
 from yizhan.telemetry.settings import Settings
@@ -39,6 +45,7 @@ log = logging.getLogger(__name__)
 GRPC_SERVICE = "yizhan.api.telemetry.v1.TelemetryQuery"
 INSIGHTS_SERVICE = "yizhan.api.telemetry.v1.TelemetryInsights"
 REPORT_NOTICES_SERVICE = "yizhan.api.telemetry.v1.ReportNotices"
+NOTIFICATIONS_SERVICE = "yizhan.api.telemetry.v1.NotificationAdmin"
 
 
 def build_http_app(deps: Deps, accounts: AccountVersions) -> FastAPI:
@@ -74,6 +81,7 @@ def build_http_app(deps: Deps, accounts: AccountVersions) -> FastAPI:
     app.include_router(device_routes.router)
     app.include_router(dead_letter_routes.router)
     app.include_router(notification_routes.router)
+    app.include_router(notification_routes.deliveries_router)
     return app
 
 
@@ -108,6 +116,30 @@ async def log_storage(engine: AsyncEngine) -> None:
         log.info(f"storage: plain PostgreSQL tables, usage from {rollups}")
 
 
+def _sms_sender(settings: Settings) -> SmsSender | None:
+    """The SMS channels' sender, None when the deployment has none."""
+    if settings.sms_sender == "webhook":
+        token = settings.sms_webhook_token
+        return WebhookSmsSender(
+            settings.sms_webhook_url or "", token.get_secret_value() if token else None
+        )
+    return LogSmsSender() if settings.sms_sender == "log" else None
+
+
+def _mail_settings(settings: Settings) -> senders.MailSettings | None:
+    """The e-mail channels' SMTP relay, None when none is set."""
+    if not settings.smtp_host:
+        return None
+    return senders.MailSettings(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        security=settings.smtp_security,
+        username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value(),
+        sender=settings.smtp_from,
+    )
+
+
 async def serve(settings: Settings) -> None:
     """Run the telemetry service until SIGINT/SIGTERM."""
     engine = create_engine(settings.database_url)
@@ -138,6 +170,15 @@ async def serve(settings: Settings) -> None:
         insights_pb2_grpc.add_ReportNoticesServicer_to_server(
             ReportNoticesServicer(sessions), server
         )
+        notifications_pb2_grpc.add_NotificationAdminServicer_to_server(
+            NotificationAdminServicer(
+                sessions,
+                settings.common.jwt_secret.get_secret_value(),
+                accounts,
+                settings.notify_allow_private_targets,
+            ),
+            server,
+        )
 
     async def sample_presence() -> None:
         await presence.run_sampler(
@@ -145,7 +186,7 @@ async def serve(settings: Settings) -> None:
         )
 
     async def watch_offline() -> None:
-        await offline_alarms.run_watcher(
+        await alarm_watch.run_watcher(
             sessions, settings.offline_after_seconds, settings.offline_check_seconds
         )
 
@@ -158,6 +199,8 @@ async def serve(settings: Settings) -> None:
                 retry_first_seconds=settings.notify_retry_first_seconds,
                 retry_max_seconds=settings.notify_retry_max_seconds,
                 allow_private_targets=settings.notify_allow_private_targets,
+                sms=_sms_sender(settings),
+                mail=_mail_settings(settings),
             ),
         )
 
@@ -174,10 +217,15 @@ async def serve(settings: Settings) -> None:
             settings,
             app=build_http_app(deps, accounts),
             register=register,
-            grpc_services=[GRPC_SERVICE, INSIGHTS_SERVICE, REPORT_NOTICES_SERVICE],
+            grpc_services=[
+                GRPC_SERVICE,
+                INSIGHTS_SERVICE,
+                REPORT_NOTICES_SERVICE,
+                NOTIFICATIONS_SERVICE,
+            ],
             components=[
                 lambda: background_task("presence-sampler", sample_presence),
-                lambda: background_task("offline-alarms", watch_offline),
+                lambda: background_task("alarm-watcher", watch_offline),
                 lambda: background_task("notifier", notify),
                 lambda: background_task("maintenance", purge),
             ],

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Numeric,
     Table,
     Text,
+    Time,
     UniqueConstraint,
     text,
 )
@@ -86,7 +87,8 @@ alarms = Table(
     "alarms",
     metadata,
     Column("id", BigInteger, primary_key=True),
-    Column("device_id", Text, nullable=False),
+    # NULL for an alarm of the whole station (a dark station: station_alarms.py).
+    Column("device_id", Text),
     Column("station_id", Text, nullable=False),
     Column("code", Text, nullable=False),
     Column("severity", Text, nullable=False),
@@ -103,6 +105,13 @@ alarms = Table(
         postgresql_where=text("cleared_at IS NULL"),
     ),
     Index("alarms_open_station", "station_id", postgresql_where=text("cleared_at IS NULL")),
+    Index(
+        "alarms_open_station_wide",
+        "station_id",
+        "code",
+        unique=True,
+        postgresql_where=text("device_id IS NULL AND cleared_at IS NULL"),
+    ),
 )
 
 dead_letters = Table(
@@ -125,6 +134,12 @@ Index("events_station_time", events.c.station_id, events.c.time.desc())
 Index("metrics_device_time", metrics.c.device_id, metrics.c.time.desc())
 Index("dead_letters_reason", dead_letters.c.reason, dead_letters.c.id.desc())
 Index("dead_letters_station", dead_letters.c.station_id, dead_letters.c.id.desc())
+# Clock refusals of the last minutes (clock_alarms.py).
+Index(
+    "dead_letters_clock",
+    dead_letters.c.received_at,
+    postgresql_where=text("reason IN ('ts_future', 'ts_stale')"),
+)
 
 # The latest clear of each (device, code): a fault older than it does not reopen the alarm.
 alarm_clears = Table(
@@ -224,6 +239,18 @@ notification_channels = Table(
     Column("events", ARRAY(Text), nullable=False),
     Column("created_by", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Migration 0007: phone numbers or e-mail addresses (SMS and e-mail channels).
+    Column("recipients", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Column("repeat_minutes", Integer),
+    Column("escalate_after_minutes", Integer),
+    Column(
+        "escalate_to",
+        BigInteger,
+        ForeignKey("notification_channels.id", ondelete="SET NULL"),
+    ),
+    Column("quiet_from", Time),
+    Column("quiet_until", Time),
+    Column("quiet_tz", Text, nullable=False, server_default=text("'Asia/Shanghai'")),
 )
 
 alarm_events = Table(
@@ -280,6 +307,15 @@ notification_deliveries = Table(
         ForeignKey("report_notices.id", ondelete="CASCADE"),
         nullable=True,
     ),
+    # Migration 0007: `event` (the alarm's own), `repeat`, or `escalation` (from the channel
+    # `source_channel_id`).
+    Column("purpose", Text, nullable=False, server_default=text("'event'")),
+    Column(
+        "source_channel_id",
+        BigInteger,
+        ForeignKey("notification_channels.id", ondelete="SET NULL"),
+    ),
+    Index("notification_deliveries_event", "alarm_event_id", "channel_id"),
     Index(
         "notification_deliveries_due",
         "next_attempt_at",

@@ -2,28 +2,25 @@
 device_state.py (Last Will, an `offline` status, or `offline_after` seconds of silence) has an
 open alarm `offline`/`warning` until it is heard again.
 
-Silence is the absence of messages, so no message can open this alarm: a watcher in the API
-process asks the rule every `offline_check_seconds` and opens or clears the alarms in one
-transaction. The alarm's `since` is when the device went offline (its Last Will or offline
-status, or the end of its last three minutes), not when the watcher noticed. Several
-replicas may watch at once: the open-alarm unique index lets only one alarm open.
+Silence is the absence of messages, so no message can open this alarm: the alarm watcher of
+the API process (alarm_watch.py) asks the rule every `offline_check_seconds` and opens or
+clears the alarms in one transaction. The alarm's `since` is when the device went offline
+(its Last Will or offline status, or the end of its last three minutes), not when the
+watcher noticed.
 """
 
-import asyncio
-import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 OFFLINE_CODE = "offline"
 OFFLINE_SEVERITY = "warning"
 OFFLINE_MESSAGE = "device offline"
 
-log = logging.getLogger(__name__)
-
-_ONLINE = (
+# Online by the rule of device_state.py, for a device_state row `s` at `:now`.
+ONLINE_SQL = (
     "(s.last_seen > CAST(:now AS timestamptz) - make_interval(secs => :offline_after)"
     " AND (s.offline_at IS NULL OR s.last_seen > s.offline_at))"
 )
@@ -34,7 +31,7 @@ SELECT s.device_id, s.station_id, :code, :severity, :message,
        CASE WHEN s.offline_at IS NOT NULL AND s.offline_at >= s.last_seen THEN s.offline_at
             ELSE s.last_seen + make_interval(secs => :offline_after) END
 FROM device_state s
-WHERE NOT {_ONLINE}
+WHERE NOT {ONLINE_SQL}
   AND NOT EXISTS (SELECT 1 FROM alarms a
                   WHERE a.device_id = s.device_id AND a.code = :code AND a.cleared_at IS NULL)
 ON CONFLICT (device_id, code) WHERE cleared_at IS NULL DO NOTHING
@@ -45,7 +42,7 @@ RETURNING device_id
 _CLEAR = f"""
 UPDATE alarms a SET cleared_at = GREATEST(a.opened_at, s.last_seen)
 FROM device_state s
-WHERE a.code = :code AND a.cleared_at IS NULL AND a.device_id = s.device_id AND {_ONLINE}
+WHERE a.code = :code AND a.cleared_at IS NULL AND a.device_id = s.device_id AND {ONLINE_SQL}
 RETURNING a.device_id
 """  # noqa: S608 (composed of constants; values are bound)
 
@@ -59,7 +56,8 @@ class OfflineChanges:
 
 
 async def check(session: AsyncSession, now: datetime, offline_after: int) -> OfflineChanges:
-    """Open the offline alarm of devices offline at `now`, clear those of devices online."""
+    """Open the offline alarm of devices offline at `now`, clear those of devices online
+    (the caller commits)."""
     params = {
         "now": now,
         "offline_after": offline_after,
@@ -69,23 +67,4 @@ async def check(session: AsyncSession, now: datetime, offline_after: int) -> Off
     }
     opened = list((await session.scalars(text(_OPEN), params)).all())
     cleared = list((await session.scalars(text(_CLEAR), params)).all())
-    await session.commit()
     return OfflineChanges(opened, cleared)
-
-
-async def run_watcher(
-    sessions: async_sessionmaker[AsyncSession], offline_after: int, period_seconds: float
-) -> None:
-    """Check every `period_seconds` for the life of the service (first check at once)."""
-    while True:
-        try:
-            async with sessions() as session:
-                changes = await check(session, datetime.now(UTC), offline_after)
-            if changes.opened or changes.cleared:
-                log.info(
-                    "offline alarms changed",
-                    extra={"opened": len(changes.opened), "cleared": len(changes.cleared)},
-                )
-        except Exception:  # the database may be away for a while; the next tick tries again
-            log.exception("offline alarm check failed")
-        await asyncio.sleep(period_seconds)

@@ -77,6 +77,9 @@ class DeviceStatesOut(BaseModel):
     """The devices of a station that have reported at least once."""
 
     items: list[DeviceStateOut]
+    # The station is dark: telemetry has heard devices of it and every one is offline now
+    # (its `station_dark` alarm is open; dark_stations.py).
+    dark: bool = False
 
 
 # GET /api/v1/dead-letters[/summary]
@@ -122,17 +125,36 @@ def _every_event() -> list[AlarmEvent]:
     return ["alarm.opened", "alarm.cleared"]
 
 
+ChannelKind = Literal["webhook", "sms", "wecom", "dingtalk", "email"]
+# HH:MM, local time of the channel's quiet_tz.
+_CLOCK_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
 class ChannelIn(BaseModel):
-    """A new notification channel (only `webhook` so far)."""
+    """A new notification channel. What each kind needs besides the common fields
+    (notifications/channels.py `kind_errors` says it, field by field):
+    `webhook` a URL and a secret (16+ characters) to sign with; `wecom` its robot's webhook
+    URL; `dingtalk` its robot's webhook URL and, when the robot signs, its `SEC...` secret;
+    `sms` phone numbers and `email` addresses in `recipients`."""
 
     name: str = Field(min_length=1, max_length=100)
-    kind: Literal["webhook"]
-    url: str = Field(min_length=1, max_length=2000)
-    # Keys the HMAC a receiver checks; short secrets are guessable.
-    secret: str = Field(min_length=16, max_length=200)
+    kind: ChannelKind
+    url: str = Field(default="", max_length=2000)
+    # Keys the HMAC a receiver checks (webhook) or DingTalk's signed URL.
+    secret: str = Field(default="", max_length=200)
+    recipients: list[str] = Field(default_factory=list, max_length=20)
     districts: list[str] = Field(default_factory=list, max_length=100)
     min_severity: Literal["warning", "critical"] = "warning"
     events: list[AlarmEvent] = Field(default_factory=_every_event, min_length=1)
+    # While an alarm stays open and unacknowledged, send it again every so many minutes.
+    repeat_minutes: int | None = Field(default=None, ge=5, le=1440)
+    # Unacknowledged this long after this channel was told: tell `escalate_to` too.
+    escalate_after_minutes: int | None = Field(default=None, ge=1, le=1440)
+    escalate_to: int | None = None
+    # Nothing but critical alarms between these local times (held until the end).
+    quiet_from: str | None = Field(default=None, pattern=_CLOCK_TIME)
+    quiet_until: str | None = Field(default=None, pattern=_CLOCK_TIME)
+    quiet_tz: str = Field(default="Asia/Shanghai", max_length=64)
 
 
 class ChannelCreated(BaseModel):
@@ -153,6 +175,13 @@ class ChannelOut(BaseModel):
     events: list[str]
     created_by: str
     created_at: datetime
+    recipients: list[str]
+    repeat_minutes: int | None
+    escalate_after_minutes: int | None
+    escalate_to: int | None
+    quiet_from: str | None
+    quiet_until: str | None
+    quiet_tz: str
 
 
 class ChannelsOut(BaseModel):
@@ -162,7 +191,9 @@ class ChannelsOut(BaseModel):
 
 
 class DeliveryOut(BaseModel):
-    """One delivery: `pending`, `sent`, or `failed` (retried at `next_attempt_at`)."""
+    """One delivery: `pending`, `sent`, `failed` (retried at `next_attempt_at`) or `quiet`
+    (held by the channel's quiet hours until `next_attempt_at`); `purpose` is `event`,
+    `repeat` or `escalation`."""
 
     id: int
     event: str
@@ -174,6 +205,15 @@ class DeliveryOut(BaseModel):
     next_attempt_at: datetime
     sent_at: datetime | None
     created_at: datetime
+    purpose: str
+    channel_id: int
+    channel_name: str
+    channel_kind: str
+    # The alarm's; None for a report's delivery.
+    station_id: str | None
+    device_id: str | None
+    code: str | None
+    severity: str | None
 
 
 class DeliveriesOut(BaseModel):

@@ -1,8 +1,8 @@
 """Settings of the telemetry service (env prefix `YZ_TELEMETRY_`)."""
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from yizhan.common.service import ServiceSettings
@@ -60,6 +60,20 @@ class Settings(ServiceSettings):
     # Webhooks to loopback or private networks are refused unless this is set (make run sets
     # it, for receivers on the developer's machine).
     notify_allow_private_targets: bool = False
+    # SMS channels go through this sender (yizhan.common.sms): `none` fails their deliveries
+    # visibly ("no SMS sender configured"), `log` writes them to the log (development),
+    # `webhook` posts {"phone","text"} to a gateway relay as bookings does.
+    sms_sender: Literal["none", "log", "webhook"] = "none"
+    sms_webhook_url: str | None = None
+    sms_webhook_token: SecretStr | None = None
+    # E-mail channels: the SMTP server that relays them (none set: their deliveries fail
+    # visibly). `starttls` upgrades a plain connection, `tls` connects over TLS (465).
+    smtp_host: str = ""
+    smtp_port: int = Field(default=25, ge=1, le=65_535)
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_from: str = "yizhan@localhost"
     # Threads answering kiosk scans; each waits at most checkin_timeout_seconds on bookings.
     checkin_workers: int = Field(default=4, ge=1)
     checkin_timeout_seconds: float = Field(default=1.5, gt=0)
@@ -74,3 +88,11 @@ class Settings(ServiceSettings):
     maintenance_interval_seconds: float = Field(default=3600.0, gt=0)
     # With TimescaleDB: late messages reach the usage figures at most this much later.
     rollup_refresh_seconds: float = Field(default=1.0, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _check_sms_sender(self) -> Self:
+        if self.sms_sender == "webhook" and not (self.sms_webhook_url or "").startswith(
+            ("https://", "http://")
+        ):
+            raise ValueError("YZ_TELEMETRY_SMS_WEBHOOK_URL must be an http(s) URL")
+        return self

@@ -125,6 +125,8 @@ class Stack:
         env["YZ_TELEMETRY_INGEST_HTTP_PORT"] = str(self.config.ingest_http_port)
         # Alarm webhooks to a receiver on the developer's machine (refused in production).
         env.setdefault("YZ_TELEMETRY_NOTIFY_ALLOW_PRIVATE_TARGETS", "true")
+        # SMS alarm channels write their messages to the log (no gateway in development).
+        env.setdefault("YZ_TELEMETRY_SMS_SENDER", "log")
         return env
 
     def start(self) -> None:

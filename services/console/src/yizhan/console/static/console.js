@@ -179,7 +179,8 @@
       link.href = "/console/stations/" + encodeURIComponent(a.station_id);
       link.textContent = a.station_id;
       tr.appendChild(cell(link));
-      tr.appendChild(cell(a.device_id));
+      // A station-wide alarm (a dark station) names no device.
+      tr.appendChild(cell(a.device_id || (document.documentElement.lang === "en" ? "Whole station" : "整个驿站")));
       tr.appendChild(cell(a.code + (a.message ? " · " + a.message : "")));
       tr.appendChild(cell(a.severity));
       tr.appendChild(cell(a.since_local));

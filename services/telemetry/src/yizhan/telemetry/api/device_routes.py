@@ -34,5 +34,6 @@ async def station_device_states(
                 ],
             )
             for state in states
-        ]
+        ],
+        dark=bool(states) and not any(state.online for state in states),
     )

@@ -1,5 +1,6 @@
 """/api/v1/notification-channels (CONTRACT §3): admins and district operators set up where
-alarm notifications go, within their scope; everyone in scope sees the deliveries."""
+alarm notifications go, within their scope; everyone in scope sees the deliveries, per
+channel or all together (/api/v1/notification-deliveries)."""
 
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -12,7 +13,7 @@ from yizhan.common import scope
 from yizhan.common.auth import CurrentOperator
 from yizhan.common.http import Problem
 from yizhan.telemetry.api.deps import DepsDep, SessionDep, WriterDep
-from yizhan.telemetry.notifications import channels, targets
+from yizhan.telemetry.notifications import channels
 from yizhan.telemetry.schemas import (
     ChannelCreated,
     ChannelIn,
@@ -23,6 +24,7 @@ from yizhan.telemetry.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1/notification-channels", tags=["notifications"])
+deliveries_router = APIRouter(prefix="/api/v1/notification-deliveries", tags=["notifications"])
 MAX_DELIVERIES = 200
 
 
@@ -41,25 +43,19 @@ async def create_channel(
     by the dependency, before the body is judged.)"""
     for district in body.districts:
         scope.check_district(operator, district)
-    try:
-        targets.check_url(body.url, deps.settings.notify_allow_private_targets)
-    except targets.TargetRefused as exc:
-        raise RequestValidationError(
-            [{"loc": ("body", "url"), "msg": str(exc), "type": "value_error"}]
-        ) from exc
-    channel_id = await channels.create(
-        session,
-        name=body.name.strip(),
-        kind=body.kind,
-        url=body.url,
-        secret=body.secret,
-        districts=body.districts,
-        min_severity=body.min_severity,
-        events=body.events,
-        operator=operator,
-        now=datetime.now(UTC),
-    )
+    errors = channels.kind_errors(body, deps.settings.notify_allow_private_targets)
+    if errors:
+        raise _invalid(errors)
+    channel_id = await channels.create(session, body, operator, datetime.now(UTC))
+    if channel_id is None:
+        raise _invalid([("escalate_to", "no such notification channel")])
     return ChannelCreated(id=channel_id)
+
+
+def _invalid(errors: list[tuple[str, str]]) -> RequestValidationError:
+    return RequestValidationError(
+        [{"loc": ("body", name), "msg": message, "type": "value_error"} for name, message in errors]
+    )
 
 
 @router.get("", response_model=ChannelsOut)
@@ -88,4 +84,15 @@ async def list_deliveries(
     found = await channels.deliveries(session, channel_id, operator, limit)
     if found is None:
         raise ChannelNotFound()
+    return DeliveriesOut(items=[DeliveryOut(**asdict(delivery)) for delivery in found])
+
+
+@deliveries_router.get("", response_model=DeliveriesOut)
+async def list_all_deliveries(
+    operator: CurrentOperator,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_DELIVERIES)] = 50,
+) -> DeliveriesOut:
+    """The latest deliveries of every channel in the operator's scope, newest first."""
+    found = await channels.all_deliveries(session, operator, limit)
     return DeliveriesOut(items=[DeliveryOut(**asdict(delivery)) for delivery in found])

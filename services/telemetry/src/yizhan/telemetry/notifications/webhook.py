@@ -24,7 +24,8 @@ class AlarmFacts:
     station_name_zh: str
     station_name_en: str
     district: str
-    device_id: str
+    # None for an alarm of the whole station (a dark station).
+    device_id: str | None
     code: str
     severity: str
     since: datetime

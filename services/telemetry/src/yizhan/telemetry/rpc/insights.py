@@ -32,7 +32,7 @@ def alarm_pb(alarm: alarm_desk.OpenAlarm) -> insights_pb2.OpenAlarm:
     """An open alarm as the protobuf message."""
     message = insights_pb2.OpenAlarm(
         id=alarm.id,
-        device_id=alarm.device_id,
+        device_id=alarm.device_id or "",
         station_id=alarm.station_id,
         code=alarm.code,
         severity=alarm.severity,
