@@ -23,6 +23,7 @@ from yizhan.stations.api import (
     auth_routes,
     broker_hook_routes,
     device_routes,
+    operator_routes,
     station_routes,
 )
 from yizhan.stations.broker import sync as broker_sync
@@ -68,6 +69,7 @@ def build_http_app(deps: Deps) -> FastAPI:
     app.include_router(station_routes.router)
     app.include_router(device_routes.router)
     app.include_router(audit_routes.router)
+    app.include_router(operator_routes.router)
     app.include_router(broker_hook_routes.router)
     console_url = deps.settings.console_url.rstrip("/")
 
