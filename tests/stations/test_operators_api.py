@@ -117,8 +117,9 @@ def test_disable_ends_tokens_and_role_changes_reach_them(
     username = _name("roles")
     _create(admin, username, "viewer", [])
     token = login(stations, username, STRONG)
+    station_id = f"T-OPS-{uuid.uuid4().hex[:6]}"
     station = {
-        "id": f"T-OPS-{uuid.uuid4().hex[:6]}",
+        "id": station_id,
         "name": {"zh": "驿", "en": "S"},
         "district": "南岸区",
     }
@@ -129,7 +130,7 @@ def test_disable_ends_tokens_and_role_changes_reach_them(
         )
         assert promoted.status_code == 200, promoted.text
         assert old.post("/api/v1/stations", json=station).status_code == 201
-        other = {**station, "id": station["id"] + "b", "district": "渝中区"}
+        other = {**station, "id": f"{station_id}b", "district": "渝中区"}
         assert old.post("/api/v1/stations", json=other).status_code == 403
 
         assert admin.patch(f"/api/v1/operators/{username}", json={"disabled": True}).json()[

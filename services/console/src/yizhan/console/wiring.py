@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from yizhan.api.bookings.v1 import bookings_pb2_grpc
 from yizhan.api.stations.v1 import stations_pb2_grpc
 from yizhan.api.telemetry.v1 import insights_pb2_grpc, telemetry_pb2_grpc
+from yizhan.console.peers.operators import OperatorAccounts
 from yizhan.console.peers.stations import StationsDirectory
 from yizhan.console.settings import ConsoleSettings
 from yizhan.console.sources import Sources
@@ -22,6 +23,7 @@ class ConsoleDeps:
     settings: ConsoleSettings
     sources: Sources
     directory: StationsDirectory
+    operators: OperatorAccounts
 
 
 def build_console(
@@ -44,7 +46,8 @@ def build_console(
         stations_pb2_grpc.StationAdminStub(stations),
         deadline,
     )
-    return ConsoleDeps(settings, sources, directory)
+    operators = OperatorAccounts(stations_pb2_grpc.OperatorAdminStub(stations), deadline)
+    return ConsoleDeps(settings, sources, directory, operators)
 
 
 def get_console(request: Request) -> ConsoleDeps:
