@@ -237,6 +237,24 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
     ),
     "passwords_differ": ("两次输入的新密码不一致", "The two new passwords differ"),
     "wrong_current_password": ("当前密码不正确", "The current password is wrong"),
+    "error_password_weak": (
+        "密码太容易被猜到，请用几个不相关的词组成更长的密码",
+        "Too easy to guess: use a longer password of a few unrelated words",
+    ),
+    "error_password_short": ("密码至少 8 个字符", "A password has at least 8 characters"),
+    "error_district_needed": (
+        "区级操作员至少需要一个辖区",
+        "A district operator needs at least one district",
+    ),
+    "error_admin_districts": (
+        "管理员管辖全部辖区，此处请留空",
+        "An admin sees every district: leave this empty",
+    ),
+    "error_username_pattern": (
+        "用户名只能包含文字、数字和 _ . @ -，最多 64 个字符",
+        "Letters, digits and _ . @ - only, at most 64 characters",
+    ),
+    "error_role": ("请选择一个角色", "Choose a role"),
 }
 
 WEEKDAYS: Final[dict[Lang, tuple[str, ...]]] = {

@@ -5,6 +5,7 @@ admins only, except one's own account), field errors and audit; the console rend
 Cross-site posts are refused by yizhan.common.csrf, as for every console form."""
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,15 +49,32 @@ def _districts(text: str) -> list[str]:
     return [d.strip() for d in text.split(",") if d.strip()]
 
 
+# Stations' rules in its (English) words, and the key of the page's own words for each.
+_RULE_TEXTS = (
+    ("too weak a password", "error_password_weak"),
+    ("at least 8 characters", "error_password_short"),
+    ("at least one district", "error_district_needed"),
+    ("an admin sees every district", "error_admin_districts"),
+    ("should match pattern", "error_username_pattern"),
+    ("Input should be 'admin'", "error_role"),
+)
+
+
+def _in_words(t: Callable[..., str], message: str) -> str:
+    """A field error in the page's language; stations' own text when no rule matches."""
+    key = next((key for rule, key in _RULE_TEXTS if rule in message), None)
+    return message if key is None else t(key)
+
+
 def _field_errors(request: Request, reply: AdminReply) -> tuple[dict[str, str], int]:
-    """Each field's error (stations' English text; the form's field names), and the status."""
+    """Each field's error (by the form's field names, in the page's words), and the status."""
     t = translator(request_lang(request))
     if reply.code in _FIELD_CODES:
         field, status = _FIELD_CODES[reply.code]
         return {field: t(f"operator_{reply.code}")}, status
     errors: dict[str, str] = {}
     for error in reply.errors:
-        errors.setdefault(error.field.split(".")[0], error.message)
+        errors.setdefault(error.field.split(".")[0], _in_words(t, error.message))
     return errors, 422
 
 
