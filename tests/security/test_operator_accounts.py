@@ -70,9 +70,10 @@ def test_a_new_role_is_the_scope_of_the_next_call(network: Network) -> None:
     )["id"]
     username, token = _create(network, "viewer", [])
     channel = {
-        "name": "ops",
+        "name": "role-test",
         "kind": "webhook",
-        "url": "http://127.0.0.1:9/hook",
+        # Never called: the channel is deleted at the end (a public name: no DNS at creation).
+        "url": "https://hooks.example.org/yizhan",
         "secret": "a-secret-of-sixteen-plus",
         "districts": [DISTRICT_A],
     }
@@ -101,3 +102,7 @@ def test_a_new_role_is_the_scope_of_the_next_call(network: Network) -> None:
     assert writes() == {"stations": 200, "telemetry": 201, "bookings": 201}
     _change(network, username, {"role": "viewer", "districts": []})
     assert writes() == dict.fromkeys(["stations", "telemetry", "bookings"], 403)
+    with network.client(network.telemetry, "admin") as admin:
+        for made in admin.get("/api/v1/notification-channels").json()["items"]:
+            if made["name"] == "role-test":
+                admin.delete(f"/api/v1/notification-channels/{made['id']}").raise_for_status()

@@ -2,6 +2,7 @@
 list and change accounts with field-level 422s; everyone reads itself and changes its own
 password; every change is audited and reaches older tokens on their next request."""
 
+import json
 import uuid
 
 import httpx
@@ -9,6 +10,9 @@ import pytest
 
 from tests.stations.conftest import login
 from tests.support.services import RunningService
+from yizhan.api.stations.v1 import stations_pb2, stations_pb2_grpc
+from yizhan.common.rpc import sync_channel
+from yizhan.common.settings import DEV_SERVICE_TOKEN
 
 pytestmark = pytest.mark.integration
 
@@ -176,3 +180,40 @@ def test_the_last_enabled_admin_stays(stations: RunningService, admin: httpx.Cli
         assert (refused.status_code, refused.json()["code"]) == (409, "last_admin")
     assert admin.get("/api/v1/operators/admin").json()["disabled"] is False
     assert admin.patch("/api/v1/operators/nobody-here", json={"disabled": True}).status_code == 404
+
+
+def test_the_consoles_grpc_calls_follow_the_same_rules(
+    stations: RunningService, admin: httpx.Client
+) -> None:
+    username = _name("rpc")
+    _create(admin, username, "viewer", [])
+    viewer = login(stations, username, STRONG)
+    admin_token = str(admin.headers["Authorization"]).removeprefix("Bearer ")
+    stub = stations_pb2_grpc.OperatorAdminStub(
+        sync_channel(stations.grpc_address, DEV_SERVICE_TOKEN)
+    )
+
+    def call(rpc: str, token: str, target: str = "", **body: object) -> stations_pb2.AdminReply:
+        request = stations_pb2.OperatorAdminRequest(
+            operator_token=token, username=target, body_json=json.dumps(body)
+        )
+        reply: stations_pb2.AdminReply = getattr(stub, rpc)(request, timeout=5)
+        return reply
+
+    assert call("ListOperators", "not-a-token").code == "unauthorized"
+    assert call("ListOperators", viewer).code == "admin_only"
+    assert call("GetOperator", viewer, "admin").code == "admin_only"
+    assert json.loads(call("GetOperator", viewer, username).result_json)["role"] == "viewer"
+    invalid = call("CreateOperator", admin_token, username="x y", password="short", role="boss")
+    assert invalid.code == "invalid"
+    assert {e.field for e in invalid.errors} == {"username", "password", "role"}
+    # Judged with the username (stations' own check after the body's): named as in the body.
+    same = call("UpdateOperator", admin_token, username, password=f"{username}{username}")
+    assert (same.code, [e.field for e in same.errors]) == ("invalid", ["password"])
+    assert call("UpdateOperator", admin_token, "no such\x00name", disabled=True).code == (
+        "operator_not_found"
+    )
+    promoted = call("UpdateOperator", admin_token, username, role="district", districts=["江北区"])
+    assert json.loads(promoted.result_json)["districts"] == ["江北区"]
+    assert call("UpdateOperator", admin_token, username, disabled=True).code == ""
+    assert call("GetOperator", viewer, username).code == "unauthorized"
