@@ -202,6 +202,7 @@ def test_the_consoles_grpc_calls_follow_the_same_rules(
 
     assert call("ListOperators", "not-a-token").code == "unauthorized"
     assert call("ListOperators", viewer).code == "admin_only"
+    assert call("CreateOperator", viewer, username="x").code == "admin_only"
     assert call("GetOperator", viewer, "admin").code == "admin_only"
     assert json.loads(call("GetOperator", viewer, username).result_json)["role"] == "viewer"
     invalid = call("CreateOperator", admin_token, username="x y", password="short", role="boss")

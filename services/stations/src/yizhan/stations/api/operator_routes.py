@@ -4,7 +4,7 @@ their next request, in every service (yizhan.common.account_versions)."""
 
 from typing import Annotated, cast
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Depends, Path, status
 
 from yizhan.common.auth import CurrentOperator, Operator, Role
 from yizhan.common.http import Problem
@@ -38,19 +38,28 @@ def _admin_only(operator: Operator) -> None:
         raise Problem(403, "admin_only", "only an admin manages operators")
 
 
-@router.get("", response_model=OperatorList)
-async def list_operators(operator: CurrentOperator, session: SessionDep) -> OperatorList:
-    """Every account, by username (admins only)."""
+def admin_operator(operator: CurrentOperator) -> Operator:
+    """FastAPI dependency: an admin, or 403 (before the body is judged, as for writers)."""
     _admin_only(operator)
+    return operator
+
+
+AdminOperator = Annotated[Operator, Depends(admin_operator)]
+
+
+@router.get("", response_model=OperatorList)
+async def list_operators(operator: AdminOperator, session: SessionDep) -> OperatorList:
+    """Every account, by username (admins only)."""
+    _admin_only(operator)  # again: the console's gRPC calls this handler without FastAPI
     return OperatorList(items=[operator_out(a) for a in await repository.list_operators(session)])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=OperatorOut)
 async def create_operator(
-    body: OperatorCreate, operator: CurrentOperator, session: SessionDep
+    body: OperatorCreate, operator: AdminOperator, session: SessionDep
 ) -> OperatorOut:
     """Create an account (admins only); 422 for a weak password, 409 when the name is taken."""
-    _admin_only(operator)
+    _admin_only(operator)  # again: the console's gRPC calls this handler without FastAPI
     return operator_out(await operators.create_account(session, operator.username, body))
 
 

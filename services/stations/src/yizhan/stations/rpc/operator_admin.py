@@ -75,6 +75,7 @@ class OperatorAdminServicer(stations_pb2_grpc.OperatorAdminServicer):
 
     async def CreateOperator(self, request: Request, context: ServicerContext) -> Reply:
         async def act(operator: Operator, session: AsyncSession) -> BaseModel:
+            operator_routes.admin_operator(operator)  # refused before the body, as over HTTP
             body = OperatorCreate.model_validate_json(request.body_json or "{}")
             return await operator_routes.create_operator(body, operator, session)
 
