@@ -176,6 +176,8 @@ async def update_account(
     version rises); a new role or districts reach them from their next request."""
     changes = body.model_dump(exclude_unset=True)
     _check_allowed(actor, username, changes)
+    if "role" in changes or "disabled" in changes:
+        await repository.lock_admins(session)  # for _keep_an_admin's count
     account = await repository.get_operator(session, username)
     if account is None:
         raise Problem(404, "operator_not_found", "no such operator")
