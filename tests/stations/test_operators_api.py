@@ -5,6 +5,7 @@ password; every change is audited and reaches older tokens on their next request
 import json
 import uuid
 
+import grpc
 import httpx
 import pytest
 
@@ -218,3 +219,19 @@ def test_the_consoles_grpc_calls_follow_the_same_rules(
     assert json.loads(promoted.result_json)["districts"] == ["江北区"]
     assert call("UpdateOperator", admin_token, username, disabled=True).code == ""
     assert call("GetOperator", viewer, username).code == "unauthorized"
+    # What telemetry and bookings ask stations about a token says the same.
+    directory = stations_pb2_grpc.StationDirectoryStub(
+        sync_channel(stations.grpc_address, DEV_SERVICE_TOKEN)
+    )
+    scope = directory.CheckOperatorScope(
+        stations_pb2.CheckOperatorScopeRequest(token=viewer), timeout=5
+    )
+    assert (scope.verdict, scope.reason) == (
+        stations_pb2.CheckOperatorScopeResponse.UNAUTHENTICATED,
+        "the account is disabled",
+    )
+    with pytest.raises(grpc.RpcError) as missing:
+        directory.GetOperatorAccount(
+            stations_pb2.GetOperatorAccountRequest(username=username), timeout=5
+        )
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND
