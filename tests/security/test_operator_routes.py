@@ -74,6 +74,8 @@ def test_the_walk_finds_the_contract_routes(all_routes: list[Any]) -> None:
     assert ("telemetry", "GET", "/api/v1/usage") in seen
     assert ("telemetry", "GET", "/api/v1/stations/{station_id}/devices/state") in seen
     assert ("bookings", "GET", "/api/v1/bookings") in seen
+    assert ("stations", "POST", "/api/v1/operators") in seen
+    assert ("stations", "PATCH", "/api/v1/operators/{username}") in seen
 
 
 def test_every_operator_route_answers_401_without_a_valid_token(

@@ -1,7 +1,8 @@
 """Tokens follow the account (issue 9, hole 4; CONTRACT §3): after a change of role or
 districts an older token acts with the new ones; after a password change (or once the
-account is gone) it is refused. At once on stations (and its console), within
-YZ_ACCOUNT_CACHE_SECONDS (5 s) on telemetry and bookings."""
+account is gone) it is refused. At once on stations; on telemetry, bookings and the console
+within YZ_ACCOUNT_CACHE_SECONDS (0 by default: at once, see test_operator_accounts.py; this
+test allows the bound a deployment may set, 5 s)."""
 
 import time
 from collections.abc import Callable

@@ -25,9 +25,11 @@ class CommonSettings(BaseSettings):
 
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_ttl_minutes: int = 12 * 60
-    # How long telemetry and bookings trust an operator account's version before asking
-    # stations again: the longest a disabled or changed account's old token works there.
-    account_cache_seconds: float = 5.0
+    # How long telemetry, bookings and the console trust an operator account's version before
+    # asking stations again: the longest a disabled or changed account's old token still
+    # works there. 0 (the default) asks on every operator request, as CONTRACT §3 promises
+    # ("the next request"); a larger value trades that promise for fewer calls to stations.
+    account_cache_seconds: float = 0.0
     service_token: SecretStr = SecretStr(DEV_SERVICE_TOKEN)
 
     mqtt_host: str = "127.0.0.1"

@@ -21,6 +21,7 @@ from yizhan.console import (
     channel_routes,
     live,
     manage_routes,
+    operator_routes,
     report_routes,
     report_schedule,
 )
@@ -72,6 +73,7 @@ def build_http_app(console: ConsoleDeps, accounts: AccountVersions) -> FastAPI:
     app.include_router(manage_routes.router)
     app.include_router(report_routes.router)
     app.include_router(channel_routes.router)
+    app.include_router(operator_routes.router)
     return app
 
 

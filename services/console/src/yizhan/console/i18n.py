@@ -331,6 +331,81 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
     "ch_sent_at": ("{at} 送达", "sent {at}"),
     "ch_next_attempt": ("下次尝试 {at}", "next try {at}"),
     "ch_no_deliveries": ("还没有发送记录", "Nothing sent yet"),
+    # Operator accounts and "my account" (issue 14, operator_routes.py).
+    "operators": ("操作员", "Operators"),
+    "new_operator": ("新建操作员", "New operator"),
+    "my_account": ("我的账户", "My account"),
+    "operator_role": ("角色", "Role"),
+    "role_admin": ("管理员", "Admin"),
+    "role_district": ("区级操作员", "District operator"),
+    "role_viewer": ("只读查看", "Viewer"),
+    "operator_districts": ("辖区", "Districts"),
+    "operator_districts_hint": (
+        "多个辖区用逗号分隔；区级操作员至少一个；管理员留空；查看者留空即全市",
+        "Separate districts with commas; a district operator needs one; leave empty for an "
+        "admin; a viewer without districts sees the whole city",
+    ),
+    "all_districts": ("全部辖区", "All districts"),
+    "operator_state": ("状态", "State"),
+    "operator_enabled": ("启用", "Enabled"),
+    "operator_disabled": ("已停用", "Disabled"),
+    "operator_initial_password": ("初始密码", "Initial password"),
+    "password_rule": (
+        "至少 8 个字符，且不易猜到（建议用几个不相关的词）",
+        "At least 8 characters and hard to guess (a few unrelated words work well)",
+    ),
+    "operator_role_and_districts": ("角色与辖区", "Role and districts"),
+    "save": ("保存", "Save"),
+    "reset_password": ("重置密码", "Reset password"),
+    "new_password": ("新密码", "New password"),
+    "new_password_again": ("再次输入新密码", "New password again"),
+    "current_password": ("当前密码", "Current password"),
+    "change_password": ("修改密码", "Change password"),
+    "disable_operator": ("停用账户", "Disable account"),
+    "enable_operator": ("重新启用账户", "Enable account"),
+    "disable_note": (
+        "停用后该账户立即无法登录，已登录的会话和令牌在下一次请求时即被拒绝",
+        "Once disabled the account cannot sign in, and its sessions and tokens are refused "
+        "from their next request",
+    ),
+    "enable_note": (
+        "重新启用后需要重新登录；停用前的令牌不再有效",
+        "Once enabled the operator signs in again; tokens from before stay ended",
+    ),
+    "back_to_operators": ("返回操作员列表", "Back to operators"),
+    "operator_done_created": ("操作员已创建", "Operator created"),
+    "operator_done_role": (
+        "角色与辖区已保存，下一次请求起生效",
+        "Role and districts saved; they apply from the next request",
+    ),
+    "operator_done_disabled": ("账户已停用", "Account disabled"),
+    "operator_done_enabled": ("账户已重新启用", "Account enabled"),
+    "operator_done_password": ("密码已修改", "Password changed"),
+    "operator_operator_exists": ("该用户名已存在", "This username is taken"),
+    "operator_last_admin": (
+        "这是最后一个启用的管理员，不能降级或停用",
+        "This is the last enabled admin: it cannot be demoted or disabled",
+    ),
+    "passwords_differ": ("两次输入的新密码不一致", "The two new passwords differ"),
+    "wrong_current_password": ("当前密码不正确", "The current password is wrong"),
+    "error_password_weak": (
+        "密码太容易被猜到，请用几个不相关的词组成更长的密码",
+        "Too easy to guess: use a longer password of a few unrelated words",
+    ),
+    "error_password_short": ("密码至少 8 个字符", "A password has at least 8 characters"),
+    "error_district_needed": (
+        "区级操作员至少需要一个辖区",
+        "A district operator needs at least one district",
+    ),
+    "error_admin_districts": (
+        "管理员管辖全部辖区，此处请留空",
+        "An admin sees every district: leave this empty",
+    ),
+    "error_username_pattern": (
+        "用户名只能包含文字、数字和 _ . @ -，最多 64 个字符",
+        "Letters, digits and _ . @ - only, at most 64 characters",
+    ),
+    "error_role": ("请选择一个角色", "Choose a role"),
 }
 
 WEEKDAYS: Final[dict[Lang, tuple[str, ...]]] = {

@@ -28,6 +28,7 @@ from yizhan.console.session import (
     cookie_operator,
     request_lang,
     safe_next,
+    set_session_cookie,
 )
 from yizhan.console.sources import SourceDown
 from yizhan.console.tables import plain
@@ -115,14 +116,7 @@ async def login(
         context = {"error": error, "username": username, "t": t, "lang": lang}
         return templates.TemplateResponse(request, "login.html", context, status_code=status)
     response = RedirectResponse("/console/", status_code=303)
-    response.set_cookie(
-        COOKIE,
-        verdict.token,
-        httponly=True,
-        samesite="strict",
-        path=COOKIE_PATH,
-        max_age=verdict.expires_in_seconds,
-    )
+    set_session_cookie(response, verdict.token, verdict.expires_in_seconds)
     return response
 
 

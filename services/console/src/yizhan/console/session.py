@@ -1,6 +1,6 @@
 """Who is using the console (the session cookie) and in which language."""
 
-from fastapi import Request
+from fastapi import Request, Response
 
 from yizhan.common.auth import InvalidToken, Operator, verify_token
 from yizhan.console.i18n import LANG_COOKIE, Lang, pick_lang
@@ -18,6 +18,13 @@ async def cookie_operator(request: Request) -> Operator | None:
         return await verify_token(request, token)
     except InvalidToken:
         return None
+
+
+def set_session_cookie(response: Response, token: str, max_age_seconds: int) -> None:
+    """Keep the operator's token in the session cookie (never readable by scripts)."""
+    response.set_cookie(
+        COOKIE, token, httponly=True, samesite="strict", path=COOKIE_PATH, max_age=max_age_seconds
+    )
 
 
 def request_lang(request: Request) -> Lang:

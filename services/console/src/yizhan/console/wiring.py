@@ -15,6 +15,7 @@ from yizhan.api.telemetry.v1 import (
     telemetry_pb2_grpc,
 )
 from yizhan.console.peers.notifications import Notifications
+from yizhan.console.peers.operators import OperatorAccounts
 from yizhan.console.peers.stations import StationsDirectory
 from yizhan.console.settings import ConsoleSettings
 from yizhan.console.sources import Sources
@@ -29,6 +30,8 @@ class ConsoleDeps:
     directory: StationsDirectory
     # Alarm notification channels and deliveries (telemetry), on an operator's behalf.
     notifications: Notifications
+    # Operator accounts (stations), on an operator's behalf.
+    operators: OperatorAccounts
 
 
 def build_console(
@@ -53,7 +56,8 @@ def build_console(
         deadline,
     )
     notifications = Notifications(notifications_pb2_grpc.NotificationAdminStub(telemetry), deadline)
-    return ConsoleDeps(settings, sources, directory, notifications)
+    operators = OperatorAccounts(stations_pb2_grpc.OperatorAdminStub(stations), deadline)
+    return ConsoleDeps(settings, sources, directory, notifications, operators)
 
 
 def get_console(request: Request) -> ConsoleDeps:

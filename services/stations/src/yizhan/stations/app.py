@@ -23,6 +23,7 @@ from yizhan.stations.api import (
     auth_routes,
     broker_hook_routes,
     device_routes,
+    operator_routes,
     station_routes,
 )
 from yizhan.stations.broker import sync as broker_sync
@@ -31,6 +32,7 @@ from yizhan.stations.context import Deps
 from yizhan.stations.login_limits import LoginLimits
 from yizhan.stations.operators import current_account
 from yizhan.stations.rpc.directory import StationDirectoryServicer
+from yizhan.stations.rpc.operator_admin import OperatorAdminServicer
 from yizhan.stations.rpc.operator_login import OperatorLoginServicer
 from yizhan.stations.rpc.station_admin import StationAdminServicer
 from yizhan.stations.settings import Settings
@@ -68,6 +70,7 @@ def build_http_app(deps: Deps) -> FastAPI:
     app.include_router(station_routes.router)
     app.include_router(device_routes.router)
     app.include_router(audit_routes.router)
+    app.include_router(operator_routes.router)
     app.include_router(broker_hook_routes.router)
     console_url = deps.settings.console_url.rstrip("/")
 
@@ -127,6 +130,9 @@ async def serve(settings: Settings) -> None:
         stations_pb2_grpc.add_StationAdminServicer_to_server(
             StationAdminServicer(deps, settings.common.jwt_secret.get_secret_value()), server
         )
+        stations_pb2_grpc.add_OperatorAdminServicer_to_server(
+            OperatorAdminServicer(deps, settings.common.jwt_secret.get_secret_value()), server
+        )
 
     components: list[Component] = []
     if control is not None and broker is not None:
@@ -140,6 +146,7 @@ async def serve(settings: Settings) -> None:
                 "yizhan.api.stations.v1.StationDirectory",
                 "yizhan.api.stations.v1.OperatorLogin",
                 "yizhan.api.stations.v1.StationAdmin",
+                "yizhan.api.stations.v1.OperatorAdmin",
             ],
             components=components,
         )

@@ -46,7 +46,11 @@ def device_snapshot(device: Device) -> dict[str, Any]:
 
 def operator_snapshot(account: OperatorAccount) -> dict[str, Any]:
     """What the audit log keeps of an operator account (no password hash)."""
-    return {"role": account.role, "districts": list(account.districts)}
+    return {
+        "role": account.role,
+        "districts": list(account.districts),
+        "disabled": bool(account.disabled),
+    }
 
 
 def record(

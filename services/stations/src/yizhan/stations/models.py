@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -12,6 +13,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    false,
     func,
 )
 
@@ -95,6 +97,8 @@ class OperatorAccount(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # Raised by every change of the account; tokens carry the version they were issued at.
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # A disabled account signs in nowhere and none of its tokens is accepted.
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class AuditEntry(Base):

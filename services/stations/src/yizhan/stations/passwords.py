@@ -6,11 +6,18 @@ import hmac
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn import zxcvbn
 
 _hasher = PasswordHasher()
 # Device passwords are 32 url-safe characters (192 bits of an HMAC-SHA256).
 DEVICE_PASSWORD_LENGTH = 32
 _DERIVATION_LABEL = b"yizhan device mqtt password v1"
+MIN_PASSWORD_LENGTH = 8
+# zxcvbn's scale: 0 too guessable ... 4 very unguessable; 3 resists an offline attack on a
+# slow hash for long enough ("safely unguessable"), which argon2 is.
+MIN_PASSWORD_SCORE = 3
+# Words a guesser tries first against this network's accounts.
+_PASSWORD_CONTEXT = ("yizhan", "驿站", "operator", "console", "admin", "station")
 
 
 def hash_secret(secret: str) -> str:
@@ -36,3 +43,15 @@ def device_password(key: str, device_id: str, generation: int) -> str:
     message = b"\x00".join([_DERIVATION_LABEL, device_id.encode(), str(generation).encode()])
     digest = hmac.new(key.encode(), message, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode()[:DEVICE_PASSWORD_LENGTH]
+
+
+def weak_password(password: str, username: str) -> str | None:
+    """Why a new password is too easy to guess (None when it is good enough)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"a password has at least {MIN_PASSWORD_LENGTH} characters"
+    # zxcvbn costs grow with the length; the first 100 characters decide anyway.
+    verdict = zxcvbn(password[:100], user_inputs=[username, *_PASSWORD_CONTEXT])
+    if verdict["score"] < MIN_PASSWORD_SCORE:
+        hint = verdict["feedback"].get("warning") or "it is too easy to guess"
+        return f"too weak a password: {hint}"
+    return None

@@ -95,3 +95,29 @@ async def device_counts(session: AsyncSession, station_ids: Sequence[str]) -> di
 async def get_operator(session: AsyncSession, username: str) -> OperatorAccount | None:
     """One operator account by username."""
     return await session.get(OperatorAccount, username)
+
+
+async def list_operators(session: AsyncSession) -> list[OperatorAccount]:
+    """Every operator account, by username."""
+    query = select(OperatorAccount).order_by(OperatorAccount.username)
+    return list((await session.scalars(query)).all())
+
+
+async def lock_admins(session: AsyncSession) -> None:
+    """Lock every admin account until the transaction ends, always in the same order (two
+    admins changing each other at once cannot both see the other as still there)."""
+    query = (
+        select(OperatorAccount.username)
+        .where(OperatorAccount.role == "admin")
+        .order_by(OperatorAccount.username)
+        .with_for_update()
+    )
+    await session.execute(query)
+
+
+async def enabled_admins(session: AsyncSession) -> list[str]:
+    """Usernames of the admins who can still sign in."""
+    query = select(OperatorAccount.username).where(
+        OperatorAccount.role == "admin", OperatorAccount.disabled.is_(False)
+    )
+    return list((await session.scalars(query)).all())

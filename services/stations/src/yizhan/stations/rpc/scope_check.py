@@ -24,6 +24,8 @@ async def check_scope(
     account = await repository.get_operator(session, claimed.username)
     if account is None:
         return Response(verdict=Response.UNAUTHENTICATED, reason="the account no longer exists")
+    if account.disabled:
+        return Response(verdict=Response.UNAUTHENTICATED, reason="the account is disabled")
     if account.version != claimed.version:
         return Response(
             verdict=Response.UNAUTHENTICATED,

@@ -611,3 +611,29 @@ class OperatorAccountVersion(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___OperatorAccountVersion: _TypeAlias = OperatorAccountVersion  # noqa: Y015
+
+@_typing.final
+class OperatorAdminRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPERATOR_TOKEN_FIELD_NUMBER: _builtins.int
+    USERNAME_FIELD_NUMBER: _builtins.int
+    BODY_JSON_FIELD_NUMBER: _builtins.int
+    operator_token: _builtins.str
+    username: _builtins.str
+    """the account acted on (GetOperator, UpdateOperator)"""
+    body_json: _builtins.str
+    def __init__(
+        self,
+        *,
+        operator_token: _builtins.str = ...,
+        username: _builtins.str = ...,
+        body_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body_json", b"body_json", "operator_token", b"operator_token", "username", b"username"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OperatorAdminRequest: _TypeAlias = OperatorAdminRequest  # noqa: Y015

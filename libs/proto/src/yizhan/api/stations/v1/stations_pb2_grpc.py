@@ -567,3 +567,226 @@ class StationAdmin:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class OperatorAdminStub:
+    """Operator accounts from the console (issue 14), on behalf of the operator whose token comes
+    with them: the operators API's own handlers (CONTRACT §3: admins manage every account,
+    everyone reads itself and changes its own password), so the same checks, field errors and
+    audit. Replies are AdminReply: `result_json` is the HTTP API's answer; `code` one of its
+    problem codes (admin_only, operator_exists, operator_not_found, last_admin), invalid (see
+    errors, fields named as in the JSON body), or unauthorized (the token).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.ListOperators = channel.unary_unary(
+                '/yizhan.api.stations.v1.OperatorAdmin/ListOperators',
+                request_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.OperatorAdminRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.FromString,
+                _registered_method=True)
+        self.CreateOperator = channel.unary_unary(
+                '/yizhan.api.stations.v1.OperatorAdmin/CreateOperator',
+                request_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.OperatorAdminRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.FromString,
+                _registered_method=True)
+        self.GetOperator = channel.unary_unary(
+                '/yizhan.api.stations.v1.OperatorAdmin/GetOperator',
+                request_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.OperatorAdminRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.FromString,
+                _registered_method=True)
+        self.UpdateOperator = channel.unary_unary(
+                '/yizhan.api.stations.v1.OperatorAdmin/UpdateOperator',
+                request_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.OperatorAdminRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.FromString,
+                _registered_method=True)
+
+
+class OperatorAdminServicer:
+    """Operator accounts from the console (issue 14), on behalf of the operator whose token comes
+    with them: the operators API's own handlers (CONTRACT §3: admins manage every account,
+    everyone reads itself and changes its own password), so the same checks, field errors and
+    audit. Replies are AdminReply: `result_json` is the HTTP API's answer; `code` one of its
+    problem codes (admin_only, operator_exists, operator_not_found, last_admin), invalid (see
+    errors, fields named as in the JSON body), or unauthorized (the token).
+    """
+
+    def ListOperators(self, request, context):
+        """`result_json` as GET /api/v1/operators.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateOperator(self, request, context):
+        """`body_json` as POST /api/v1/operators.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetOperator(self, request, context):
+        """`result_json` as GET /api/v1/operators/{username}.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateOperator(self, request, context):
+        """`body_json` as PATCH /api/v1/operators/{username}.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_OperatorAdminServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'ListOperators': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOperators,
+                    request_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.OperatorAdminRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.SerializeToString,
+            ),
+            'CreateOperator': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateOperator,
+                    request_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.OperatorAdminRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.SerializeToString,
+            ),
+            'GetOperator': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOperator,
+                    request_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.OperatorAdminRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.SerializeToString,
+            ),
+            'UpdateOperator': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateOperator,
+                    request_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.OperatorAdminRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'yizhan.api.stations.v1.OperatorAdmin', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('yizhan.api.stations.v1.OperatorAdmin', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class OperatorAdmin:
+    """Operator accounts from the console (issue 14), on behalf of the operator whose token comes
+    with them: the operators API's own handlers (CONTRACT §3: admins manage every account,
+    everyone reads itself and changes its own password), so the same checks, field errors and
+    audit. Replies are AdminReply: `result_json` is the HTTP API's answer; `code` one of its
+    problem codes (admin_only, operator_exists, operator_not_found, last_admin), invalid (see
+    errors, fields named as in the JSON body), or unauthorized (the token).
+    """
+
+    @staticmethod
+    def ListOperators(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.stations.v1.OperatorAdmin/ListOperators',
+            yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.OperatorAdminRequest.SerializeToString,
+            yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateOperator(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.stations.v1.OperatorAdmin/CreateOperator',
+            yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.OperatorAdminRequest.SerializeToString,
+            yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOperator(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.stations.v1.OperatorAdmin/GetOperator',
+            yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.OperatorAdminRequest.SerializeToString,
+            yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateOperator(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.stations.v1.OperatorAdmin/UpdateOperator',
+            yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.OperatorAdminRequest.SerializeToString,
+            yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

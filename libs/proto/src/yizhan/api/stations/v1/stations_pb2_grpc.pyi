@@ -232,3 +232,88 @@ class StationAdminServicer(metaclass=_abc_1.ABCMeta):
         """
 
 def add_StationAdminServicer_to_server(servicer: StationAdminServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class OperatorAdminStub:
+    """Operator accounts from the console (issue 14), on behalf of the operator whose token comes
+    with them: the operators API's own handlers (CONTRACT §3: admins manage every account,
+    everyone reads itself and changes its own password), so the same checks, field errors and
+    audit. Replies are AdminReply: `result_json` is the HTTP API's answer; `code` one of its
+    problem codes (admin_only, operator_exists, operator_not_found, last_admin), invalid (see
+    errors, fields named as in the JSON body), or unauthorized (the token).
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> OperatorAdminAsyncStub: ...
+    ListOperators: _grpc.UnaryUnaryMultiCallable[_stations_pb2.OperatorAdminRequest, _stations_pb2.AdminReply]
+    """`result_json` as GET /api/v1/operators."""
+    CreateOperator: _grpc.UnaryUnaryMultiCallable[_stations_pb2.OperatorAdminRequest, _stations_pb2.AdminReply]
+    """`body_json` as POST /api/v1/operators."""
+    GetOperator: _grpc.UnaryUnaryMultiCallable[_stations_pb2.OperatorAdminRequest, _stations_pb2.AdminReply]
+    """`result_json` as GET /api/v1/operators/{username}."""
+    UpdateOperator: _grpc.UnaryUnaryMultiCallable[_stations_pb2.OperatorAdminRequest, _stations_pb2.AdminReply]
+    """`body_json` as PATCH /api/v1/operators/{username}."""
+
+@_typing.type_check_only
+class OperatorAdminAsyncStub(OperatorAdminStub):
+    """Operator accounts from the console (issue 14), on behalf of the operator whose token comes
+    with them: the operators API's own handlers (CONTRACT §3: admins manage every account,
+    everyone reads itself and changes its own password), so the same checks, field errors and
+    audit. Replies are AdminReply: `result_json` is the HTTP API's answer; `code` one of its
+    problem codes (admin_only, operator_exists, operator_not_found, last_admin), invalid (see
+    errors, fields named as in the JSON body), or unauthorized (the token).
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    ListOperators: _aio.UnaryUnaryMultiCallable[_stations_pb2.OperatorAdminRequest, _stations_pb2.AdminReply]  # type: ignore[assignment]
+    """`result_json` as GET /api/v1/operators."""
+    CreateOperator: _aio.UnaryUnaryMultiCallable[_stations_pb2.OperatorAdminRequest, _stations_pb2.AdminReply]  # type: ignore[assignment]
+    """`body_json` as POST /api/v1/operators."""
+    GetOperator: _aio.UnaryUnaryMultiCallable[_stations_pb2.OperatorAdminRequest, _stations_pb2.AdminReply]  # type: ignore[assignment]
+    """`result_json` as GET /api/v1/operators/{username}."""
+    UpdateOperator: _aio.UnaryUnaryMultiCallable[_stations_pb2.OperatorAdminRequest, _stations_pb2.AdminReply]  # type: ignore[assignment]
+    """`body_json` as PATCH /api/v1/operators/{username}."""
+
+class OperatorAdminServicer(metaclass=_abc_1.ABCMeta):
+    """Operator accounts from the console (issue 14), on behalf of the operator whose token comes
+    with them: the operators API's own handlers (CONTRACT §3: admins manage every account,
+    everyone reads itself and changes its own password), so the same checks, field errors and
+    audit. Replies are AdminReply: `result_json` is the HTTP API's answer; `code` one of its
+    problem codes (admin_only, operator_exists, operator_not_found, last_admin), invalid (see
+    errors, fields named as in the JSON body), or unauthorized (the token).
+    """
+
+    @_abc_1.abstractmethod
+    def ListOperators(
+        self,
+        request: _stations_pb2.OperatorAdminRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_stations_pb2.AdminReply, _abc.Awaitable[_stations_pb2.AdminReply]]:
+        """`result_json` as GET /api/v1/operators."""
+
+    @_abc_1.abstractmethod
+    def CreateOperator(
+        self,
+        request: _stations_pb2.OperatorAdminRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_stations_pb2.AdminReply, _abc.Awaitable[_stations_pb2.AdminReply]]:
+        """`body_json` as POST /api/v1/operators."""
+
+    @_abc_1.abstractmethod
+    def GetOperator(
+        self,
+        request: _stations_pb2.OperatorAdminRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_stations_pb2.AdminReply, _abc.Awaitable[_stations_pb2.AdminReply]]:
+        """`result_json` as GET /api/v1/operators/{username}."""
+
+    @_abc_1.abstractmethod
+    def UpdateOperator(
+        self,
+        request: _stations_pb2.OperatorAdminRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_stations_pb2.AdminReply, _abc.Awaitable[_stations_pb2.AdminReply]]:
+        """`body_json` as PATCH /api/v1/operators/{username}."""
+
+def add_OperatorAdminServicer_to_server(servicer: OperatorAdminServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
