@@ -23,6 +23,7 @@ from yizhan.stations.api import (
     auth_routes,
     broker_hook_routes,
     device_routes,
+    import_routes,
     station_routes,
 )
 from yizhan.stations.broker import sync as broker_sync
@@ -69,6 +70,7 @@ def build_http_app(deps: Deps) -> FastAPI:
     app.include_router(device_routes.router)
     app.include_router(audit_routes.router)
     app.include_router(broker_hook_routes.router)
+    app.include_router(import_routes.router)
     console_url = deps.settings.console_url.rstrip("/")
 
     @app.api_route("/console/{rest:path}", methods=["GET", "POST"], include_in_schema=False)

@@ -1,0 +1,34 @@
+"""Bulk import of stations and devices (docs/registry-import.md): a dry run reports every bad
+row; an apply writes everything in one transaction or nothing."""
+
+from fastapi import APIRouter, HTTPException, status
+from sqlalchemy.exc import IntegrityError
+
+from yizhan.common.auth import WritingOperator
+from yizhan.stations import imports
+from yizhan.stations.api.deps import DepsDep, SessionDep
+
+router = APIRouter(prefix="/api/v1/imports", tags=["imports"])
+
+
+@router.post("", response_model=imports.ImportResult)
+async def import_registry(
+    body: imports.ImportBody, operator: WritingOperator, deps: DepsDep, session: SessionDep
+) -> imports.ImportResult:
+    """Check the rows (`dry_run: true`), or write them all when none is bad; the devices'
+    passwords are in the answer this once."""
+    key = deps.settings.device_key.get_secret_value()
+    result, pushed = await imports.apply(session, body, operator, key)
+    if not result.applied:
+        return result
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        # Someone registered one of these ids since the check: nothing was written.
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, detail="an id was registered meanwhile; check again"
+        ) from exc
+    if deps.broker is not None:
+        for device_id in pushed:
+            await deps.broker.push_device(device_id)
+    return result
