@@ -12,7 +12,15 @@ from yizhan.common.account_versions import CachedAccountVersions, stations_accou
 from yizhan.common.auth import AccountVersions
 from yizhan.common.http import create_http_app, problem
 from yizhan.common.runtime import serve_until_stopped
-from yizhan.console import api_routes, assets, live, manage_routes
+from yizhan.console import (
+    api_routes,
+    assets,
+    live,
+    manage_devices,
+    manage_import,
+    manage_routes,
+    manage_station_edit,
+)
 from yizhan.console.i18n import translator
 from yizhan.console.routes import router as pages_router
 from yizhan.console.session import request_lang
@@ -59,6 +67,9 @@ def build_http_app(console: ConsoleDeps, accounts: AccountVersions) -> FastAPI:
     app.include_router(assets.router)
     app.include_router(api_routes.router)
     app.include_router(manage_routes.router)
+    app.include_router(manage_station_edit.router)
+    app.include_router(manage_devices.router)
+    app.include_router(manage_import.router)
     return app
 
 

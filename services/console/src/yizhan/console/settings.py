@@ -33,3 +33,11 @@ class ConsoleSettings(BaseSettings):
     live_stream_seconds: float = Field(default=600.0, gt=0)
     # Deadline of each gRPC call behind a page.
     rpc_deadline_seconds: float = Field(default=5.0, gt=0)
+    # Where kiosks reach the broker, as printed on a device's credentials sheet and in its QR
+    # code (docs/device-credentials.md): empty means YZ_MQTT_HOST; devices use TLS on 8883.
+    device_broker_host: str = ""
+    device_broker_port: int = Field(default=8883, ge=1, le=65535)
+
+    def broker_for_devices(self) -> tuple[str, int]:
+        """The broker address a kiosk is configured with."""
+        return self.device_broker_host or self.common.mqtt_host, self.device_broker_port

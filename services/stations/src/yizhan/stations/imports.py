@@ -17,28 +17,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from yizhan.common.auth import Operator
 from yizhan.common.hours_text import HoursTextError, parse_weekly
+from yizhan.common.registry_columns import (
+    DEVICE_COLUMNS,
+    DEVICE_REQUIRED,
+    STATION_COLUMNS,
+    STATION_REQUIRED,
+)
 from yizhan.stations import audit, devices
 from yizhan.stations.models import Device, Station
 from yizhan.stations.passwords import device_password, hash_secret
 from yizhan.stations.schemas import DeviceCreate, StationCreate
 
 Sheet = Literal["stations", "devices"]
-STATION_COLUMNS = (
-    "id",
-    "name_zh",
-    "name_en",
-    "district",
-    "address",
-    "latitude",
-    "longitude",
-    "host_type",
-    "amenities",
-    "opening_hours",
-    "contact",
-)
-STATION_REQUIRED = ("id", "name_zh", "name_en", "district")
-DEVICE_COLUMNS = ("station_id", "id", "kind", "model", "firmware")
-DEVICE_REQUIRED = ("station_id", "id", "kind")
 # Each device's password is hashed with argon2 (tens of milliseconds): bounded batches.
 MAX_STATIONS = 1000
 MAX_DEVICES = 500
