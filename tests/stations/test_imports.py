@@ -156,3 +156,40 @@ def test_console_calls_read_update_rotate_and_revoke(
     revoked = json.loads(call("RevokeDevice", "T-EDIT-1", device="T-EDIT-1-k").result_json)
     assert revoked["status"] == "revoked"
     assert call("RotateDevice", "T-EDIT-1", device="T-EDIT-1-k").code == "conflict"
+
+
+def test_console_import_writes_stations_with_their_devices(
+    stations: RunningService, stations_db: str
+) -> None:
+    create_operator(stations_db, "imp-g", "imp-grpc-password", "district", "北碚区")
+    token = login(stations, "imp-g", "imp-grpc-password")
+    stub = stations_pb2_grpc.StationAdminStub(
+        sync_channel(stations.grpc_address, DEV_SERVICE_TOKEN)
+    )
+    header = ["id", "name_zh", "name_en", "district", "latitude", "opening_hours"]
+    body = {
+        "station_columns": header,
+        "device_columns": DEVICE_COLUMNS,
+        "stations": _rows(
+            [
+                _station("T-GI-1", "北碚区"),
+                {"id": "T-GI-2", "name_zh": "二", "name_en": "Two", "district": "北碚区"},
+            ]
+        ),
+        "devices": _rows(
+            [
+                {"station_id": "T-GI-1", "id": "T-GI-1-K1", "kind": "kiosk"},
+                {"station_id": "T-GI-2", "id": "T-GI-2-W1", "kind": "water"},
+            ]
+        ),
+    }
+    for dry_run in (True, False):
+        request = stations_pb2.AdminRequest(
+            operator_token=token, body_json=json.dumps({**body, "dry_run": dry_run})
+        )
+        reply = stub.ImportRegistry(request, timeout=30)
+        assert reply.code == "", reply
+        result = json.loads(reply.result_json)
+        assert result["issues"] == []
+        assert result["applied"] is not dry_run
+    assert len(result["credentials"]) == 2

@@ -314,6 +314,8 @@ async def apply(
             after=audit.station_snapshot(station),
         )
         made[station.id] = station
+    # Stations first: devices refer to them, and no ORM relationship orders the inserts.
+    await session.flush()
     registered = {d[1] for d in device_rows} - set(made)
     if registered:
         query = select(Station).where(Station.id.in_(sorted(registered)))

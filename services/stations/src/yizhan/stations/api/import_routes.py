@@ -1,6 +1,8 @@
 """Bulk import of stations and devices (docs/registry-import.md): a dry run reports every bad
 row; an apply writes everything in one transaction or nothing."""
 
+import logging
+
 from fastapi import APIRouter, HTTPException, status
 from sqlalchemy.exc import IntegrityError
 
@@ -8,6 +10,7 @@ from yizhan.common.auth import WritingOperator
 from yizhan.stations import imports
 from yizhan.stations.api.deps import DepsDep, SessionDep
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/imports", tags=["imports"])
 
 
@@ -18,12 +21,13 @@ async def import_registry(
     """Check the rows (`dry_run: true`), or write them all when none is bad; the devices'
     passwords are in the answer this once."""
     key = deps.settings.device_key.get_secret_value()
-    result, pushed = await imports.apply(session, body, operator, key)
-    if not result.applied:
-        return result
     try:
+        result, pushed = await imports.apply(session, body, operator, key)
+        if not result.applied:
+            return result
         await session.commit()
     except IntegrityError as exc:
+        log.warning("import refused by the database", extra={"error": str(exc.orig)})
         # Someone registered one of these ids since the check: nothing was written.
         raise HTTPException(
             status.HTTP_409_CONFLICT, detail="an id was registered meanwhile; check again"
