@@ -284,7 +284,8 @@ def test_bulk_import_dry_run_then_all_at_once(
     assert_accessible(page)
     with page.expect_download() as download:
         page.click("#credentials-download")
-    kept = openpyxl.load_workbook(download.value.path())
+    assert download.value.suggested_filename == "yizhan-device-credentials.xlsx"
+    kept = openpyxl.load_workbook(io.BytesIO(Path(download.value.path()).read_bytes()))
     rows = list(kept.active.iter_rows(values_only=True))
     assert rows[0] == (
         "station_id",
