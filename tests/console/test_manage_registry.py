@@ -146,6 +146,7 @@ def test_edit_station_provision_rotate_revoke(
     page.wait_for_url(f"**/console/manage/stations/{STATION}/devices")
     assert_accessible(page)
     page.click("text=登记设备")
+    assert_accessible(page)
     page.fill("#id", KIOSK)
     page.select_option("#kind", "kiosk")
     page.click("form.manage button[type=submit]")
@@ -189,6 +190,12 @@ def test_edit_station_provision_rotate_revoke(
     assert wait_until(lambda: renewed.disconnect_reason) == KICKED
     renewed.close()
     assert _refused(broker, second["username"], second["password"])
+
+    # English one tap away, on the page the switch came from.
+    page.click("#lang-switch")
+    expect(page.locator("h2")).to_contain_text("Devices and credentials")
+    expect(page.locator(f"#device-{KIOSK} .device-status")).to_have_text("Revoked")
+    assert_accessible(page)
     page.close()
 
 

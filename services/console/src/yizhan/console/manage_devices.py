@@ -23,6 +23,10 @@ from yizhan.console.wiring import ConsoleDep, ConsoleDeps, DirectoryDep
 router = APIRouter(prefix="/console/manage", include_in_schema=False)
 
 
+def _devices_path(station_id: str) -> str:
+    return f"/console/manage/stations/{station_id}/devices"
+
+
 async def credentials_page(
     request: Request,
     operator: Operator,
@@ -72,7 +76,18 @@ async def credentials_page(
     response = templates.TemplateResponse(
         request,
         "device_credentials.html",
-        context(request, operator, cards=cards, workbook=workbook, summary=summary),
+        context(
+            request,
+            operator,
+            cards=cards,
+            workbook=workbook,
+            summary=summary,
+            # The language switch cannot show the password again: it leads to a page that
+            # can be had with GET (the station's devices, or the import form).
+            here=_devices_path(issued[0]["station_id"])
+            if summary is None and issued
+            else "/console/manage/import",
+        ),
     )
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -102,6 +117,7 @@ async def _devices_page(
         context(
             request,
             operator,
+            here=_devices_path(station_id),
             station=station,
             devices=found,
             revoked=request.query_params.get("revoked", ""),
@@ -177,5 +193,4 @@ async def revoke_device(
     refusal = refused(request, reply)
     if refusal is not None:
         return refusal
-    back = f"/console/manage/stations/{station_id}/devices"
-    return RedirectResponse(f"{back}?revoked={device_id}", status_code=303)
+    return RedirectResponse(f"{_devices_path(station_id)}?revoked={device_id}", status_code=303)
