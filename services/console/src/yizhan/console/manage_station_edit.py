@@ -91,7 +91,7 @@ def _values_from(form: FormData) -> dict[str, Any]:
     return values
 
 
-def _body(values: dict[str, Any], t: Any) -> tuple[dict[str, Any], dict[str, str]]:
+def patch_body(values: dict[str, Any], t: Any) -> tuple[dict[str, Any], dict[str, str]]:
     """The PATCH body, and the errors the console itself can tell (numbers, hour lines)."""
     errors: dict[str, str] = {}
     body: dict[str, Any] = {
@@ -143,7 +143,7 @@ def _body(values: dict[str, Any], t: Any) -> tuple[dict[str, Any], dict[str, str
     return body, errors
 
 
-def _form_field(path: str, message: str) -> str:
+def form_field_of(path: str, message: str) -> str:
     """Where on the form an error of stations (by JSON path) belongs."""
     parts = path.split(".")
     if parts[0] == "name":
@@ -213,7 +213,7 @@ async def save_station(request: Request, station_id: str, directory: DirectoryDe
         return allowed
     t = translator(request_lang(request))
     values = _values_from(await request.form())
-    body, errors = _body(values, t)
+    body, errors = patch_body(values, t)
     if errors:
         return _page(request, allowed, station_id, values, errors, status=422)
     try:
@@ -235,7 +235,7 @@ async def save_station(request: Request, station_id: str, directory: DirectoryDe
         # Empty exception rows were dropped before numbering, as on the page shown again.
         mapped: dict[str, str] = {}
         for error in reply.errors:
-            where = _form_field(error.field, error.message)
+            where = form_field_of(error.field, error.message)
             mapped.setdefault(where, reason(t, error.code, error.message))
         return _page(request, allowed, station_id, values, mapped, status=422)
     return RedirectResponse(f"/console/manage/stations/{station_id}/edit?saved=1", status_code=303)
