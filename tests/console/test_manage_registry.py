@@ -18,7 +18,13 @@ import openpyxl  # type: ignore[import-untyped]
 import pytest
 from playwright.sync_api import Browser, FilePayload, Page, expect
 
-from tests.console.conftest import DISTRICT, DISTRICT_PASSWORD, Stack, wait_until
+from tests.console.conftest import (
+    DISTRICT,
+    DISTRICT_PASSWORD,
+    OTHER_DISTRICT_STATION,
+    Stack,
+    wait_until,
+)
 from tests.security.mqtt_probe import MqttProbe
 from tests.support.axe import assert_accessible
 from tests.support.browser import chromium
@@ -190,6 +196,23 @@ def test_edit_station_provision_rotate_revoke(
     assert wait_until(lambda: renewed.disconnect_reason) == KICKED
     renewed.close()
     assert _refused(broker, second["username"], second["password"])
+
+    audit = httpx.get(
+        f"{stations}/api/v1/audit", params={"station_id": STATION}, headers=district_operator
+    ).json()["items"]
+    assert [(e["action"], e["actor"]) for e in audit[:3]] == [
+        ("device.revoke", "nanchuan"),
+        ("device.rotate", "nanchuan"),
+        ("device.provision", "nanchuan"),
+    ]
+    # Another district's station is out of reach, as if it did not exist.
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    for path in ("edit", "devices"):
+        elsewhere = httpx.get(
+            f"{stack.url('console')}/console/manage/stations/{OTHER_DISTRICT_STATION}/{path}",
+            cookies=cookies,
+        )
+        assert elsewhere.status_code == 404, path
 
     # English one tap away, on the page the switch came from.
     page.click("#lang-switch")
