@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from yizhan.stations import audit
 from yizhan.stations.models import Device, Station
-from yizhan.stations.passwords import device_password, hash_secret
+from yizhan.stations.passwords import device_password, hash_device_secret
 from yizhan.stations.schemas import BrokerState, DeviceCreate
 
 
@@ -49,7 +49,7 @@ def provision(
         installed_at=body.installed_at,
         status="active",
         mqtt_username=body.id,
-        mqtt_password_hash=password_hash or hash_secret(password),
+        mqtt_password_hash=password_hash or hash_device_secret(password),
         credential_generation=1,
         broker_generation=0,
     )
@@ -96,7 +96,7 @@ def rotate(session: AsyncSession, station: Station, device: Device, key: str, ac
     before = audit.device_snapshot(device)
     device.credential_generation += 1
     password = device_password(key, device.id, device.credential_generation)
-    device.mqtt_password_hash = hash_secret(password)
+    device.mqtt_password_hash = hash_device_secret(password)
     audit.record(
         session,
         actor=actor,

@@ -25,7 +25,7 @@ from yizhan.common.registry_columns import (
 )
 from yizhan.stations import audit, devices
 from yizhan.stations.models import Device, Station
-from yizhan.stations.passwords import device_password, hash_secret
+from yizhan.stations.passwords import device_password, hash_device_secret
 from yizhan.stations.schemas import DeviceCreate, StationCreate
 
 Sheet = Literal["stations", "devices"]
@@ -322,7 +322,7 @@ async def apply(
         made.update({s.id: s for s in (await session.scalars(query)).all()})
     passwords = [device_password(key, device.id, 1) for _, _, device in device_rows]
     # argon2 off the event loop.
-    hashes = await asyncio.to_thread(lambda: [hash_secret(p) for p in passwords])
+    hashes = await asyncio.to_thread(lambda: [hash_device_secret(p) for p in passwords])
     credentials = []
     for (_, station_id, create), password, password_hash in zip(
         device_rows, passwords, hashes, strict=True
