@@ -1,6 +1,7 @@
 """Bulk import of stations and devices (docs/registry-import.md): a dry run reports every bad
 row; an apply writes everything in one transaction or nothing."""
 
+import asyncio
 import logging
 
 from fastapi import APIRouter, HTTPException, status
@@ -11,6 +12,8 @@ from yizhan.stations import imports
 from yizhan.stations.api.deps import DepsDep, SessionDep
 
 log = logging.getLogger(__name__)
+# Broker pushes in flight after an import (each also takes a database connection).
+PARALLEL_PUSHES = 4
 router = APIRouter(prefix="/api/v1/imports", tags=["imports"])
 
 
@@ -32,7 +35,15 @@ async def import_registry(
         raise HTTPException(
             status.HTTP_409_CONFLICT, detail="an id was registered meanwhile; check again"
         ) from exc
-    if deps.broker is not None:
-        for device_id in pushed:
-            await deps.broker.push_device(device_id)
+    broker = deps.broker
+    if broker is not None:
+        # A few at a time: round trips overlap, and each push holds only its own device's
+        # row lock (a device not pushed stays pending for the resync).
+        gate = asyncio.Semaphore(PARALLEL_PUSHES)
+
+        async def push(device_id: str) -> None:
+            async with gate:
+                await broker.push_device(device_id)
+
+        await asyncio.gather(*(push(device_id) for device_id in pushed))
     return result
