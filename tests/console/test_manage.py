@@ -65,9 +65,9 @@ def test_district_operator_creates_a_station_and_a_kiosk(
     page.fill("#id", DEVICE)
     page.select_option("#kind", "kiosk")
     page.click("form.manage button[type=submit]")
-    expect(page.locator("#cred-device")).to_have_text(DEVICE)
-    username = page.locator("#cred-username").inner_text().strip()
-    password = page.locator("#cred-password").inner_text().strip()
+    expect(page.locator(".credentials-card .cred-device")).to_have_text(DEVICE)
+    username = page.locator(".credentials-card .cred-username").inner_text().strip()
+    password = page.locator(".credentials-card .cred-password").inner_text().strip()
     assert len(password) >= 16
 
     # Stations has both, audited as the operator's, in the operator's district.

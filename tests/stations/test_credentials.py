@@ -5,7 +5,12 @@ from pydantic import ValidationError
 
 from yizhan.common.settings import CommonSettings
 from yizhan.stations.broker import accounts
-from yizhan.stations.passwords import device_password, hash_secret, verify_secret
+from yizhan.stations.passwords import (
+    device_password,
+    hash_device_secret,
+    hash_secret,
+    verify_secret,
+)
 from yizhan.stations.settings import Settings
 
 KEY = "a-test-device-key-a-test-device-key-0"
@@ -21,6 +26,17 @@ def test_device_passwords_are_derived_per_device_and_generation() -> None:
     assert len(others) == 3
     assert verify_secret(hash_secret(first), first)
     assert not verify_secret(hash_secret(first), device_password(KEY, "dev-1", 2))
+
+
+def test_device_hashes_are_cheap_and_verify_like_any_other() -> None:
+    """A bulk import hashes hundreds of device passwords: the small argon2id cost is what
+    keeps it to seconds (high-entropy secrets need no more), and old hashes still verify."""
+    password = device_password(KEY, "dev-1", 1)
+    cheap = hash_device_secret(password)
+    assert cheap.startswith("$argon2id$v=19$m=8192,t=1,p=1$")
+    assert verify_secret(cheap, password)
+    assert not verify_secret(cheap, device_password(KEY, "dev-1", 2))
+    assert verify_secret(hash_secret(password), password)  # made before the change
 
 
 def test_a_device_may_publish_only_its_own_uplink_and_read_its_down() -> None:

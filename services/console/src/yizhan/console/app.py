@@ -20,7 +20,10 @@ from yizhan.console import (
     assets,
     channel_routes,
     live,
+    manage_devices,
+    manage_import,
     manage_routes,
+    manage_station_edit,
     operator_routes,
     report_routes,
     report_schedule,
@@ -74,6 +77,9 @@ def build_http_app(console: ConsoleDeps, accounts: AccountVersions) -> FastAPI:
     app.include_router(report_routes.router)
     app.include_router(channel_routes.router)
     app.include_router(operator_routes.router)
+    app.include_router(manage_station_edit.router)
+    app.include_router(manage_devices.router)
+    app.include_router(manage_import.router)
     return app
 
 

@@ -11,7 +11,11 @@ from yizhan.console.wiring import ConsoleDep
 router = APIRouter(prefix="/console/assets", include_in_schema=False)
 
 STATIC = Path(__file__).parent / "static"
-OWN = {"console.js": "text/javascript", "console.css": "text/css"}
+OWN = {
+    "console.js": "text/javascript",
+    "console.css": "text/css",
+    "manage.css": "text/css",  # management pages and the printable credentials sheet
+}
 # The only file taken from node_modules (console-assets/package.json pins its version).
 ECHARTS = Path("echarts") / "dist" / "echarts.min.js"
 # Files change only with a deploy; a day of caching spares phones on weak networks.

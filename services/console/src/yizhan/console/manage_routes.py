@@ -4,22 +4,28 @@ behalf (scope, validation, audit); the console only renders forms and field erro
 Cross-site posts are refused for every form by yizhan.common.csrf (issue 9's middleware)."""
 
 import json
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from yizhan.common.auth import Operator
-from yizhan.console.i18n import LANGS, translator
+from yizhan.console.i18n import translator
+from yizhan.console.manage_base import (
+    by_top_field,
+    context,
+    field_errors,
+    refused,
+    templates,
+    writer,
+)
+from yizhan.console.manage_devices import credentials_page
 from yizhan.console.peers.stations import AdminReply, FieldError
-from yizhan.console.session import COOKIE, cookie_operator, request_lang
+from yizhan.console.session import COOKIE, request_lang
 from yizhan.console.sources import SourceDown
-from yizhan.console.wiring import DirectoryDep
+from yizhan.console.wiring import ConsoleDep, DirectoryDep
 
 router = APIRouter(prefix="/console/manage", include_in_schema=False)
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 HOST_TYPES = (
     "bank_branch",
@@ -29,7 +35,7 @@ HOST_TYPES = (
     "scenic_area",
     "other",
 )
-DEVICE_KINDS = ("charger", "water", "counter", "kiosk", "other")
+DEVICE_KINDS = ("charger", "water", "heater", "counter", "kiosk", "other")
 STATION_FIELDS = (
     "id",
     "name_zh",
@@ -42,53 +48,13 @@ STATION_FIELDS = (
     "amenities",
 )
 # Stations names a field by its JSON path; the form by its input.
-_FORM_FIELD = {"name.zh": "name_zh", "name.en": "name_en", "name": "name_zh"}
-_REFUSALS = {"read_only": 403, "out_of_scope": 403, "station_not_found": 404, "unauthorized": 401}
-
-
-def _context(request: Request, operator: Operator, **values: Any) -> dict[str, Any]:
-    lang = request_lang(request)
-    return {
-        "t": translator(lang),
-        "lang": lang,
-        "other_lang": LANGS[1 - LANGS.index(lang)],
-        "operator": operator,
-        "kind": "manage",
-        "here": request.url.path,
-        **values,
-    }
-
-
-def _field_errors(reply: AdminReply) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    for error in reply.errors:
-        top = error.field.split(".")[0]
-        name = _FORM_FIELD.get(error.field, _FORM_FIELD.get(top, top))
-        errors.setdefault(name, error.message)
-    return errors
-
-
-async def _gate(request: Request) -> Operator | Response:
-    """The signed-in operator allowed to change things, or the answer to give instead."""
-    operator = await cookie_operator(request)
-    if operator is None:
-        return RedirectResponse("/console/login", status_code=303)
-    if not operator.can_write:
-        return HTMLResponse(translator(request_lang(request))("not_allowed"), status_code=403)
-    return operator
-
-
-def _refused(request: Request, reply: AdminReply) -> Response | None:
-    status = _REFUSALS.get(reply.code)
-    if status is None:
-        return None
-    return HTMLResponse(translator(request_lang(request))("not_allowed"), status_code=status)
+_FORM_FIELD = by_top_field({"name.zh": "name_zh", "name.en": "name_en", "name": "name_zh"})
 
 
 @router.get("/stations/new", response_class=HTMLResponse)
 async def new_station(request: Request) -> Response:
     """The empty station form (a district operator's district preselected)."""
-    gate = await _gate(request)
+    gate = await writer(request)
     if isinstance(gate, Response):
         return gate
     values = dict.fromkeys(STATION_FIELDS, "")
@@ -97,14 +63,14 @@ async def new_station(request: Request) -> Response:
     return templates.TemplateResponse(
         request,
         "manage_station.html",
-        _context(request, gate, values=values, errors={}, host_types=HOST_TYPES),
+        context(request, gate, values=values, errors={}, host_types=HOST_TYPES),
     )
 
 
 @router.post("/stations", response_class=HTMLResponse)
 async def create_station(request: Request, directory: DirectoryDep) -> Response:
     """Create the station, or show the form again with each field's error."""
-    gate = await _gate(request)
+    gate = await writer(request)
     if isinstance(gate, Response):
         return gate
     t = translator(request_lang(request))
@@ -138,20 +104,24 @@ async def create_station(request: Request, directory: DirectoryDep) -> Response:
                 reply = AdminReply(
                     code="invalid", errors=[FieldError(field="district", message=t("not_allowed"))]
                 )
-            refused = _refused(request, reply)
-            if refused is not None:
-                return refused
+            refusal = refused(request, reply)
+            if refusal is not None:
+                return refusal
             if not reply.code:
                 return RedirectResponse(
                     f"/console/manage/stations/{values['id']}/devices/new?created=1",
                     status_code=303,
                 )
-            errors = {"id": t("id_taken")} if reply.code == "conflict" else _field_errors(reply)
+            errors = (
+                {"id": t("id_taken")}
+                if reply.code == "conflict"
+                else field_errors(t, reply, _FORM_FIELD)
+            )
             status = 409 if reply.code == "conflict" else 422
     return templates.TemplateResponse(
         request,
         "manage_station.html",
-        _context(request, gate, values=values, errors=errors, host_types=HOST_TYPES),
+        context(request, gate, values=values, errors=errors, host_types=HOST_TYPES),
         status_code=status,
     )
 
@@ -171,7 +141,7 @@ async def _device_form(
     return templates.TemplateResponse(
         request,
         "manage_device.html",
-        _context(
+        context(
             request,
             operator,
             station=station,
@@ -187,7 +157,7 @@ async def _device_form(
 @router.get("/stations/{station_id}/devices/new", response_class=HTMLResponse)
 async def new_device(request: Request, station_id: str, directory: DirectoryDep) -> Response:
     """The device form of a station in scope."""
-    gate = await _gate(request)
+    gate = await writer(request)
     if isinstance(gate, Response):
         return gate
     try:
@@ -199,9 +169,11 @@ async def new_device(request: Request, station_id: str, directory: DirectoryDep)
 
 
 @router.post("/stations/{station_id}/devices", response_class=HTMLResponse)
-async def provision_device(request: Request, station_id: str, directory: DirectoryDep) -> Response:
+async def provision_device(
+    request: Request, station_id: str, directory: DirectoryDep, console: ConsoleDep
+) -> Response:
     """Register the device and show its credentials this once (never cached)."""
-    gate = await _gate(request)
+    gate = await writer(request)
     if isinstance(gate, Response):
         return gate
     t = translator(request_lang(request))
@@ -211,20 +183,17 @@ async def provision_device(request: Request, station_id: str, directory: Directo
         reply = await directory.provision_device(
             request.cookies[COOKIE], station_id, json.dumps(values)
         )
-        refused = _refused(request, reply)
-        if refused is not None:
-            return refused
+        refusal = refused(request, reply)
+        if refusal is not None:
+            return refusal
         if reply.code:
-            errors = {"id": t("id_taken")} if reply.code == "conflict" else _field_errors(reply)
+            errors = (
+                {"id": t("id_taken")}
+                if reply.code == "conflict"
+                else field_errors(t, reply, _FORM_FIELD)
+            )
             status = 409 if reply.code == "conflict" else 422
             return await _device_form(request, gate, directory, station_id, values, errors, status)
     except SourceDown:
         return HTMLResponse(t("stations_down"), status_code=503)
-    device = json.loads(reply.result_json)
-    response = templates.TemplateResponse(
-        request,
-        "device_credentials.html",
-        _context(request, gate, station_id=station_id, device=device),
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return await credentials_page(request, gate, console, [json.loads(reply.result_json)])

@@ -43,3 +43,11 @@ class ConsoleSettings(BaseSettings):
     report_schedule_seconds: float = Field(default=600.0, ge=0)
     # The console's address as the receivers of a report reach it (the link in a delivery).
     public_url: str = "http://127.0.0.1:8104"
+    # Where kiosks reach the broker, as printed on a device's credentials sheet and in its QR
+    # code (docs/device-credentials.md): empty means YZ_MQTT_HOST; devices use TLS on 8883.
+    device_broker_host: str = ""
+    device_broker_port: int = Field(default=8883, ge=1, le=65535)
+
+    def broker_for_devices(self) -> tuple[str, int]:
+        """The broker address a kiosk is configured with."""
+        return self.device_broker_host or self.common.mqtt_host, self.device_broker_port

@@ -23,6 +23,7 @@ from yizhan.stations.api import (
     auth_routes,
     broker_hook_routes,
     device_routes,
+    import_routes,
     operator_routes,
     station_routes,
 )
@@ -72,6 +73,7 @@ def build_http_app(deps: Deps) -> FastAPI:
     app.include_router(audit_routes.router)
     app.include_router(operator_routes.router)
     app.include_router(broker_hook_routes.router)
+    app.include_router(import_routes.router)
     console_url = deps.settings.console_url.rstrip("/")
 
     @app.api_route("/console/{rest:path}", methods=["GET", "POST"], include_in_schema=False)

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from yizhan.stations import audit
 from yizhan.stations.models import Device, Station
-from yizhan.stations.passwords import device_password, hash_secret
+from yizhan.stations.passwords import device_password, hash_device_secret
 from yizhan.stations.schemas import BrokerState, DeviceCreate
 
 
@@ -28,9 +28,16 @@ def broker_state(device: Device, managed: bool) -> BrokerState:
 
 
 def provision(
-    session: AsyncSession, station: Station, body: DeviceCreate, key: str, actor: str
+    session: AsyncSession,
+    station: Station,
+    body: DeviceCreate,
+    key: str,
+    actor: str,
+    password_hash: str | None = None,
 ) -> tuple[Device, str]:
-    """A new device and its first password (shown once; only its hash is stored)."""
+    """A new device and its first password (shown once; only its hash is stored).
+    `password_hash`: that password's hash made beforehand (a bulk import hashes off the
+    event loop)."""
     password = device_password(key, body.id, 1)
     # The MQTT username is the device id: the broker's ACL ties it to the device's topics.
     device = Device(
@@ -42,7 +49,7 @@ def provision(
         installed_at=body.installed_at,
         status="active",
         mqtt_username=body.id,
-        mqtt_password_hash=hash_secret(password),
+        mqtt_password_hash=password_hash or hash_device_secret(password),
         credential_generation=1,
         broker_generation=0,
     )
@@ -89,7 +96,7 @@ def rotate(session: AsyncSession, station: Station, device: Device, key: str, ac
     before = audit.device_snapshot(device)
     device.credential_generation += 1
     password = device_password(key, device.id, device.credential_generation)
-    device.mqtt_password_hash = hash_secret(password)
+    device.mqtt_password_hash = hash_device_secret(password)
     audit.record(
         session,
         actor=actor,

@@ -55,3 +55,17 @@ def weak_password(password: str, username: str) -> str | None:
         hint = verdict["feedback"].get("warning") or "it is too easy to guess"
         return f"too weak a password: {hint}"
     return None
+
+
+# Device passwords are 192 random bits (device_password): no guessing is feasible whatever
+# the hash costs, so they get argon2id with a small cost. The default cost (64 MiB, 3 passes)
+# protects passwords people choose; for devices it only made a bulk import of 500 kiosks take
+# minutes (each hash ~0.5 s on a loaded 2-core machine, then again to verify when pushing to
+# the broker), where these parameters take ~20 ms. verify_secret reads the parameters from
+# the hash, so hashes made before keep working.
+_device_hasher = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
+
+
+def hash_device_secret(secret: str) -> str:
+    """An argon2id hash of a device password (high-entropy: a small cost suffices)."""
+    return _device_hasher.hash(secret)

@@ -122,6 +122,8 @@ class Stack:
         env["YZ_STATIONS_CONSOLE_URL"] = self.config.url(CONSOLE)
         # The link in a monthly report's delivery (console report_schedule.py).
         env["YZ_CONSOLE_PUBLIC_URL"] = self.config.url(CONSOLE)
+        # Credentials sheets name the TLS port kiosks use.
+        env["YZ_CONSOLE_DEVICE_BROKER_PORT"] = str(self.config.mqtt_tls_port)
         env["YZ_TELEMETRY_INGEST_HTTP_PORT"] = str(self.config.ingest_http_port)
         # Alarm webhooks to a receiver on the developer's machine (refused in production).
         env.setdefault("YZ_TELEMETRY_NOTIFY_ALLOW_PRIVATE_TARGETS", "true")

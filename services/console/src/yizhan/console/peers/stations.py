@@ -1,7 +1,7 @@
 """What the console asks stations: which stations and devices exist (the shared directory
 client of libs/common), and operator logins. Stations owns them; the console keeps nothing."""
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 import grpc
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     )
 
 T = TypeVar("T")
+# An import of hundreds of devices hashes each password (argon2) before answering.
+IMPORT_DEADLINE_SECONDS = 120.0
 Station = stations_pb2.Station
 Device = stations_pb2.Device
 Login = stations_pb2.LoginResponse
@@ -39,7 +41,7 @@ class StationsDirectory:
     ) -> None:
         self._directory = Directory(directory, deadline_seconds=deadline_seconds)
         self._login = login
-        self._admin = admin
+        self._admin_stub = admin
         self._deadline = deadline_seconds
 
     async def _ask(self, call: Awaitable[T]) -> T:
@@ -76,20 +78,73 @@ class StationsDirectory:
         except grpc.aio.AioRpcError as exc:
             raise SourceDown("stations", f"{exc.code().name}: {exc.details()}") from exc
 
-    async def create_station(self, token: str, body_json: str) -> AdminReply:
-        """Stations creates the station on the operator's behalf (checks, audit, errors)."""
-        request = stations_pb2.AdminRequest(operator_token=token, body_json=body_json)
+    async def _admin(
+        self,
+        call: Callable[..., Awaitable[AdminReply]],
+        deadline: float | None = None,
+        **fields: str,
+    ) -> AdminReply:
+        """One StationAdmin call on the operator's behalf; SourceDown when it fails."""
         try:
-            return await self._admin.CreateStation(request, timeout=self._deadline)
+            return await call(
+                stations_pb2.AdminRequest(**fields), timeout=deadline or self._deadline
+            )
         except grpc.aio.AioRpcError as exc:
             raise SourceDown("stations", f"{exc.code().name}: {exc.details()}") from exc
 
+    async def create_station(self, token: str, body_json: str) -> AdminReply:
+        """Stations creates the station on the operator's behalf (checks, audit, errors)."""
+        return await self._admin(
+            self._admin_stub.CreateStation, operator_token=token, body_json=body_json
+        )
+
     async def provision_device(self, token: str, station_id: str, body_json: str) -> AdminReply:
         """Stations provisions the device; the reply carries its password this once."""
-        request = stations_pb2.AdminRequest(
-            operator_token=token, station_id=station_id, body_json=body_json
+        return await self._admin(
+            self._admin_stub.ProvisionDevice,
+            operator_token=token,
+            station_id=station_id,
+            body_json=body_json,
         )
-        try:
-            return await self._admin.ProvisionDevice(request, timeout=self._deadline)
-        except grpc.aio.AioRpcError as exc:
-            raise SourceDown("stations", f"{exc.code().name}: {exc.details()}") from exc
+
+    async def read_station(self, token: str, station_id: str) -> AdminReply:
+        """The whole station as the API shows it (hours, exceptions), if in scope."""
+        return await self._admin(
+            self._admin_stub.ReadStation, operator_token=token, station_id=station_id
+        )
+
+    async def update_station(self, token: str, station_id: str, body_json: str) -> AdminReply:
+        """Stations changes the station (a PATCH body) on the operator's behalf."""
+        return await self._admin(
+            self._admin_stub.UpdateStation,
+            operator_token=token,
+            station_id=station_id,
+            body_json=body_json,
+        )
+
+    async def rotate_device(self, token: str, station_id: str, device_id: str) -> AdminReply:
+        """New credentials for the device; the reply carries the password this once."""
+        return await self._admin(
+            self._admin_stub.RotateDevice,
+            operator_token=token,
+            station_id=station_id,
+            device_id=device_id,
+        )
+
+    async def revoke_device(self, token: str, station_id: str, device_id: str) -> AdminReply:
+        """Revoke the device for good (the broker drops and refuses it)."""
+        return await self._admin(
+            self._admin_stub.RevokeDevice,
+            operator_token=token,
+            station_id=station_id,
+            device_id=device_id,
+        )
+
+    async def import_registry(self, token: str, body_json: str) -> AdminReply:
+        """Check (dry run) or write a bulk import; hashing many passwords takes a while."""
+        return await self._admin(
+            self._admin_stub.ImportRegistry,
+            deadline=IMPORT_DEADLINE_SECONDS,
+            operator_token=token,
+            body_json=body_json,
+        )

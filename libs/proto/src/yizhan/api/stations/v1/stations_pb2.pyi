@@ -27,20 +27,24 @@ class AdminRequest(_message.Message):
     OPERATOR_TOKEN_FIELD_NUMBER: _builtins.int
     STATION_ID_FIELD_NUMBER: _builtins.int
     BODY_JSON_FIELD_NUMBER: _builtins.int
+    DEVICE_ID_FIELD_NUMBER: _builtins.int
     operator_token: _builtins.str
     station_id: _builtins.str
-    """ProvisionDevice only"""
+    """ProvisionDevice, ReadStation, UpdateStation, Rotate/RevokeDevice"""
     body_json: _builtins.str
+    device_id: _builtins.str
+    """RotateDevice and RevokeDevice"""
     def __init__(
         self,
         *,
         operator_token: _builtins.str = ...,
         station_id: _builtins.str = ...,
         body_json: _builtins.str = ...,
+        device_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body_json", b"body_json", "operator_token", b"operator_token", "station_id", b"station_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body_json", b"body_json", "device_id", b"device_id", "operator_token", b"operator_token", "station_id", b"station_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -52,18 +56,22 @@ class FieldError(_message.Message):
 
     FIELD_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
     field: _builtins.str
     """e.g. "name.zh" """
     message: _builtins.str
+    code: _builtins.str
+    """pydantic's error type (missing, literal_error, ...) for translations"""
     def __init__(
         self,
         *,
         field: _builtins.str = ...,
         message: _builtins.str = ...,
+        code: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["field", b"field", "message", b"message"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "field", b"field", "message", b"message"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -464,6 +464,31 @@ class StationAdminStub:
                 request_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminRequest.SerializeToString,
                 response_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.FromString,
                 _registered_method=True)
+        self.ReadStation = channel.unary_unary(
+                '/yizhan.api.stations.v1.StationAdmin/ReadStation',
+                request_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.FromString,
+                _registered_method=True)
+        self.UpdateStation = channel.unary_unary(
+                '/yizhan.api.stations.v1.StationAdmin/UpdateStation',
+                request_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.FromString,
+                _registered_method=True)
+        self.RotateDevice = channel.unary_unary(
+                '/yizhan.api.stations.v1.StationAdmin/RotateDevice',
+                request_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.FromString,
+                _registered_method=True)
+        self.RevokeDevice = channel.unary_unary(
+                '/yizhan.api.stations.v1.StationAdmin/RevokeDevice',
+                request_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.FromString,
+                _registered_method=True)
+        self.ImportRegistry = channel.unary_unary(
+                '/yizhan.api.stations.v1.StationAdmin/ImportRegistry',
+                request_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.FromString,
+                _registered_method=True)
 
 
 class StationAdminServicer:
@@ -487,6 +512,42 @@ class StationAdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReadStation(self, request, context):
+        """As GET /api/v1/stations/{id}: the whole station (hours, exceptions) for its edit form.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateStation(self, request, context):
+        """As PATCH /api/v1/stations/{id}; `result_json` is the station after the change.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateDevice(self, request, context):
+        """As POST .../devices/{device_id}/rotate: `result_json` carries the new password once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeDevice(self, request, context):
+        """As POST .../devices/{device_id}/revoke.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImportRegistry(self, request, context):
+        """As POST /api/v1/imports: rows of stations and devices checked (dry run) or written all
+        together; `result_json` lists every bad row, or the devices' passwords once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StationAdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -497,6 +558,31 @@ def add_StationAdminServicer_to_server(servicer, server):
             ),
             'ProvisionDevice': grpc.unary_unary_rpc_method_handler(
                     servicer.ProvisionDevice,
+                    request_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.SerializeToString,
+            ),
+            'ReadStation': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReadStation,
+                    request_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.SerializeToString,
+            ),
+            'UpdateStation': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateStation,
+                    request_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.SerializeToString,
+            ),
+            'RotateDevice': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateDevice,
+                    request_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.SerializeToString,
+            ),
+            'RevokeDevice': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeDevice,
+                    request_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.SerializeToString,
+            ),
+            'ImportRegistry': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportRegistry,
                     request_deserializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminRequest.FromString,
                     response_serializer=yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.SerializeToString,
             ),
@@ -556,6 +642,141 @@ class StationAdmin:
             request,
             target,
             '/yizhan.api.stations.v1.StationAdmin/ProvisionDevice',
+            yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminRequest.SerializeToString,
+            yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReadStation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.stations.v1.StationAdmin/ReadStation',
+            yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminRequest.SerializeToString,
+            yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateStation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.stations.v1.StationAdmin/UpdateStation',
+            yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminRequest.SerializeToString,
+            yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateDevice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.stations.v1.StationAdmin/RotateDevice',
+            yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminRequest.SerializeToString,
+            yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeDevice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.stations.v1.StationAdmin/RevokeDevice',
+            yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminRequest.SerializeToString,
+            yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportRegistry(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.stations.v1.StationAdmin/ImportRegistry',
             yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminRequest.SerializeToString,
             yizhan_dot_api_dot_stations_dot_v1_dot_stations__pb2.AdminReply.FromString,
             options,

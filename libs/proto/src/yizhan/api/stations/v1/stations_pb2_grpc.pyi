@@ -191,6 +191,18 @@ class StationAdminStub:
     """`body_json` as for POST /api/v1/stations/{id}/devices; `result_json` carries the MQTT
     password, shown this once.
     """
+    ReadStation: _grpc.UnaryUnaryMultiCallable[_stations_pb2.AdminRequest, _stations_pb2.AdminReply]
+    """As GET /api/v1/stations/{id}: the whole station (hours, exceptions) for its edit form."""
+    UpdateStation: _grpc.UnaryUnaryMultiCallable[_stations_pb2.AdminRequest, _stations_pb2.AdminReply]
+    """As PATCH /api/v1/stations/{id}; `result_json` is the station after the change."""
+    RotateDevice: _grpc.UnaryUnaryMultiCallable[_stations_pb2.AdminRequest, _stations_pb2.AdminReply]
+    """As POST .../devices/{device_id}/rotate: `result_json` carries the new password once."""
+    RevokeDevice: _grpc.UnaryUnaryMultiCallable[_stations_pb2.AdminRequest, _stations_pb2.AdminReply]
+    """As POST .../devices/{device_id}/revoke."""
+    ImportRegistry: _grpc.UnaryUnaryMultiCallable[_stations_pb2.AdminRequest, _stations_pb2.AdminReply]
+    """As POST /api/v1/imports: rows of stations and devices checked (dry run) or written all
+    together; `result_json` lists every bad row, or the devices' passwords once.
+    """
 
 @_typing.type_check_only
 class StationAdminAsyncStub(StationAdminStub):
@@ -205,6 +217,18 @@ class StationAdminAsyncStub(StationAdminStub):
     ProvisionDevice: _aio.UnaryUnaryMultiCallable[_stations_pb2.AdminRequest, _stations_pb2.AdminReply]  # type: ignore[assignment]
     """`body_json` as for POST /api/v1/stations/{id}/devices; `result_json` carries the MQTT
     password, shown this once.
+    """
+    ReadStation: _aio.UnaryUnaryMultiCallable[_stations_pb2.AdminRequest, _stations_pb2.AdminReply]  # type: ignore[assignment]
+    """As GET /api/v1/stations/{id}: the whole station (hours, exceptions) for its edit form."""
+    UpdateStation: _aio.UnaryUnaryMultiCallable[_stations_pb2.AdminRequest, _stations_pb2.AdminReply]  # type: ignore[assignment]
+    """As PATCH /api/v1/stations/{id}; `result_json` is the station after the change."""
+    RotateDevice: _aio.UnaryUnaryMultiCallable[_stations_pb2.AdminRequest, _stations_pb2.AdminReply]  # type: ignore[assignment]
+    """As POST .../devices/{device_id}/rotate: `result_json` carries the new password once."""
+    RevokeDevice: _aio.UnaryUnaryMultiCallable[_stations_pb2.AdminRequest, _stations_pb2.AdminReply]  # type: ignore[assignment]
+    """As POST .../devices/{device_id}/revoke."""
+    ImportRegistry: _aio.UnaryUnaryMultiCallable[_stations_pb2.AdminRequest, _stations_pb2.AdminReply]  # type: ignore[assignment]
+    """As POST /api/v1/imports: rows of stations and devices checked (dry run) or written all
+    together; `result_json` lists every bad row, or the devices' passwords once.
     """
 
 class StationAdminServicer(metaclass=_abc_1.ABCMeta):
@@ -229,6 +253,48 @@ class StationAdminServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_stations_pb2.AdminReply, _abc.Awaitable[_stations_pb2.AdminReply]]:
         """`body_json` as for POST /api/v1/stations/{id}/devices; `result_json` carries the MQTT
         password, shown this once.
+        """
+
+    @_abc_1.abstractmethod
+    def ReadStation(
+        self,
+        request: _stations_pb2.AdminRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_stations_pb2.AdminReply, _abc.Awaitable[_stations_pb2.AdminReply]]:
+        """As GET /api/v1/stations/{id}: the whole station (hours, exceptions) for its edit form."""
+
+    @_abc_1.abstractmethod
+    def UpdateStation(
+        self,
+        request: _stations_pb2.AdminRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_stations_pb2.AdminReply, _abc.Awaitable[_stations_pb2.AdminReply]]:
+        """As PATCH /api/v1/stations/{id}; `result_json` is the station after the change."""
+
+    @_abc_1.abstractmethod
+    def RotateDevice(
+        self,
+        request: _stations_pb2.AdminRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_stations_pb2.AdminReply, _abc.Awaitable[_stations_pb2.AdminReply]]:
+        """As POST .../devices/{device_id}/rotate: `result_json` carries the new password once."""
+
+    @_abc_1.abstractmethod
+    def RevokeDevice(
+        self,
+        request: _stations_pb2.AdminRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_stations_pb2.AdminReply, _abc.Awaitable[_stations_pb2.AdminReply]]:
+        """As POST .../devices/{device_id}/revoke."""
+
+    @_abc_1.abstractmethod
+    def ImportRegistry(
+        self,
+        request: _stations_pb2.AdminRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_stations_pb2.AdminReply, _abc.Awaitable[_stations_pb2.AdminReply]]:
+        """As POST /api/v1/imports: rows of stations and devices checked (dry run) or written all
+        together; `result_json` lists every bad row, or the devices' passwords once.
         """
 
 def add_StationAdminServicer_to_server(servicer: StationAdminServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
