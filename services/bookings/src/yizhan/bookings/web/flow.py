@@ -166,6 +166,7 @@ async def _station_page(
         "lengths": choices.length_choices(points, lang),
         "sessions": await choices.session_choices(deps, station, lang),
         "form": {"choice": "", "length": "1", "phone": "", "name": ""},
+        "retention_days": deps.settings.phone_retention_days,
     }
 
 
