@@ -51,7 +51,9 @@ def test_my_bookings_after_a_code_then_delete_my_data(
     assert listed.headers["cache-control"] == "no-store"
     assert booked["code"] in listed.text
     assert waiting["code"] not in listed.text  # another phone's booking
-    link = html.unescape(re.search(rf'href="(/b/{booked["code"]}\?[^"]+)"', listed.text)[1])
+    found = re.search(rf'href="(/b/{booked["code"]}\?[^"]+)"', listed.text)
+    assert found is not None
+    link = html.unescape(found[1])
     assert browser.get(link).status_code == 200
     # The code is used up: the list cannot be had again with it.
     again = browser.post("/my/list", data={"phone": mine, "otp": network.last_otp(mine)})
