@@ -19,6 +19,7 @@ from yizhan.bookings.api import (
     booking_routes,
     catalog_routes,
     dev_sms_routes,
+    feedback_routes,
     operator_routes,
     opinion_routes,
     otp_routes,
@@ -188,6 +189,7 @@ def build_http_app(
     app.include_router(booking_routes.router)
     app.include_router(opinion_routes.router)
     app.include_router(stats_routes.router)
+    app.include_router(feedback_routes.router)
     app.include_router(web_routes.router)
     if finder is not None:
         app.state.finder = finder
