@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from yizhan.bookings import repository, texts
+from yizhan.bookings import repository, search_text, texts
 from yizhan.bookings.availability import FALLBACK_TIMEZONE, station_zone
 from yizhan.bookings.context import Deps
 from yizhan.bookings.peers.stations import StationInfo
@@ -49,17 +49,15 @@ async def bookable_stations(deps: Deps) -> list[FoundStation]:
 
 
 def search(found: list[FoundStation], query: str, district: str) -> list[FoundStation]:
-    """Stations whose name or id contains `query`, in `district` when one is chosen."""
-    needle = query.strip().casefold()
+    """Stations whose name (Chinese, pinyin, English) or id contains `query`, in `district`
+    when one is chosen."""
+    needle = search_text.needle_of(query)
     return [
         f
         for f in found
         if (not district or f.info.district == district)
-        and (
-            not needle
-            or needle in f.info.name_zh.casefold()
-            or needle in f.info.name_en.casefold()
-            or needle in f.info.id.casefold()
+        and search_text.matches(
+            needle, search_text.searchable(f.info.name_zh, f.info.name_en, f.info.id)
         )
     ]
 

@@ -62,7 +62,9 @@ def equipment_lines(lang: Lang, availability: dict[str, Any]) -> list[str]:
             )
         )
     if water["total"]:
-        lines.append(texts.text("finder.water", lang, **water))
+        # None working is said in words: "0/1" is easy to misread as "working".
+        key = "finder.water" if water["working"] else "finder.water_down"
+        lines.append(texts.text(key, lang, **water))
     return lines
 
 
