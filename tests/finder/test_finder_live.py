@@ -83,6 +83,14 @@ def test_the_station_page_follows_its_devices(
     shows_within(page, "设备情况未知（近 3 分钟没有消息）")
     expect(page.get_by_text("不确定是否开放")).to_be_visible()
     assert find(finder_bookings, station)["availability"]["status"] == "unknown"
+    expect(page.get_by_role("listitem").filter(has_text="饮水")).to_have_count(1)  # amenity named
+
+    # The week's hours and the amenities in the worker's language, one tap away.
+    page.locator("header a.lang").click()
+    expect(page.get_by_role("heading", name="Opening hours this week")).to_be_visible()
+    hours = page.locator("main dl").last.inner_text()
+    assert any(day in hours for day in ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"))
+    expect(page.get_by_text("Drinking water", exact=True)).to_be_visible()
     context.close()
 
 
