@@ -73,9 +73,15 @@ def test_reminders_once_within_the_lead_and_retention_keeps_the_counts(
                     ),
                     _booking(point.id, "OLDAAAAA", "13900000004", NOW - timedelta(days=181)),
                     _booking(point.id, "OLD2AAAA", "13900000005", NOW - timedelta(days=179)),
+                    _booking(point.id, "JUSTMADE", "13900000006", NOW + timedelta(minutes=40)),
                 ]
             )
 
+        async with sessions.begin() as session:
+            # Booked 10 minutes ago for 40 minutes on: its confirmation already said when.
+            just = await session.scalar(select(Booking).where(Booking.code == "JUSTMADE"))
+            assert just is not None
+            just.created_at = NOW - timedelta(minutes=10)
         assert await reminders.remind_due(sessions, notices, NOW, LEAD) == 1
         # Again a minute later: already reminded, nothing new.
         assert await reminders.remind_due(sessions, notices, NOW + timedelta(minutes=1), LEAD) == 0
@@ -101,7 +107,7 @@ def test_reminders_once_within_the_lead_and_retention_keeps_the_counts(
         async with sessions() as session:
             rows = {b.code: b for b in await session.scalars(select(Booking))}
             total = await session.scalar(select(func.count(Booking.id)))
-        assert total == 5  # the aggregates keep every booking
+        assert total == 6  # the aggregates keep every booking
         assert rows["OLDAAAAA"].phone is None
         assert rows["OLDAAAAA"].name == ""
         assert rows["OLDAAAAA"].erased_at == NOW

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from yizhan.bookings.models import CONFIRMED, Booking
@@ -24,8 +24,8 @@ async def remind_due(
     sessions: async_sessionmaker[AsyncSession], notices: Notices, now: datetime, lead: timedelta
 ) -> int:
     """Queue the reminder of every confirmed booking starting in (now, now + lead] not yet
-    reminded; how many were queued. A booking made inside the lead time is reminded too
-    (its confirmation came moments ago, but the reminder says where and when once more)."""
+    reminded; how many were queued. A booking confirmed (made or promoted) inside the lead
+    time is not reminded: its confirmation SMS, moments ago, already said when."""
     query = (
         select(Booking)
         .where(
@@ -34,6 +34,7 @@ async def remind_due(
             Booking.checked_in_at.is_(None),
             Booking.starts_at > now,
             Booking.starts_at <= now + lead,
+            func.coalesce(Booking.promoted_at, Booking.created_at) < Booking.starts_at - lead,
         )
         .order_by(Booking.starts_at)
         .limit(BATCH_SIZE)
