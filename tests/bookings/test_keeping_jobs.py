@@ -13,6 +13,9 @@ import pytest
 from sqlalchemy import func, select
 
 import yizhan.bookings
+from tests.bookings.conftest import Network, new_phone
+from tests.bookings.test_confirmation_sms import sent
+from tests.support.waiting import wait_until
 from yizhan.bookings import housekeeping, reminders
 from yizhan.bookings.models import (
     CANCELLED,
@@ -116,3 +119,23 @@ def test_reminders_once_within_the_lead_and_retention_keeps_the_counts(
         await engine.dispose()
 
     asyncio.run(scenario())
+
+
+def test_the_running_service_sends_the_reminder(network: Network) -> None:
+    # The service's own sweep (default lead: two hours) finds a booking made yesterday for a
+    # session starting in 100 minutes, and the SMS reaches the dev SMS endpoint.
+    station = network.station()
+    session_id = network.forum_session(station, seats=5, starts_in=timedelta(minutes=100))
+    phone = new_phone()
+    code = network.book({"forum_session_id": session_id}, phone).json()["code"]
+    network.sql(
+        "UPDATE bookings SET created_at = created_at - interval '1 day' WHERE code = %s", code
+    )
+
+    def reminded() -> bool:
+        return any("提醒" in m["text"] and code in m["text"] for m in sent(network, phone))
+
+    wait_until(reminded, 10)
+    assert network.sql("SELECT reminded_at IS NOT NULL FROM bookings WHERE code = %s", code) == [
+        (True,)
+    ]
