@@ -29,6 +29,9 @@ BOOKINGS_TEST_ENV = {
     # Background work at test speed: tests wait for the sweep and the outbox, not for minutes.
     "YZ_BOOKINGS_NO_SHOW_SWEEP_SECONDS": "0.5",
     "YZ_BOOKINGS_OUTBOX_POLL_SECONDS": "0.5",
+    "YZ_BOOKINGS_REMINDER_SWEEP_SECONDS": "0.5",
+    # Few enough that test_feedback.py reaches the limit (after its other tests) in a few posts.
+    "YZ_BOOKINGS_FEEDBACK_PER_CLIENT_PER_HOUR": "8",
 }
 
 _phones = itertools.count(1)

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from icalendar import Calendar
 
 from tests.bookings.conftest import Network, new_phone, tomorrow
 
@@ -100,7 +101,27 @@ def test_find_book_view_and_cancel_a_slot(network: Network, browser: httpx.Clien
     assert slots[1] not in after
 
     token = _hidden(page.text)["token"]
-    cancelled = browser.post(f"/b/{code}/cancel", data={"token": token})
+    # Added to a calendar: one event in Shanghai time, its code in it (RFC 5545).
+    ics = browser.get(f"/b/{code}/calendar.ics", params={"token": token})
+    assert ics.status_code == 200
+    assert ics.headers["content-type"].startswith("text/calendar")
+    event = Calendar.from_ical(ics.content).walk("VEVENT")[0]
+    assert event["UID"] == f"{code}@yizhan"
+    assert event.decoded("DTSTART").tzinfo.key == "Asia/Shanghai"
+    assert event.decoded("DTEND") - event.decoded("DTSTART") == timedelta(hours=1)
+    assert code in str(event["DESCRIPTION"])
+    assert b"BEGIN:VTIMEZONE" in ics.content
+    assert browser.get(f"/b/{code}/calendar.ics", params={"token": "x"}).status_code == 404
+
+    # Cancelling asks once: the button leads to a question; only its "yes" cancels.
+    question = browser.get(f"/b/{code}/cancel", params={"token": token})
+    assert question.status_code == 200
+    assert "确定取消这个预约吗？" in question.text
+    not_yet = browser.post(f"/b/{code}/cancel", data={"token": token})
+    assert not_yet.status_code == 200
+    assert "确定取消这个预约吗？" in not_yet.text
+    assert "已确认" in browser.get(location).text
+    cancelled = browser.post(f"/b/{code}/cancel", data={"token": token, "confirmed": "yes"})
     assert cancelled.status_code == 303
     gone = browser.get(cancelled.headers["location"])
     assert "预约已取消" in gone.text
@@ -130,6 +151,9 @@ def test_book_a_forum_seat_and_join_the_waitlist(network: Network, browser: http
     page = browser.get(done.headers["location"])
     assert "已排上候补" in page.text
     assert "候补中" in page.text
+    # Its place in the queue, and no QR code to scan until it has a seat.
+    assert "你在候补队伍第 1 位" in page.text
+    assert "<svg" not in page.text
 
 
 def test_form_errors_are_summarised_at_the_top(network: Network, browser: httpx.Client) -> None:

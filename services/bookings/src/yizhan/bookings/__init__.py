@@ -10,6 +10,9 @@ Where to look first:
 - one-time codes in `otp.py`; SMS in `sms.py`, notifications through `outbox.py` and
   `notices.py`; check-in rules in `checkin.py`; the no-show sweep in `noshow.py`;
 - opinions in `opinions.py`; the figures per station in `stats.py`;
+- what a worker keeps (issue 15): reminders in `reminders.py`, "my bookings" and erasing a
+  phone in `worker_data.py` and `web/keeping.py`, retention in `housekeeping.py`, feedback at
+  the station and its quality score in `feedback.py`, finder search in `search_text.py`;
 - HTTP routes in `api/` (JSON) and `web/` (the form at `/`), gRPC in `rpc/`; every text is in
   the catalogues of `locale/`, read by `texts.py`; `app.py` wires it all together.
 """

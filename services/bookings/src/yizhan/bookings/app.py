@@ -14,11 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from yizhan.api.bookings.v1 import bookings_pb2_grpc
 from yizhan.api.stations.v1 import stations_pb2_grpc
 from yizhan.api.telemetry.v1 import telemetry_pb2_grpc
-from yizhan.bookings import housekeeping, noshow
+from yizhan.bookings import housekeeping, noshow, reminders
 from yizhan.bookings.api import (
     booking_routes,
     catalog_routes,
     dev_sms_routes,
+    feedback_routes,
     operator_routes,
     opinion_routes,
     otp_routes,
@@ -149,6 +150,11 @@ def build_deps(
             "otp-client", settings.otp_sends_per_client_per_hour, timedelta(hours=1), 60, 3600
         ),
         clock=clock,
+        notices=notices,
+        # A worker at the kiosk sends one or two; a page reloaded in a loop is slowed down.
+        feedback_client_rule=Rule(
+            "feedback-client", settings.feedback_per_client_per_hour, timedelta(hours=1), 60, 3600
+        ),
     )
 
 
@@ -185,6 +191,7 @@ def build_http_app(
     app.include_router(booking_routes.router)
     app.include_router(opinion_routes.router)
     app.include_router(stats_routes.router)
+    app.include_router(feedback_routes.router)
     app.include_router(web_routes.router)
     if finder is not None:
         app.state.finder = finder
@@ -239,7 +246,24 @@ async def serve(settings: Settings) -> None:
 
     def housekeeper() -> contextlib.AbstractAsyncContextManager[None]:
         return background_task(
-            "housekeeping", lambda: housekeeping.run_forever(sessions, deps.clock)
+            "housekeeping",
+            lambda: housekeeping.run_forever(
+                sessions, deps.clock, timedelta(days=settings.phone_retention_days)
+            ),
+        )
+
+    def reminder_sweep() -> contextlib.AbstractAsyncContextManager[None]:
+        lead = timedelta(minutes=settings.reminder_lead_minutes)
+        return background_task(
+            "reminders",
+            lambda: reminders.run_forever(
+                sessions,
+                deps.notices,
+                deps.outbox,
+                deps.clock,
+                lead,
+                settings.reminder_sweep_seconds,
+            ),
         )
 
     def no_show_sweep() -> contextlib.AbstractAsyncContextManager[None]:
@@ -257,7 +281,7 @@ async def serve(settings: Settings) -> None:
             app=build_http_app(deps, accounts, finder),
             register=register,
             grpc_services=[BOOKING_DESK, BOOKING_REPORTS, BOOKING_RECORDS],
-            components=[housekeeper, no_show_sweep, sms_outbox],
+            components=[housekeeper, no_show_sweep, sms_outbox, reminder_sweep],
         )
     finally:
         await stations_channel.close()

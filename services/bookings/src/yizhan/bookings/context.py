@@ -10,6 +10,7 @@ from yizhan.bookings.availability import Availability
 from yizhan.bookings.booking_service import BookingService
 from yizhan.bookings.checkin import CheckInDesk
 from yizhan.bookings.forum_admin import ForumAdmin
+from yizhan.bookings.notices import Notices
 from yizhan.bookings.opinions import OpinionDesk
 from yizhan.bookings.otp import OtpService
 from yizhan.bookings.outbox import Outbox
@@ -38,7 +39,15 @@ class Deps:
     limiter: RateLimiter
     otp_client_rule: Rule
     clock: Callable[[], datetime]
+    # Issue 15: the SMS a booking change sends (the reminder sweep queues through it too),
+    # and feedback forms per client address.
+    notices: Notices
+    feedback_client_rule: Rule
 
     async def otp_wait(self, client: str) -> int | None:
         """Count a code requested by this client address; the seconds to wait when too many."""
         return await self.limiter.attempt([Check(self.otp_client_rule, client)])
+
+    async def feedback_wait(self, client: str) -> int | None:
+        """Count a feedback form sent by this client address; the seconds to wait when too many."""
+        return await self.limiter.attempt([Check(self.feedback_client_rule, client)])

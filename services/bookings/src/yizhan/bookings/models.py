@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    SmallInteger,
     String,
     func,
     text,
@@ -60,6 +62,9 @@ OPINION_CATEGORIES = (
     "traffic_safety",
     "other",
 )
+
+# What a worker can report at a station (feedback.py), besides a rating of 1 to 5.
+FEEDBACK_PROBLEMS = ("locked", "no_water", "charger_broken", "dirty", "other")
 
 # Names the code matches on when PostgreSQL refuses a row (see locking.py).
 NO_OVERLAP_CONSTRAINT = "bookings_livestream_no_overlap"
@@ -172,6 +177,13 @@ class Booking(Base):
             postgresql_where=text("status = 'confirmed' AND checked_in_at IS NULL"),
         ),
         Index("bookings_phone_start", "phone", "starts_at"),
+        # What the reminder job scans (reminders.py) and the retention job (retention.py).
+        Index(
+            "bookings_awaiting_reminder",
+            "starts_at",
+            postgresql_where=text("status = 'confirmed' AND reminded_at IS NULL"),
+        ),
+        Index("bookings_holding_phone", "ends_at", postgresql_where=text("phone IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -182,7 +194,8 @@ class Booking(Base):
     forum_session_id: Mapped[int | None] = mapped_column(ForeignKey("forum_sessions.id"))
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    phone: Mapped[str] = mapped_column(String(11))
+    # NULL once erased (retention.py): the row and its counts stay, the person does not.
+    phone: Mapped[str | None] = mapped_column(String(11))
     name: Mapped[str] = mapped_column(String(50))
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -193,6 +206,10 @@ class Booking(Base):
     # The operator who checked the booking in by hand (NULL for a kiosk scan).
     checked_in_by: Mapped[str | None] = mapped_column(String(64))
     no_show_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The reminder SMS before the start went out (reminders.py).
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Phone and name were erased (retention, or the worker asked).
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Opinion(Base):
@@ -296,6 +313,23 @@ class LivestreamOutcome(Base):
     note: Mapped[str] = mapped_column(String(500))
     recorded_by: Mapped[str] = mapped_column(String(64))
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class StationFeedback(Base):
+    """A worker's word on a station, left through the QR code on its kiosk (no login)."""
+
+    __tablename__ = "station_feedback"
+    __table_args__ = (
+        CheckConstraint("rating BETWEEN 1 AND 5", name="station_feedback_rating"),
+        Index("station_feedback_station_created", "station_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    station_id: Mapped[str] = mapped_column(String(64))
+    rating: Mapped[int] = mapped_column(SmallInteger)
+    problems: Mapped[list[str]] = mapped_column(ARRAY(String(16)))
+    text: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 # The shared rate limiter's counters (libs/common ratelimit.py) live in this database too.

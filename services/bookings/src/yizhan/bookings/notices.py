@@ -30,12 +30,18 @@ class Notices:
     def _queue(
         self, session: AsyncSession, booking: Booking, key: str, now: datetime, **fields: object
     ) -> None:
+        if booking.phone is None:  # erased: nobody left to tell
+            return
         text = texts.sms(key, code=booking.code, link=self._link(booking), **fields)
         enqueue(session, booking.phone, text, key, now)
 
     def confirmed(self, session: AsyncSession, booking: Booking, now: datetime) -> None:
         """A booking confirmed at once: its code and the link to view or cancel it."""
         self._queue(session, booking, "confirmed", now, when=self._when(booking))
+
+    def reminder(self, session: AsyncSession, booking: Booking, now: datetime) -> None:
+        """The booking starts soon: when, its code and the link (to cancel if plans changed)."""
+        self._queue(session, booking, "reminder", now, when=self._when(booking))
 
     def promoted(self, session: AsyncSession, booking: Booking, title: str, now: datetime) -> None:
         """A waitlisted booking got a seat."""
@@ -64,9 +70,11 @@ class Notices:
         )
 
     def opinion_answered(
-        self, session: AsyncSession, phone: str, key: str, now: datetime, **fields: object
+        self, session: AsyncSession, phone: str | None, key: str, now: datetime, **fields: object
     ) -> None:
         """An opinion was resolved (with its measure) or declined (with the reason)."""
+        if phone is None:  # the worker's data was erased
+            return
         enqueue(session, phone, texts.sms(key, **fields), key, now)
 
     def _when(self, booking: Booking) -> str:

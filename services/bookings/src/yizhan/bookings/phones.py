@@ -26,9 +26,9 @@ def normalize_phone(raw: str) -> str | None:
     return digits if _MOBILE.match(digits) else None
 
 
-def mask_phone(phone: str) -> str:
-    """138****8000: enough for a person to recognise their own number."""
-    return f"{phone[:3]}****{phone[-4:]}" if len(phone) == 11 else "***"
+def mask_phone(phone: str | None) -> str:
+    """138****8000: enough for a person to recognise their own number (*** once erased)."""
+    return f"{phone[:3]}****{phone[-4:]}" if phone and len(phone) == 11 else "***"
 
 
 def _validate(raw: str) -> str:

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from yizhan.bookings import search_text
 from yizhan.bookings.errors import PeerUnavailable
 from yizhan.bookings.peers.telemetry import LiveDevice, TelemetryClient
 from yizhan.common.stations_directory import Station, StationsDirectory, StationsUnavailable
@@ -111,7 +112,7 @@ class _Snapshot:
 class _Entry:
     station: Station
     item: dict[str, Any]  # without distance_m
-    text: str  # names and address, casefolded, for `q`
+    text: str  # names and address, with their pinyin, for `q` (search_text.py)
     position: tuple[float, float] | None
 
 
@@ -134,6 +135,7 @@ class StationFinder:
         self._clock = clock
         self._snapshot = _Snapshot()
         self._lock = asyncio.Lock()
+        self._warming: asyncio.Future[int] | None = None
 
     async def _fresh(self) -> _Snapshot:
         snap = self._snapshot
@@ -166,6 +168,7 @@ class StationFinder:
                 raise PeerUnavailable("stations_unavailable") from exc
             log.warning("stations unavailable; the finder keeps its last list: %s", exc)
             return snap
+        self._warm_search(stations)
         kinds: dict[str, dict[str, str]] = {}
         for device in devices:
             if device.status == "active":
@@ -179,6 +182,13 @@ class StationFinder:
             live_at=snap.live_at,
             generated_at=snap.generated_at,
         )
+
+    def _warm_search(self, stations: list[Station]) -> None:
+        """Build the stations' pinyin in a worker thread; entries pick it up once there."""
+        if self._warming is not None and not self._warming.done():
+            return
+        parts = [(s.name_zh, s.name_en, s.address) for s in stations]
+        self._warming = asyncio.ensure_future(asyncio.to_thread(search_text.warm, parts))
 
     async def _load_live(self, snap: _Snapshot, now: float) -> _Snapshot:
         live: dict[str, list[LiveDevice]] = {}
@@ -200,19 +210,19 @@ class StationFinder:
         return _Entry(
             station=station,
             item=self._item(snap, station, Query()),
-            text=f"{station.name_zh} {station.name_en} {station.address}".casefold(),
+            text=search_text.known_or_plain(station.name_zh, station.name_en, station.address),
             position=(station.latitude, station.longitude) if has_position else None,
         )
 
     async def search(self, query: Query) -> dict[str, Any]:
         """The contract's answer: `generated_at` and the matching stations' items."""
         snap = await self._fresh()
-        needle = (query.q or "").strip().casefold()
+        needle = search_text.needle_of(query.q)
         entries = [
             e
             for e in snap.entries
             if (not query.district or e.station.district == query.district)
-            and (not needle or needle in e.text)
+            and search_text.matches(needle, e.text)
         ]
         if query.lat is None or query.lng is None:
             chosen = entries[: query.limit]

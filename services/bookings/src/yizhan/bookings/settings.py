@@ -63,6 +63,16 @@ class Settings(ServiceSettings):
     # How long the finder keeps station facts (names, hours, devices) before asking again.
     public_stations_refresh_seconds: float = Field(default=30.0, ge=0)
 
+    # The reminder SMS goes this long before a confirmed booking's start; the sweep that
+    # queues it runs this often.
+    reminder_lead_minutes: int = Field(default=120, ge=1)
+    reminder_sweep_seconds: float = Field(default=60.0, ge=0.1)
+    # Phone numbers and names of finished bookings are erased this long after their end
+    # (the privacy notice tells workers so); the bookings stay, counted, without them.
+    phone_retention_days: int = Field(default=180, ge=1)
+    # Feedback left at a station (no login): forms one client address may send an hour.
+    feedback_per_client_per_hour: int = Field(default=10, ge=1)
+
     # Opinions: how many one attendee may raise per session, and for how long after its end.
     opinions_per_booking: int = Field(default=5, ge=1)
     opinion_days_after: int = Field(default=14, ge=0)

@@ -6,12 +6,12 @@ from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from yizhan.bookings import repository, texts
+from yizhan.bookings import repository, search_text, texts
 from yizhan.bookings.availability import FALLBACK_TIMEZONE, station_zone
 from yizhan.bookings.context import Deps
 from yizhan.bookings.peers.stations import StationInfo
 from yizhan.bookings.texts import Lang
-from yizhan.bookings.web.display import moment, time_range, when
+from yizhan.bookings.web.display import moment, when
 from yizhan.bookings.web.forms import forum_value, slot_value
 
 # Dates offered in the form's date list (the API accepts each point's whole horizon).
@@ -49,17 +49,15 @@ async def bookable_stations(deps: Deps) -> list[FoundStation]:
 
 
 def search(found: list[FoundStation], query: str, district: str) -> list[FoundStation]:
-    """Stations whose name or id contains `query`, in `district` when one is chosen."""
-    needle = query.strip().casefold()
+    """Stations whose name (Chinese, pinyin, English) or id contains `query`, in `district`
+    when one is chosen."""
+    needle = search_text.needle_of(query)
     return [
         f
         for f in found
         if (not district or f.info.district == district)
-        and (
-            not needle
-            or needle in f.info.name_zh.casefold()
-            or needle in f.info.name_en.casefold()
-            or needle in f.info.id.casefold()
+        and search_text.matches(
+            needle, search_text.searchable(f.info.name_zh, f.info.name_en, f.info.id)
         )
     ]
 
@@ -77,29 +75,57 @@ def day_choices(deps: Deps, tz: ZoneInfo, lang: Lang) -> list[tuple[str, str]]:
 
 
 async def livestream_choices(
-    deps: Deps, station: StationInfo, day: date, lang: Lang
+    deps: Deps, station: StationInfo, day: date, lang: Lang, chosen: str = ""
 ) -> list[dict[str, Any]]:
-    """Per active point: its name, step, longest booking, and the free starts of `day`."""
+    """Per active point: its name, step, longest booking, and the free starts of `day`
+    (also grouped by part of the day)."""
     tz = zone_of(station)
     async with deps.sessions() as session:
         points = await repository.list_points(session, [station.id])
     listed = []
     for point in points:
         _, slots = await deps.availability.day_slots(point, day)
+        free = [s for s in slots if s.available]
+        # The start alone ("14:00"): the legend says these are starts, and three fit a row.
+        starts = [(slot_value(point.id, s.start), f"{s.start.astimezone(tz):%H:%M}") for s in free]
+        hours = [s.start.astimezone(tz).hour for s in free]
         listed.append(
             {
                 "id": point.id,
                 "name": point.name,
                 "slot_minutes": point.slot_minutes,
                 "max_steps": point.max_steps,
-                "starts": [
-                    (slot_value(point.id, s.start), time_range(s.start, s.end, tz))
-                    for s in slots
-                    if s.available
-                ],
+                "starts": starts,
+                "parts": day_parts(starts, hours, chosen, lang),
             }
         )
     return listed
+
+
+# Parts of the day the slot buttons are grouped in (start hour, key), so that a station
+# open round the clock shows four lines, not 48 buttons, until the worker opens one.
+DAY_PARTS = ((0, "night"), (6, "morning"), (12, "afternoon"), (18, "evening"))
+# Up to this many free starts in a day, every part is open from the start.
+OPEN_ALL_UP_TO = 12
+
+
+def day_parts(
+    starts: list[tuple[str, str]], hours: list[int], chosen: str, lang: Lang
+) -> list[dict[str, Any]]:
+    """The starts grouped by part of the day (empty parts left out), each part folded
+    (<details>, no JavaScript needed) unless the day is short or it holds the chosen start."""
+    parts: list[dict[str, Any]] = []
+    for (value, label), hour in zip(starts, hours, strict=True):
+        key = next(k for start, k in reversed(DAY_PARTS) if hour >= start)
+        if not parts or parts[-1]["key"] != key:
+            parts.append({"key": key, "label": texts.text(f"form.part_{key}", lang), "starts": []})
+        parts[-1]["starts"].append((value, label))
+    for part in parts:
+        # A short day shows whole; a long one opens only the part of the worker's choice.
+        part["open"] = len(starts) <= OPEN_ALL_UP_TO or any(
+            value == chosen for value, _ in part["starts"]
+        )
+    return parts
 
 
 def length_choices(points: list[dict[str, Any]], lang: Lang) -> list[tuple[int, str]]:

@@ -62,13 +62,27 @@ def equipment_lines(lang: Lang, availability: dict[str, Any]) -> list[str]:
             )
         )
     if water["total"]:
-        lines.append(texts.text("finder.water", lang, **water))
+        # None working is said in words: "0/1" is easy to misread as "working".
+        key = "finder.water" if water["working"] else "finder.water_down"
+        lines.append(texts.text(key, lang, **water))
     return lines
+
+
+# Amenities the finder names in words; any other is shown as the operator typed it.
+KNOWN_AMENITIES = frozenset(
+    {"charging", "water", "rest", "microwave", "toilet", "wifi", "first_aid", "umbrella"}
+)
+
+
+def amenity_text(lang: Lang, amenity: str) -> str:
+    """An amenity in the worker's language (known ones), else as registered."""
+    return texts.text(f"amenity.{amenity}", lang) if amenity in KNOWN_AMENITIES else amenity
 
 
 def _view(lang: Lang, item: dict[str, Any]) -> dict[str, Any]:
     return {
         **item,
+        "amenity_names": [amenity_text(lang, a) for a in item["amenities"]],
         "title": item["name"][lang] or item["name"]["zh"],
         "distance": distance_text(lang, item["distance_m"]),
         "open_text": open_text(lang, item["open_now"]),

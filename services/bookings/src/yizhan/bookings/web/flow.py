@@ -11,6 +11,7 @@
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -112,13 +113,14 @@ async def _page(
     day_value: str | None,
     query: str = "",
     district: str = "",
+    chosen: str = "",
 ) -> tuple[str, dict[str, Any]]:
     """The finder, or the chosen station's page of free slots and sessions."""
     try:
         station = await choices.station_or_none(deps, station_id)
         if station is None:
             return "find.html", await _finder(deps, lang, query, district)
-        return "station.html", await _station_page(deps, lang, station, day_value)
+        return "station.html", await _station_page(deps, lang, station, day_value, chosen)
     except PeerUnavailable:
         context = {"notice": texts.text("form.unavailable", lang), "found": [], "districts": []}
         return "find.html", {**context, "query": query, "district": district, "more": False}
@@ -148,7 +150,7 @@ async def _finder(deps: Deps, lang: Lang, query: str, district: str) -> dict[str
 
 
 async def _station_page(
-    deps: Deps, lang: Lang, station: StationInfo, day_value: str | None
+    deps: Deps, lang: Lang, station: StationInfo, day_value: str | None, choice_value: str = ""
 ) -> dict[str, Any]:
     tz = choices.zone_of(station)
     days = choices.day_choices(deps, tz, lang)
@@ -156,7 +158,7 @@ async def _station_page(
     day = chosen if chosen is not None and chosen.isoformat() in dict(days) else None
     day = day or parse_day(days[0][0])
     assert day is not None
-    points = await choices.livestream_choices(deps, station, day, lang)
+    points = await choices.livestream_choices(deps, station, day, lang, choice_value)
     return {
         "station": station,
         "station_name": choices.station_name(station, lang),
@@ -166,11 +168,25 @@ async def _station_page(
         "lengths": choices.length_choices(points, lang),
         "sessions": await choices.session_choices(deps, station, lang),
         "form": {"choice": "", "length": "1", "phone": "", "name": ""},
+        "retention_days": deps.settings.phone_retention_days,
     }
 
 
 def _station_link(station: str, day: str) -> str:
     return "/?" + urlencode({"station": station, "date": day})
+
+
+REMEMBER_SCRIPT = (Path(__file__).parent / "remember.js").read_bytes
+
+
+@router.get("/remember.js")
+async def remember_script() -> Response:
+    """The booking form's only script: remembers name and phone on the device, if asked."""
+    return Response(
+        REMEMBER_SCRIPT(),
+        media_type="text/javascript",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
 
 
 @router.get("/")
@@ -200,7 +216,9 @@ async def _back_to_station(
     errors: FieldErrors,
     status_code: int,
 ) -> Response:
-    template, context = await _page(deps, errors.lang, station_id=station, day_value=day)
+    template, context = await _page(
+        deps, errors.lang, station_id=station, day_value=day, chosen=form.get("choice", "")
+    )
     context.update(errors=errors, form=form)
     return render(request, template, context, status_code, back_to=_station_link(station, day))
 

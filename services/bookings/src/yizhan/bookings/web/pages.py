@@ -1,20 +1,29 @@
-"""A booking's own page (/b/{code}?token=...): the code and its QR code to show at the
-kiosk, cancel, and for forum attendees the opinions they raised; plus the language switch."""
+"""A booking's own page (/b/{code}?token=...): the code and, once confirmed, its QR code to
+show at the kiosk (a waitlisted booking shows its place in the queue instead), cancel (asked
+once, on a page of its own: works without JavaScript), add to calendar (.ics), and for forum
+attendees the opinions they raised; plus the language switch."""
 
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from yizhan.bookings import repository, texts
+from yizhan.bookings import repository, texts, worker_data
 from yizhan.bookings.api.deps import DepsDep
 from yizhan.bookings.context import Deps
 from yizhan.bookings.errors import BookingError, NotFound, PeerUnavailable
-from yizhan.bookings.models import CANCELLED, OPINION_CATEGORIES, Booking
+from yizhan.bookings.models import (
+    ACTIVE_STATUSES,
+    CANCELLED,
+    CONFIRMED,
+    OPINION_CATEGORIES,
+    Booking,
+)
 from yizhan.bookings.opinions import may_submit
 from yizhan.bookings.texts import Lang
-from yizhan.bookings.web import choices
+from yizhan.bookings.web import calendar, choices
 from yizhan.bookings.web.display import when
 from yizhan.bookings.web.forms import FieldErrors, check_opinion_text
 from yizhan.bookings.web.qr import qr_svg
@@ -47,19 +56,21 @@ async def _context(deps: Deps, lang: Lang, booking: Booking, token: str) -> dict
         else:
             forum = await repository.get_forum_session(session, booking.forum_session_id or 0)
             title = forum.topic if forum else ""
+        position = await worker_data.waitlist_position(session, booking)
     now = deps.clock()
     opinions = await deps.opinions.of_booking(booking.id) if booking.forum_session_id else []
     return {
         "booking": booking,
         "token": token,
-        "qr": qr_svg(booking.code) if booking.status != CANCELLED else None,
+        # Only a confirmed booking is scanned at the kiosk; a waitlisted one waits its turn.
+        "qr": qr_svg(booking.code) if booking.status == CONFIRMED else None,
+        "position": position,
+        "calendar_url": calendar_url(booking.code, token),
         "station_name": choices.station_name(station, lang) if station else booking.station_id,
         "title": title,
         "when": when(booking.starts_at, booking.ends_at, tz, now.astimezone(tz).date(), lang),
         "status_label": texts.text(f"status.{booking.status}", lang),
-        "can_cancel": booking.status != CANCELLED
-        and booking.checked_in_at is None
-        and now < booking.starts_at,
+        "can_cancel": can_cancel(booking, now),
         "can_give_opinion": may_submit(booking, now, deps.opinions.rules) is None
         and len(opinions) < deps.opinions.rules.per_booking,
         "categories": [(c, texts.text(f"category.{c}", lang)) for c in OPINION_CATEGORIES],
@@ -105,12 +116,49 @@ async def view_booking(
     return render(request, "booking.html", context)
 
 
+def can_cancel(booking: Booking, now: datetime) -> bool:
+    """Whether the worker may still cancel (not cancelled, not started, not checked in)."""
+    return (
+        booking.status in ACTIVE_STATUSES
+        and booking.checked_in_at is None
+        and now < booking.starts_at
+    )
+
+
+def calendar_url(code: str, token: str) -> str:
+    """The address of a booking's calendar file."""
+    return f"/b/{quote(code)}/calendar.ics?{urlencode({'token': token})}"
+
+
+@router.get("/b/{code}/cancel")
+async def ask_before_cancelling(
+    request: Request, code: str, deps: DepsDep, token: Token = ""
+) -> Response:
+    """ "Really cancel?": the one question, with the booking named, before anything changes."""
+    lang = request_lang(request)
+    try:
+        booking = await deps.bookings.get(code, token)
+    except NotFound:
+        return render(request, "not_found.html", {}, 404)
+    context = await _context(deps, lang, booking, token)
+    if not context["can_cancel"]:
+        return RedirectResponse(booking_url(booking.code, token), status_code=303)
+    return render(request, "cancel_confirm.html", context)
+
+
 @router.post("/b/{code}/cancel")
 async def cancel_booking(
-    request: Request, code: str, deps: DepsDep, token: FormField = ""
+    request: Request,
+    code: str,
+    deps: DepsDep,
+    token: FormField = "",
+    confirmed: FormField = "",
 ) -> Response:
-    """Cancel from the booking page, then show it again."""
+    """Cancel once the worker said yes on the question page, then show the booking again;
+    without that yes, the question."""
     lang = request_lang(request)
+    if confirmed != "yes":
+        return await ask_before_cancelling(request, code, deps, token)
     try:
         booking = await deps.bookings.cancel(code, token)
     except NotFound:
@@ -158,6 +206,36 @@ async def submit_opinion(
     context = await _context(deps, lang, booking, token)
     context.update(errors=errors, opinion_form={"category": category, "text": text})
     return render(request, "booking.html", context, status_code, back_to=_page(booking, token))
+
+
+@router.get("/b/{code}/calendar.ics")
+async def booking_calendar(
+    request: Request, code: str, deps: DepsDep, token: Token = ""
+) -> Response:
+    """The booking as an iCalendar event (RFC 5545) to add to the phone's calendar."""
+    lang = request_lang(request)
+    try:
+        booking = await deps.bookings.get(code, token)
+    except NotFound:
+        return render(request, "not_found.html", {}, 404)
+    context = await _context(deps, lang, booking, token)
+    site = deps.settings.public_base_url.rstrip("/")
+    body = calendar.booking_event(
+        booking,
+        summary=f"{context['title']} · {context['station_name']}",
+        location=context["station_name"],
+        description=texts.text("form.calendar_description", lang, code=booking.code),
+        url=site + booking_url(booking.code, token),
+        now=deps.clock(),
+    )
+    return Response(
+        body,
+        media_type="text/calendar; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="yizhan-{booking.code}.ics"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @router.get("/lang/{lang}")
