@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import BigInteger, DateTime, String, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +35,50 @@ class AuditLogColumns:
 
 
 Entry = TypeVar("Entry", bound=AuditLogColumns)
+
+
+class AuditEntryOut(BaseModel):
+    """One change, with the record before and after it (null when created)."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    entity: str
+    entity_id: str
+    station_id: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+class AuditPage(BaseModel):
+    """Newest first; pass `next` as `before` for the following page."""
+
+    items: list[AuditEntryOut]
+    next: str | None
+
+
+def page_of(rows: Sequence[AuditLogColumns], limit: int) -> AuditPage:
+    """The page of `rows` read with `limit + 1` (one more tells there is a next page)."""
+    more = len(rows) > limit
+    shown = rows[:limit]
+    return AuditPage(
+        items=[
+            AuditEntryOut(
+                id=row.id,
+                at=row.at,
+                actor=row.actor,
+                action=row.action,
+                entity=row.entity,
+                entity_id=row.entity_id,
+                station_id=row.station_id,
+                before=row.before,
+                after=row.after,
+            )
+            for row in shown
+        ],
+        next=str(shown[-1].id) if more and shown else None,
+    )
 
 
 def record(

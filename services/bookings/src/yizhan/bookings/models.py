@@ -1,7 +1,7 @@
 """Tables of the bookings database: livestream points, forum sessions, bookings, opinions
-and measures, one-time codes, idempotency keys, the SMS outbox and the audit log. The migrations (migrations/versions) are
-the authority on constraints; the ones that keep bookings apart are repeated here so they are
-easy to find."""
+and measures, one-time codes, idempotency keys, the SMS outbox and the audit log. The
+migrations (migrations/versions) are the authority on constraints; the ones that keep
+bookings apart are repeated here so they are easy to find."""
 
 from datetime import datetime
 from decimal import Decimal
