@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from yizhan.api.bookings.v1 import bookings_pb2_grpc
 from yizhan.api.stations.v1 import stations_pb2_grpc
 from yizhan.api.telemetry.v1 import insights_pb2_grpc, telemetry_pb2_grpc
+from yizhan.console.peers.bookings import BookingsAdmin
 from yizhan.console.peers.stations import StationsDirectory
 from yizhan.console.settings import ConsoleSettings
 from yizhan.console.sources import Sources
@@ -22,6 +23,7 @@ class ConsoleDeps:
     settings: ConsoleSettings
     sources: Sources
     directory: StationsDirectory
+    bookings_admin: BookingsAdmin
 
 
 def build_console(
@@ -44,7 +46,8 @@ def build_console(
         stations_pb2_grpc.StationAdminStub(stations),
         deadline,
     )
-    return ConsoleDeps(settings, sources, directory)
+    bookings_admin = BookingsAdmin(bookings_pb2_grpc.BookingAdminStub(bookings), deadline)
+    return ConsoleDeps(settings, sources, directory, bookings_admin)
 
 
 def get_console(request: Request) -> ConsoleDeps:
@@ -58,5 +61,11 @@ def get_directory(request: Request) -> StationsDirectory:
     return get_console(request).directory
 
 
+def get_bookings_admin(request: Request) -> BookingsAdmin:
+    """The bookings management client, set up by app.py."""
+    return get_console(request).bookings_admin
+
+
 ConsoleDep = Annotated[ConsoleDeps, Depends(get_console)]
 DirectoryDep = Annotated[StationsDirectory, Depends(get_directory)]
+BookingsAdminDep = Annotated[BookingsAdmin, Depends(get_bookings_admin)]

@@ -21,7 +21,7 @@ from yizhan.bookings.api import (
 )
 from yizhan.bookings.api.deps import station_in_scope
 from yizhan.bookings.context import Deps
-from yizhan.bookings.errors import BookingError, InvalidInput
+from yizhan.bookings.errors import BookingError, InvalidInput, NotFound
 from yizhan.bookings.schemas import (
     ForumSessionIn,
     ForumSessionPatch,
@@ -50,12 +50,13 @@ def _field_errors(exc: ValidationError) -> list[bookings_pb2.BookingFieldError]:
     ]
 
 
-def _target_id(request: Request_) -> int:
-    """The numeric id in `target`; a malformed one is reported like an absent thing."""
+def _target_id(request: Request_, absent: str) -> int:
+    """The numeric id in `target`; a malformed one is reported like an absent thing (the
+    message key `absent`)."""
     try:
         return int(request.target)
     except ValueError:
-        raise BookingError("not_found") from None
+        raise NotFound(absent) from None
 
 
 class BookingAdminServicer(bookings_pb2_grpc.BookingAdminServicer):
@@ -128,7 +129,7 @@ class BookingAdminServicer(bookings_pb2_grpc.BookingAdminServicer):
         async def act(operator: Operator, session: AsyncSession) -> BaseModel:
             body = self._body(request, LivestreamPointPatch)
             return await catalog_routes.update_point(
-                _target_id(request), body, operator, self._deps, session
+                _target_id(request, "point_unknown"), body, operator, self._deps, session
             )
 
         return await self._run(request, act, writes=True)
@@ -157,14 +158,16 @@ class BookingAdminServicer(bookings_pb2_grpc.BookingAdminServicer):
         async def act(operator: Operator, session: AsyncSession) -> BaseModel:
             body = self._body(request, ForumSessionPatch)
             return await session_routes.update_session(
-                _target_id(request), body, operator, self._deps
+                _target_id(request, "session_unknown"), body, operator, self._deps
             )
 
         return await self._run(request, act, writes=True)
 
     async def CancelForumSession(self, request: Request_, context: ServicerContext) -> Reply:
         async def act(operator: Operator, session: AsyncSession) -> BaseModel:
-            return await session_routes.cancel_session(_target_id(request), operator, self._deps)
+            return await session_routes.cancel_session(
+                _target_id(request, "session_unknown"), operator, self._deps
+            )
 
         return await self._run(request, act, writes=True)
 
@@ -187,7 +190,7 @@ class BookingAdminServicer(bookings_pb2_grpc.BookingAdminServicer):
         async def act(operator: Operator, session: AsyncSession) -> BaseModel:
             body = self._body(request, OpinionPatch)
             return await opinion_routes.move_opinion(
-                _target_id(request), body, operator, self._deps
+                _target_id(request, "opinion_not_found"), body, operator, self._deps
             )
 
         return await self._run(request, act, writes=True)
