@@ -8,6 +8,7 @@ and a viewer cannot change anything."""
 import re
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,11 +33,12 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 VIEWER_PASSWORD = "console-viewer-password"
 
 
-def _console_client(stack: Stack, username: str, password: str) -> httpx.Client:
-    client = httpx.Client(base_url=stack.url("console"), timeout=20)
-    login = client.post("/console/login", data={"username": username, "password": password})
-    assert login.status_code == 303, login.text
-    return client
+@contextmanager
+def _console_client(stack: Stack, username: str, password: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.url("console"), timeout=20) as client:
+        login = client.post("/console/login", data={"username": username, "password": password})
+        assert login.status_code == 303, login.text
+        yield client
 
 
 @pytest.fixture(scope="module")
