@@ -27,8 +27,7 @@ ADMIN_PASSWORD = "console-admin-password"
 DISTRICT_PASSWORD = "console-district-password"
 DISTRICT = "南川区"
 OTHER_DISTRICT_STATION = "CQ-YZ-0001"
-# `make run` with its demo takes minutes when the machine is shared (2 cores, many tests).
-READY_TIMEOUT_SECONDS = 300
+READY_TIMEOUT_SECONDS = 150
 WAIT_SECONDS = 30.0
 
 

@@ -12,11 +12,11 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.console.conftest import DISTRICT, DISTRICT_PASSWORD, Stack
+from tests.console_bookings.conftest import DISTRICT, DISTRICT_PASSWORD, Desk
 from tests.support.axe import assert_accessible
 from tests.support.browser import chromium
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.integration
 
 STATION = "BKB-0001"
 
@@ -29,7 +29,7 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def station(stack: Stack, admin: dict[str, str]) -> str:
+def station(stack: Desk, admin: dict[str, str]) -> str:
     """A station of the district operator's district, for this module alone."""
     body = {"id": STATION, "name": {"zh": "浏览器测试驿站", "en": "Browser desk"}}
     reply = httpx.post(
@@ -41,7 +41,7 @@ def station(stack: Stack, admin: dict[str, str]) -> str:
     return STATION
 
 
-def _sign_in(page: Page, stack: Stack) -> None:
+def _sign_in(page: Page, stack: Desk) -> None:
     page.goto(f"{stack.url('console')}/console/login")
     page.fill("#username", "nanchuan")
     page.fill("#password", DISTRICT_PASSWORD)
@@ -50,7 +50,7 @@ def _sign_in(page: Page, stack: Stack) -> None:
 
 
 def test_district_operator_manages_bookings_in_the_browser(
-    browser: Browser, stack: Stack, station: str, district_operator: dict[str, str]
+    browser: Browser, stack: Desk, station: str, district_operator: dict[str, str]
 ) -> None:
     page = browser.new_page(java_script_enabled=False)
     _sign_in(page, stack)

@@ -16,25 +16,23 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from tests.console.conftest import (
+from tests.console_bookings.conftest import (
     DISTRICT,
     DISTRICT_PASSWORD,
     OTHER_DISTRICT_STATION,
-    Stack,
+    VIEWER_PASSWORD,
+    Desk,
     token,
 )
-from tests.support.operators import create_operator
-from yizhan.devstack.postgres import SUPERUSER
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.integration
 
 STATION = "BKM-0001"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-VIEWER_PASSWORD = "console-viewer-password"
 
 
 @contextmanager
-def _console_client(stack: Stack, username: str, password: str) -> Iterator[httpx.Client]:
+def _console_client(stack: Desk, username: str, password: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=stack.url("console"), timeout=20) as client:
         login = client.post("/console/login", data={"username": username, "password": password})
         assert login.status_code == 303, login.text
@@ -42,7 +40,7 @@ def _console_client(stack: Stack, username: str, password: str) -> Iterator[http
 
 
 @pytest.fixture(scope="module")
-def station(stack: Stack, admin: dict[str, str]) -> str:
+def station(stack: Desk, admin: dict[str, str]) -> str:
     """A station of the district operator's district, for this module alone."""
     body = {
         "id": STATION,
@@ -55,7 +53,7 @@ def station(stack: Stack, admin: dict[str, str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def console(stack: Stack, district_operator: dict[str, str]) -> Iterator[httpx.Client]:
+def console(stack: Desk, district_operator: dict[str, str]) -> Iterator[httpx.Client]:
     """The district operator signed in to the console."""
     with _console_client(stack, "nanchuan", DISTRICT_PASSWORD) as client:
         yield client
@@ -65,7 +63,7 @@ def _page(station_id: str, path: str = "bookings") -> str:
     return f"/console/manage/stations/{station_id}/{path}"
 
 
-def _audit(stack: Stack, headers: dict[str, str], **params: Any) -> list[dict[str, Any]]:
+def _audit(stack: Desk, headers: dict[str, str], **params: Any) -> list[dict[str, Any]]:
     reply = httpx.get(f"{stack.url('bookings')}/api/v1/audit", params=params, headers=headers)
     assert reply.status_code == 200, reply.text
     items: list[dict[str, Any]] = reply.json()["items"]
@@ -84,7 +82,7 @@ def _entry(
     return found[0]
 
 
-def _points(stack: Stack, headers: dict[str, str]) -> list[dict[str, Any]]:
+def _points(stack: Desk, headers: dict[str, str]) -> list[dict[str, Any]]:
     reply = httpx.get(
         f"{stack.url('bookings')}/api/v1/livestream-points",
         params={"station_id": STATION},
@@ -94,7 +92,7 @@ def _points(stack: Stack, headers: dict[str, str]) -> list[dict[str, Any]]:
     return items
 
 
-def _sessions(stack: Stack, headers: dict[str, str]) -> list[dict[str, Any]]:
+def _sessions(stack: Desk, headers: dict[str, str]) -> list[dict[str, Any]]:
     reply = httpx.get(
         f"{stack.url('bookings')}/api/v1/forum-sessions",
         params={"station_id": STATION, "past_days": 30},
@@ -110,7 +108,7 @@ def _local_input(moment: datetime) -> str:
 
 
 def test_points_are_added_changed_retired_and_audited(
-    stack: Stack, station: str, console: httpx.Client, district_operator: dict[str, str]
+    stack: Desk, station: str, console: httpx.Client, district_operator: dict[str, str]
 ) -> None:
     # A field that is not a number, and one bookings refuses: each is its field's error.
     bad = console.post(
@@ -168,7 +166,7 @@ def test_points_are_added_changed_retired_and_audited(
 
 
 def test_sessions_are_scheduled_changed_cancelled_and_audited(
-    stack: Stack, station: str, console: httpx.Client, district_operator: dict[str, str]
+    stack: Desk, station: str, console: httpx.Client, district_operator: dict[str, str]
 ) -> None:
     start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=3)
     form = {
@@ -228,7 +226,7 @@ def test_sessions_are_scheduled_changed_cancelled_and_audited(
     assert cancel["actor"] == "nanchuan"
 
 
-def _book_seat(stack: Stack, session_id: int) -> str:
+def _book_seat(stack: Desk, session_id: int) -> str:
     """A worker books a seat through the public API; the booking code."""
     phone = f"139{uuid.uuid4().int % 10**8:08d}"
     bookings = stack.url("bookings")
@@ -245,7 +243,7 @@ def _book_seat(stack: Stack, session_id: int) -> str:
 
 
 def test_check_in_by_hand_and_operator_cancel_are_audited(
-    stack: Stack, station: str, console: httpx.Client, district_operator: dict[str, str]
+    stack: Desk, station: str, console: httpx.Client, district_operator: dict[str, str]
 ) -> None:
     bookings = stack.url("bookings")
     soon = datetime.now(UTC) + timedelta(minutes=5)
@@ -292,7 +290,7 @@ def test_check_in_by_hand_and_operator_cancel_are_audited(
     assert (entry["before"]["status"], entry["after"]["status"]) == ("confirmed", "cancelled")
 
 
-def _opinions(stack: Stack, headers: dict[str, str], station_id: str) -> list[dict[str, Any]]:
+def _opinions(stack: Desk, headers: dict[str, str], station_id: str) -> list[dict[str, Any]]:
     reply = httpx.get(
         f"{stack.url('bookings')}/api/v1/opinions",
         params={"station_id": station_id},
@@ -303,7 +301,7 @@ def _opinions(stack: Stack, headers: dict[str, str], station_id: str) -> list[di
     return items
 
 
-def _past_session(stack: Stack, headers: dict[str, str], station_id: str, topic: str) -> int:
+def _past_session(stack: Desk, headers: dict[str, str], station_id: str, topic: str) -> int:
     """A session held yesterday (operators record meetings held, to log their opinions)."""
     start = datetime.now(UTC) - timedelta(days=1)
     reply = httpx.post(
@@ -323,7 +321,7 @@ def _past_session(stack: Stack, headers: dict[str, str], station_id: str, topic:
 
 
 def test_opinions_are_recorded_grouped_moved_and_audited(
-    stack: Stack, station: str, console: httpx.Client, district_operator: dict[str, str]
+    stack: Desk, station: str, console: httpx.Client, district_operator: dict[str, str]
 ) -> None:
     session_id = _past_session(stack, district_operator, station, "停车问题议事会")
     empty = console.post(
@@ -405,7 +403,7 @@ def test_opinions_are_recorded_grouped_moved_and_audited(
 
 
 def test_another_districts_station_is_refused(
-    stack: Stack,
+    stack: Desk,
     station: str,
     console: httpx.Client,
     admin: dict[str, str],
@@ -448,15 +446,8 @@ def test_another_districts_station_is_refused(
     assert all(e["station_id"] != other for e in _audit(stack, district_operator))
 
 
-@pytest.fixture(scope="module")
-def viewer(stack: Stack) -> str:
-    """A read-only operator of the same district."""
-    stations_db = f"postgresql+psycopg://{SUPERUSER}@127.0.0.1:{stack.ports['pg']}/yz_stations"
-    create_operator(stations_db, "bk-viewer", VIEWER_PASSWORD, "viewer", DISTRICT)
-    return "bk-viewer"
-
-
-def test_a_viewer_cannot_write(stack: Stack, station: str, viewer: str) -> None:
+def test_a_viewer_cannot_write(stack: Desk, station: str) -> None:
+    viewer = "bk-viewer"
     with _console_client(stack, viewer, VIEWER_PASSWORD) as client:
         assert client.get(_page(station)).status_code == 403
         made = client.post(f"{_page(station)}/points", data={"name": "只读", "slot_minutes": "30"})
