@@ -270,7 +270,7 @@ def test_check_in_by_hand_and_operator_cancel_are_audited(
     assert "done=checked_in" in done.headers["location"]
     again = console.post(f"{_page(station)}/check-in", data={"code": code})
     assert again.status_code == 409
-    assert "已签到" in again.text
+    assert "已经签到过了" in again.text
 
     entries = _audit(stack, district_operator, station_id=station, entity="booking")
     entry = _entry(entries, "check_in", "booking", code)
