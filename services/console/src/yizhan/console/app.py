@@ -12,7 +12,14 @@ from yizhan.common.account_versions import CachedAccountVersions, stations_accou
 from yizhan.common.auth import AccountVersions
 from yizhan.common.http import create_http_app, problem
 from yizhan.common.runtime import serve_until_stopped
-from yizhan.console import api_routes, assets, bookings_manage, live, manage_routes
+from yizhan.console import (
+    api_routes,
+    assets,
+    bookings_manage,
+    live,
+    manage_routes,
+    opinions_manage,
+)
 from yizhan.console.i18n import translator
 from yizhan.console.routes import router as pages_router
 from yizhan.console.session import request_lang
@@ -60,6 +67,7 @@ def build_http_app(console: ConsoleDeps, accounts: AccountVersions) -> FastAPI:
     app.include_router(api_routes.router)
     app.include_router(manage_routes.router)
     app.include_router(bookings_manage.router)
+    app.include_router(opinions_manage.router)
     return app
 
 
