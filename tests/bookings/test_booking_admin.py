@@ -48,6 +48,12 @@ def test_actions_are_the_operators_checked_and_audited(network: Network, station
     invalid = call("CreateLivestreamPoint", district, station_id=mine, body={"slot_minutes": 7})
     assert invalid.code == "invalid"
     assert {e.field for e in invalid.errors} == {"name", "slot_minutes"}
+    garbled = bookings_pb2.BookingAdminRequest(
+        operator_token=district, station_id=mine, body_json="{not json"
+    )
+    refused = stub.CreateLivestreamPoint(garbled, timeout=10)
+    assert refused.code == "invalid"
+    assert [e.field for e in refused.errors] == ["name"]
     made = call("CreateLivestreamPoint", district, station_id=mine, body=point)
     assert made.code == "", made
     point_id = json.loads(made.result_json)["id"]

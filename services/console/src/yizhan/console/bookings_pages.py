@@ -112,6 +112,9 @@ async def ask(
         )
     except SourceDown:
         return HTMLResponse(translator(request_lang(request))("bookings_down"), status_code=503)
+    if reply.code == "stations_unavailable":
+        # Bookings could not ask stations whose station it is: nobody's field.
+        return HTMLResponse(translator(request_lang(request))("stations_down"), status_code=503)
     status = REFUSED.get(reply.code)
     if status is not None:
         return refusal(request, status)

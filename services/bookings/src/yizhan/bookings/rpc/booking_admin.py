@@ -103,8 +103,12 @@ class BookingAdminServicer(bookings_pb2_grpc.BookingAdminServicer):
 
     @staticmethod
     def _body(request: Request_, schema: type[Body], **extra: Any) -> Body:
-        fields = json.loads(request.body_json or "{}")
+        try:
+            fields = json.loads(request.body_json or "{}")
+        except json.JSONDecodeError:
+            fields = {}
         if not isinstance(fields, dict):
+            # Not an object: validated as an empty body, so each required field says so.
             fields = {}
         return schema.model_validate({**fields, **extra})
 
