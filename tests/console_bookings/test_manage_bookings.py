@@ -1,9 +1,9 @@
 """Bookings-side management in the console (issue 14 items 1 and 5), against the running
-network: a district operator adds, changes and retires a livestream point, schedules,
-changes and cancels a session, checks a worker in by hand, records opinions raised in the
-room, groups them under a measure and moves them on; every action lands in bookings' audit
-log with who and the record before and after. Another district's station is refused (403),
-and a viewer cannot change anything."""
+services: a district operator adds, changes and retires a livestream point, schedules,
+changes and cancels a session, checks a worker in by hand and cancels a booking for its
+holder, records opinions raised in the room, groups them under a measure and moves them on;
+every action lands in bookings' audit log with who and the record before and after. Another
+district's station is refused (403), and a viewer cannot change anything."""
 
 import re
 import uuid
@@ -281,10 +281,20 @@ def test_check_in_by_hand_and_operator_cancel_are_audited(
     assert "王师傅" not in str(entry)
     assert "139" not in str(entry["after"].get("phone", ""))
 
-    # An operator's cancel of another booking (through the API) is audited too.
+    # An operator cancels another booking for its holder: audited too.
     other = _book_seat(stack, session.json()["id"])
-    cancel = httpx.post(f"{bookings}/api/v1/bookings/{other}/cancel", headers=district_operator)
-    assert cancel.status_code == 200, cancel.text
+    unknown = console.post(f"{_page(station)}/cancel", data={"code": "ZZZZZZZZ"})
+    assert unknown.status_code == 422
+    assert 'id="cancel-code-error"' in unknown.text
+    cancel = console.post(f"{_page(station)}/cancel", data={"code": other})
+    assert cancel.status_code == 303
+    assert "done=booking_cancelled" in cancel.headers["location"]
+    held = httpx.get(
+        f"{bookings}/api/v1/bookings/export.csv",
+        params={"station_id": station},
+        headers=district_operator,
+    )
+    assert any(other in line and "已取消" in line for line in held.text.splitlines())
     entries = _audit(stack, district_operator, station_id=station, entity="booking")
     entry = _entry(entries, "cancel", "booking", other)
     assert (entry["before"]["status"], entry["after"]["status"]) == ("confirmed", "cancelled")

@@ -60,8 +60,9 @@ async def _bookings_page(
         | {"slot_minutes": "30", "max_days_ahead": "30", "max_steps": "4"},
         "session": dict.fromkeys(SESSION_FIELDS, "") | {"kind": "forum"},
         "checkin": {"code": ""},
+        "cancel": {"code": ""},
     }
-    errors: dict[str, dict[str, str]] = {"point": {}, "session": {}, "checkin": {}}
+    errors: dict[str, dict[str, str]] = {"point": {}, "session": {}, "checkin": {}, "cancel": {}}
     for form, (form_values, form_errors) in forms.items():
         values[form] = form_values
         errors[form] = form_errors
@@ -375,6 +376,31 @@ async def check_in(
         message = result["message"][request_lang(request)]
         return await _bookings_page(request, *gate, admin, 409, checkin=(values, {"code": message}))
     return RedirectResponse(f"{_base(station_id)}?done=checked_in#checkin", status_code=303)
+
+
+@router.post("/bookings/cancel", response_class=HTMLResponse)
+async def cancel_booking(
+    request: Request, station_id: str, directory: DirectoryDep, admin: BookingsAdminDep
+) -> Response:
+    """Cancel a booking of this station for its holder, by its code (they are told by SMS;
+    a freed seat goes to the waitlist)."""
+    gate = await allowed_station(request, directory, station_id)
+    if isinstance(gate, Response):
+        return gate
+    t = translator(request_lang(request))
+    form = await request.form()
+    values = {"code": str(form.get("code", "")).strip()}
+    errors: dict[str, str] = {} if values["code"] else {"code": t("required")}
+    if not errors:
+        reply = await ask(
+            request, admin, "CancelBooking", station_id=station_id, target=values["code"]
+        )
+        if isinstance(reply, Response):
+            return reply
+        if not reply.code:
+            return RedirectResponse(f"{_base(station_id)}?done=booking_cancelled", 303)
+        errors = {"code": t(f"bk_code_{reply.code}")}
+    return await _bookings_page(request, *gate, admin, 422, cancel=(values, errors))
 
 
 def _base(station_id: str) -> str:

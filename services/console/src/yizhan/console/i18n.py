@@ -320,6 +320,13 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
     "bk_no_existing_measure": ("（新建）", "(a new one)"),
     "bk_group_button": ("归入", "Group"),
     "bk_opinions_grouped": ("意见数", "Opinions"),
+    "bk_cancel_booking": ("代为取消预约", "Cancel a booking for its holder"),
+    "bk_cancel_booking_note": (
+        "预约人会收到短信；空出的座位顺延给候补的人",
+        "The holder is told by SMS; a freed seat goes to the waiting list",
+    ),
+    "bk_done_booking_cancelled": ("预约已取消", "Booking cancelled"),
+    "bk_code_booking_started": ("预约已开始或已签到，不能取消", "Started or checked in: too late"),
 }
 
 WEEKDAYS: Final[dict[Lang, tuple[str, ...]]] = {

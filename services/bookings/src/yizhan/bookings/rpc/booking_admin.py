@@ -227,3 +227,11 @@ class BookingAdminServicer(bookings_pb2_grpc.BookingAdminServicer):
             )
 
         return await self._run(request, act, writes=False)
+
+    async def CancelBooking(self, request: Request_, context: ServicerContext) -> Reply:
+        async def act(operator: Operator, session: AsyncSession) -> BaseModel:
+            return await operator_routes.cancel_for_worker(
+                request.target, operator, self._deps, session
+            )
+
+        return await self._run(request, act, writes=True)

@@ -30,6 +30,7 @@ Action = Literal[
     "ListMeasures",
     "CheckInBooking",
     "ListAudit",
+    "CancelBooking",
 ]
 
 

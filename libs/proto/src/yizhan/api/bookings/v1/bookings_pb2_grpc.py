@@ -264,6 +264,11 @@ class BookingAdminStub:
                 request_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.SerializeToString,
                 response_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.FromString,
                 _registered_method=True)
+        self.CancelBooking = channel.unary_unary(
+                '/yizhan.api.bookings.v1.BookingAdmin/CancelBooking',
+                request_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.FromString,
+                _registered_method=True)
 
 
 class BookingAdminServicer:
@@ -372,6 +377,13 @@ class BookingAdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CancelBooking(self, request, context):
+        """POST /api/v1/bookings/{target}/cancel: cancel a booking for its holder (told by SMS).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BookingAdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -442,6 +454,11 @@ def add_BookingAdminServicer_to_server(servicer, server):
             ),
             'ListAudit': grpc.unary_unary_rpc_method_handler(
                     servicer.ListAudit,
+                    request_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.SerializeToString,
+            ),
+            'CancelBooking': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelBooking,
                     request_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.FromString,
                     response_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.SerializeToString,
             ),
@@ -827,6 +844,33 @@ class BookingAdmin:
             request,
             target,
             '/yizhan.api.bookings.v1.BookingAdmin/ListAudit',
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.SerializeToString,
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelBooking(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.bookings.v1.BookingAdmin/CancelBooking',
             yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.SerializeToString,
             yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.FromString,
             options,

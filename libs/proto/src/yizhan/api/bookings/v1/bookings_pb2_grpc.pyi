@@ -140,6 +140,8 @@ class BookingAdminStub:
     """POST /api/v1/bookings/{target}/check-in: check a booking in by hand."""
     ListAudit: _grpc.UnaryUnaryMultiCallable[_bookings_pb2.BookingAdminRequest, _bookings_pb2.BookingAdminReply]
     """GET /api/v1/audit?station_id=: the station's recent audited actions."""
+    CancelBooking: _grpc.UnaryUnaryMultiCallable[_bookings_pb2.BookingAdminRequest, _bookings_pb2.BookingAdminReply]
+    """POST /api/v1/bookings/{target}/cancel: cancel a booking for its holder (told by SMS)."""
 
 @_typing.type_check_only
 class BookingAdminAsyncStub(BookingAdminStub):
@@ -179,6 +181,8 @@ class BookingAdminAsyncStub(BookingAdminStub):
     """POST /api/v1/bookings/{target}/check-in: check a booking in by hand."""
     ListAudit: _aio.UnaryUnaryMultiCallable[_bookings_pb2.BookingAdminRequest, _bookings_pb2.BookingAdminReply]  # type: ignore[assignment]
     """GET /api/v1/audit?station_id=: the station's recent audited actions."""
+    CancelBooking: _aio.UnaryUnaryMultiCallable[_bookings_pb2.BookingAdminRequest, _bookings_pb2.BookingAdminReply]  # type: ignore[assignment]
+    """POST /api/v1/bookings/{target}/cancel: cancel a booking for its holder (told by SMS)."""
 
 class BookingAdminServicer(metaclass=_abc_1.ABCMeta):
     """The console's bookings-side management (issue 14), on behalf of the operator whose token
@@ -299,5 +303,13 @@ class BookingAdminServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_bookings_pb2.BookingAdminReply, _abc.Awaitable[_bookings_pb2.BookingAdminReply]]:
         """GET /api/v1/audit?station_id=: the station's recent audited actions."""
+
+    @_abc_1.abstractmethod
+    def CancelBooking(
+        self,
+        request: _bookings_pb2.BookingAdminRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bookings_pb2.BookingAdminReply, _abc.Awaitable[_bookings_pb2.BookingAdminReply]]:
+        """POST /api/v1/bookings/{target}/cancel: cancel a booking for its holder (told by SMS)."""
 
 def add_BookingAdminServicer_to_server(servicer: BookingAdminServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
