@@ -16,6 +16,7 @@ from yizhan.api.stations.v1 import stations_pb2_grpc
 from yizhan.api.telemetry.v1 import telemetry_pb2_grpc
 from yizhan.bookings import housekeeping, noshow, reminders
 from yizhan.bookings.api import (
+    audit_routes,
     booking_routes,
     catalog_routes,
     dev_sms_routes,
@@ -43,6 +44,7 @@ from yizhan.bookings.peers.stations import StationsClient, stations_unavailable
 from yizhan.bookings.peers.telemetry import TelemetryClient
 from yizhan.bookings.public_stations import StationFinder
 from yizhan.bookings.quotas import BookingLimits
+from yizhan.bookings.rpc.booking_admin import BookingAdminServicer
 from yizhan.bookings.rpc.booking_desk import BookingDeskServicer
 from yizhan.bookings.rpc.booking_records import BookingRecordsServicer
 from yizhan.bookings.rpc.booking_reports import BookingReportsServicer
@@ -63,6 +65,7 @@ from yizhan.common.stations_directory import StationsDirectory
 BOOKING_DESK = "yizhan.api.bookings.v1.BookingDesk"
 BOOKING_REPORTS = "yizhan.api.bookings.v1.BookingReports"
 BOOKING_RECORDS = "yizhan.api.bookings.v1.BookingRecords"
+BOOKING_ADMIN = "yizhan.api.bookings.v1.BookingAdmin"
 
 
 def utc_now() -> datetime:
@@ -192,6 +195,7 @@ def build_http_app(
     app.include_router(opinion_routes.router)
     app.include_router(stats_routes.router)
     app.include_router(feedback_routes.router)
+    app.include_router(audit_routes.router)
     app.include_router(web_routes.router)
     if finder is not None:
         app.state.finder = finder
@@ -233,6 +237,8 @@ async def serve(settings: Settings) -> None:
         stations_seconds=settings.public_stations_refresh_seconds,
     )
 
+    app = build_http_app(deps, accounts, finder)
+
     def register(server: grpc.aio.Server) -> None:
         bookings_pb2_grpc.add_BookingDeskServicer_to_server(
             BookingDeskServicer(deps.checkin), server
@@ -242,6 +248,9 @@ async def serve(settings: Settings) -> None:
         )
         bookings_pb2_grpc.add_BookingRecordsServicer_to_server(
             BookingRecordsServicer(sessions), server
+        )
+        bookings_pb2_grpc.add_BookingAdminServicer_to_server(
+            BookingAdminServicer(deps, app), server
         )
 
     def housekeeper() -> contextlib.AbstractAsyncContextManager[None]:
@@ -278,9 +287,9 @@ async def serve(settings: Settings) -> None:
     try:
         await serve_service(
             settings,
-            app=build_http_app(deps, accounts, finder),
+            app=app,
             register=register,
-            grpc_services=[BOOKING_DESK, BOOKING_REPORTS, BOOKING_RECORDS],
+            grpc_services=[BOOKING_DESK, BOOKING_REPORTS, BOOKING_RECORDS, BOOKING_ADMIN],
             components=[housekeeper, no_show_sweep, sms_outbox, reminder_sweep],
         )
     finally:

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from yizhan.bookings import idempotency, quotas, repository, seats
+from yizhan.bookings.audit import Stamp, booking_snapshot, record
 from yizhan.bookings.availability import Availability
 from yizhan.bookings.codes import manage_token, new_booking_code, normalize_code, token_matches
 from yizhan.bookings.errors import Conflict, InvalidInput, NotFound
@@ -274,17 +275,18 @@ class BookingService:
 
     async def cancel(self, code: str, token: str) -> Booking:
         """Cancel a booking (again is fine); a freed forum seat goes to the first waitlisted."""
-        return await self._cancel(self._authorized_code(code, token), by_operator=False)
+        return await self._cancel(self._authorized_code(code, token), operator=None)
 
-    async def cancel_by_operator(self, code: str) -> Booking:
+    async def cancel_by_operator(self, code: str, stamp: Stamp) -> Booking:
         """Cancel a booking for an operator (the caller checked the station is theirs); the
-        worker is told by SMS."""
+        worker is told by SMS, and the cancel is audited."""
         normalized = normalize_code(code)
         if normalized is None:
             raise NotFound("booking_not_found")
-        return await self._cancel(normalized, by_operator=True)
+        return await self._cancel(normalized, operator=stamp)
 
-    async def _cancel(self, code: str, *, by_operator: bool) -> Booking:
+    async def _cancel(self, code: str, *, operator: Stamp | None) -> Booking:
+        # An operator's cancel tells the worker by SMS and is audited; the worker's own is not.
         queued = False
         async with self._sessions.begin() as session:
             found = await repository.get_booking_by_code(session, code)
@@ -302,10 +304,22 @@ class BookingService:
             if booking.checked_in_at is not None or now >= booking.starts_at:
                 raise Conflict("booking_started")
             freed_seat = booking.status == CONFIRMED
+            before = booking_snapshot(booking)
             booking.status = CANCELLED
             booking.cancelled_at = now
             await session.flush()
-            if by_operator:
+            if operator is not None:
+                record(
+                    session,
+                    operator,
+                    action="cancel",
+                    entity="booking",
+                    entity_id=booking.code,
+                    station_id=booking.station_id,
+                    before=before,
+                    after=booking_snapshot(booking),
+                )
+            if operator is not None:
                 title = await _title(session, booking, forum)
                 self._notices.booking_cancelled(session, booking, title, now)
                 queued = True

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from yizhan.bookings import texts
+from yizhan.bookings.audit import Stamp, booking_snapshot, record
 from yizhan.bookings.codes import normalize_code
 from yizhan.bookings.metrics import CHECKINS
 from yizhan.bookings.models import CANCELLED, NO_SHOW, WAITLISTED, Booking
@@ -74,10 +75,10 @@ class CheckInDesk:
         self._clock = clock
 
     async def check_in(
-        self, code: str, station_id: str, device_id: str = "", operator: str | None = None
+        self, code: str, station_id: str, device_id: str = "", operator: Stamp | None = None
     ) -> CheckInResult:
         """Check the booking with `code` in at `station_id`, or say why not; `device_id` for a
-        kiosk scan, `operator` (a username) for a check-in by hand."""
+        kiosk scan, `operator` for a check-in by hand (audited when it succeeds)."""
         normalized = normalize_code(code)
         async with self._sessions.begin() as session:
             booking = None
@@ -88,9 +89,21 @@ class CheckInDesk:
             refused = refusal(booking, station_id, now)
             if refused is None:
                 assert booking is not None
+                before = booking_snapshot(booking)
                 booking.checked_in_at = now
                 booking.checked_in_device = device_id[:64] or None
-                booking.checked_in_by = operator[:64] if operator else None
+                booking.checked_in_by = operator.actor[:64] if operator else None
+                if operator is not None:
+                    record(
+                        session,
+                        operator,
+                        action="check_in",
+                        entity="booking",
+                        entity_id=booking.code,
+                        station_id=booking.station_id,
+                        before=before,
+                        after=booking_snapshot(booking),
+                    )
         if refused is not None:
             reason, key = refused
             CHECKINS.labels(reason).inc()
@@ -99,7 +112,11 @@ class CheckInDesk:
         CHECKINS.labels("ok").inc()
         log.info(
             "checked in",
-            extra={"code": normalized, "station": station_id, "by": operator or device_id},
+            extra={
+                "code": normalized,
+                "station": station_id,
+                "by": operator.actor if operator else device_id,
+            },
         )
         zh, en = texts.checkin_message("ok")
         return CheckInResult(True, None, zh, en)

@@ -1,6 +1,7 @@
 """What operators do to forum sessions (and trainings, health checks): schedule, change,
 cancel. Changes that touch seats or bookings run under the session's row lock (locking.py
-rule 2), and the workers concerned are told by SMS through the outbox."""
+rule 2), and the workers concerned are told by SMS through the outbox. Each change is
+audited (audit.py) in its own transaction."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from yizhan.bookings import repository, seats
+from yizhan.bookings.audit import Stamp, record, session_snapshot
 from yizhan.bookings.errors import Conflict, InvalidInput, NotFound
 from yizhan.bookings.locking import lock_forum_session
 from yizhan.bookings.models import (
@@ -63,13 +65,24 @@ class ForumAdmin:
         self._outbox = outbox
         self._clock = clock
 
-    async def create(self, station_id: str, fields: dict[str, Any]) -> SessionView:
+    async def create(self, station_id: str, fields: dict[str, Any], stamp: Stamp) -> SessionView:
         """Schedule a session at a station (the caller checked the station is the operator's).
         A session in the past is accepted: operators record meetings held to log opinions."""
         forum = ForumSession(station_id=station_id, status=SESSION_SCHEDULED, **fields)
         _check_times(forum)
         async with self._sessions.begin() as session:
             session.add(forum)
+            await session.flush()
+            record(
+                session,
+                stamp,
+                action="create",
+                entity="forum_session",
+                entity_id=forum.id,
+                station_id=station_id,
+                before=None,
+                after=session_snapshot(forum),
+            )
         return SessionView(forum, 0)
 
     async def get(self, session_id: int) -> SessionView:
@@ -80,7 +93,7 @@ class ForumAdmin:
                 raise NotFound("session_unknown")
             return SessionView(forum, await repository.confirmed_seats(session, forum.id))
 
-    async def update(self, session_id: int, changes: dict[str, Any]) -> SessionView:
+    async def update(self, session_id: int, changes: dict[str, Any], stamp: Stamp) -> SessionView:
         """Change a session that has not started. Fewer seats than confirmed bookings is
         refused; more seats promote the waitlist; a new time moves every booking with it and
         tells their holders."""
@@ -90,6 +103,7 @@ class ForumAdmin:
         now = self._clock()
         async with self._sessions.begin() as session:
             forum = await self._locked_open_session(session, session_id, now)
+            before = session_snapshot(forum)
             moved = any(
                 key in changes and changes[key] != getattr(forum, key)
                 for key in ("starts_at", "ends_at")
@@ -116,11 +130,21 @@ class ForumAdmin:
                         queued = True
             promoted = await seats.promote_waitlisted(session, forum, now, self._notices)
             taken += len(promoted)
+            record(
+                session,
+                stamp,
+                action="update",
+                entity="forum_session",
+                entity_id=forum.id,
+                station_id=forum.station_id,
+                before=before,
+                after=session_snapshot(forum),
+            )
         if queued or promoted:
             self._outbox.wake()
         return SessionView(forum, taken)
 
-    async def cancel(self, session_id: int) -> SessionView:
+    async def cancel(self, session_id: int, stamp: Stamp) -> SessionView:
         """Cancel a session that has not started, and every booking of it; tell the holders."""
         now = self._clock()
         async with self._sessions.begin() as session:
@@ -131,6 +155,7 @@ class ForumAdmin:
                 return SessionView(forum, 0)
             if forum.starts_at <= now:
                 raise Conflict("session_started")
+            before = session_snapshot(forum)
             forum.status = SESSION_CANCELLED
             forum.cancelled_at = now
             forum.updated_at = now
@@ -139,6 +164,16 @@ class ForumAdmin:
                     booking.status = CANCELLED
                     booking.cancelled_at = now
                     self._notices.session_cancelled(session, booking, forum.topic, now)
+            record(
+                session,
+                stamp,
+                action="cancel",
+                entity="forum_session",
+                entity_id=forum.id,
+                station_id=forum.station_id,
+                before=before,
+                after=session_snapshot(forum),
+            )
         self._outbox.wake()
         return SessionView(forum, 0)
 

@@ -1,7 +1,7 @@
-"""Tables of the bookings database: livestream points, forum sessions, bookings, opinions,
-one-time codes, idempotency keys and the SMS outbox. The migrations (migrations/versions) are
-the authority on constraints; the ones that keep bookings apart are repeated here so they are
-easy to find."""
+"""Tables of the bookings database: livestream points, forum sessions, bookings, opinions
+and measures, one-time codes, idempotency keys, the SMS outbox and the audit log. The
+migrations (migrations/versions) are the authority on constraints; the ones that keep
+bookings apart are repeated here so they are easy to find."""
 
 from datetime import datetime
 from decimal import Decimal
@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from yizhan.common import ratelimit
+from yizhan.common.audit import AuditLogColumns
 
 # Booking statuses; a checked-in booking stays `confirmed` and gets `checked_in_at`.
 CONFIRMED = "confirmed"
@@ -229,11 +230,15 @@ class Opinion(Base):
         Index("opinions_station_created", "station_id", "created_at"),
         Index("opinions_session", "forum_session_id"),
         Index("opinions_booking", "booking_id"),
+        CheckConstraint(
+            "booking_id IS NOT NULL OR recorded_by IS NOT NULL", name="opinions_source"
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     forum_session_id: Mapped[int] = mapped_column(ForeignKey("forum_sessions.id"))
-    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"))
+    # The attendee's booking; NULL for an opinion an operator recorded as raised in the room.
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"))
     station_id: Mapped[str] = mapped_column(String(64))
     category: Mapped[str] = mapped_column(String(32))
     text: Mapped[str] = mapped_column(String(1000))
@@ -244,6 +249,31 @@ class Opinion(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The operator who recorded it as raised in the room (NULL when an attendee submitted it).
+    recorded_by: Mapped[str | None] = mapped_column(String(64))
+    # The measure it is grouped under (many opinions lead to one measure).
+    measure_id: Mapped[int | None] = mapped_column(ForeignKey("measures.id"), index=True)
+
+
+class Measure(Base):
+    """An improvement measure (改进措施) a station's operators take in answer to opinions:
+    many opinions raised at its sessions are grouped under one."""
+
+    __tablename__ = "measures"
+    __table_args__ = (Index("measures_station_created", "station_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    station_id: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(String(1000))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(AuditLogColumns, Base):
+    """One operator action on bookings' records: who, what, when, before and after."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_districts", "districts", postgresql_using="gin"),)
 
 
 class SmsOutbox(Base):

@@ -312,6 +312,54 @@ class OpinionOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None
+    # The measure it is grouped under; who recorded it when raised in the room (else null).
+    measure_id: int | None = None
+    recorded_by: str | None = None
+
+
+class OpinionIn(BaseModel):
+    """An opinion raised in the room at a session, recorded by an operator."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    forum_session_id: int = Field(ge=1)
+    category: OpinionCategory
+    text: LongText
+
+
+class MeasureIn(BaseModel):
+    """Group opinions of a station under one measure: a new one (`text`) or an existing one
+    (`measure_id`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    station_id: StationId
+    opinion_ids: list[Annotated[int, Field(ge=1)]] = Field(min_length=1, max_length=500)
+    text: LongText | None = None
+    measure_id: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_measure(self) -> Self:
+        if (self.text is None) == (self.measure_id is None):
+            raise ValueError("give either text (a new measure) or measure_id")
+        return self
+
+
+class MeasureOut(BaseModel):
+    """A measure and how many opinions it groups."""
+
+    id: int
+    station_id: str
+    text: str
+    created_by: str
+    created_at: datetime
+    opinions: int
+
+
+class MeasureList(BaseModel):
+    """A station's measures, newest first."""
+
+    items: list[MeasureOut]
 
 
 class OpinionPage(BaseModel):

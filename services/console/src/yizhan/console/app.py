@@ -18,6 +18,7 @@ from yizhan.common.runtime import Component, background_task, serve_until_stoppe
 from yizhan.console import (
     api_routes,
     assets,
+    bookings_manage,
     channel_routes,
     live,
     manage_devices,
@@ -25,6 +26,7 @@ from yizhan.console import (
     manage_routes,
     manage_station_edit,
     operator_routes,
+    opinions_manage,
     report_routes,
     report_schedule,
 )
@@ -80,6 +82,8 @@ def build_http_app(console: ConsoleDeps, accounts: AccountVersions) -> FastAPI:
     app.include_router(manage_station_edit.router)
     app.include_router(manage_devices.router)
     app.include_router(manage_import.router)
+    app.include_router(bookings_manage.router)
+    app.include_router(opinions_manage.router)
     return app
 
 

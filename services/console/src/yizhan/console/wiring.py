@@ -14,6 +14,7 @@ from yizhan.api.telemetry.v1 import (
     notifications_pb2_grpc,
     telemetry_pb2_grpc,
 )
+from yizhan.console.peers.bookings import BookingsAdmin
 from yizhan.console.peers.notifications import Notifications
 from yizhan.console.peers.operators import OperatorAccounts
 from yizhan.console.peers.stations import StationsDirectory
@@ -32,6 +33,8 @@ class ConsoleDeps:
     notifications: Notifications
     # Operator accounts (stations), on an operator's behalf.
     operators: OperatorAccounts
+    # Livestream points, forum sessions, opinions, check-ins (bookings), on an operator's behalf.
+    bookings_admin: BookingsAdmin
 
 
 def build_console(
@@ -57,7 +60,8 @@ def build_console(
     )
     notifications = Notifications(notifications_pb2_grpc.NotificationAdminStub(telemetry), deadline)
     operators = OperatorAccounts(stations_pb2_grpc.OperatorAdminStub(stations), deadline)
-    return ConsoleDeps(settings, sources, directory, notifications, operators)
+    bookings_admin = BookingsAdmin(bookings_pb2_grpc.BookingAdminStub(bookings), deadline)
+    return ConsoleDeps(settings, sources, directory, notifications, operators, bookings_admin)
 
 
 def get_console(request: Request) -> ConsoleDeps:
@@ -71,5 +75,11 @@ def get_directory(request: Request) -> StationsDirectory:
     return get_console(request).directory
 
 
+def get_bookings_admin(request: Request) -> BookingsAdmin:
+    """The bookings management client, set up by app.py."""
+    return get_console(request).bookings_admin
+
+
 ConsoleDep = Annotated[ConsoleDeps, Depends(get_console)]
 DirectoryDep = Annotated[StationsDirectory, Depends(get_directory)]
+BookingsAdminDep = Annotated[BookingsAdmin, Depends(get_bookings_admin)]

@@ -4,12 +4,12 @@ transaction as the change itself (so there is never a change without its entry).
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from yizhan.common import audit as common_audit
 from yizhan.stations.models import AuditEntry, Device, OperatorAccount, Station
 
-MAX_PAGE_SIZE = 200
+MAX_PAGE_SIZE = common_audit.MAX_PAGE_SIZE
 
 
 def station_snapshot(station: Station) -> dict[str, Any]:
@@ -66,17 +66,17 @@ def record(
     station_id: str | None = None,
 ) -> None:
     """Add an entry to the session; the caller's commit writes it with the change."""
-    session.add(
-        AuditEntry(
-            actor=actor,
-            action=action,
-            entity=entity,
-            entity_id=entity_id,
-            station_id=station_id,
-            districts=sorted(set(districts)),
-            before=before,
-            after=after,
-        )
+    common_audit.record(
+        session,
+        AuditEntry,
+        actor=actor,
+        action=action,
+        entity=entity,
+        entity_id=entity_id,
+        districts=districts,
+        before=before,
+        after=after,
+        station_id=station_id,
     )
 
 
@@ -91,14 +91,12 @@ async def entries(
 ) -> list[AuditEntry]:
     """Newest first; `districts=None` means every entry, otherwise entries touching one of
     those districts (entries without a district, such as admin accounts, only for None)."""
-    query = select(AuditEntry).order_by(AuditEntry.id.desc())
-    if districts is not None:
-        query = query.where(AuditEntry.districts.overlap(list(districts)))
-    if station_id is not None:
-        query = query.where(AuditEntry.station_id == station_id)
-    if entity is not None:
-        query = query.where(AuditEntry.entity == entity)
-    if before_id is not None:
-        query = query.where(AuditEntry.id < before_id)
-    query = query.limit(min(limit, MAX_PAGE_SIZE))
-    return list((await session.scalars(query)).all())
+    return await common_audit.entries(
+        session,
+        AuditEntry,
+        districts=districts,
+        station_id=station_id,
+        entity=entity,
+        before_id=before_id,
+        limit=limit,
+    )

@@ -4,7 +4,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -22,6 +21,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from yizhan.common import ratelimit
+from yizhan.common.audit import AuditLogColumns
 
 
 class Base(DeclarativeBase):
@@ -101,24 +101,12 @@ class OperatorAccount(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
-class AuditEntry(Base):
+class AuditEntry(AuditLogColumns, Base):
     """One change: who made it, when, to what, and the record before and after."""
 
     __tablename__ = "audit_log"
     # District-scoped reads ask `districts && ARRAY[...]`.
     __table_args__ = (Index("ix_audit_log_districts", "districts", postgresql_using="gin"),)
-
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    actor: Mapped[str] = mapped_column(String(64))
-    action: Mapped[str] = mapped_column(String(32))
-    entity: Mapped[str] = mapped_column(String(16))
-    entity_id: Mapped[str] = mapped_column(String(64))
-    station_id: Mapped[str | None] = mapped_column(String(64), index=True)
-    # Districts the change touches (before and after): what decides who may read the entry.
-    districts: Mapped[list[str]] = mapped_column(ARRAY(String(100)), default=list)
-    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 # The shared rate limiter's counters (libs/common ratelimit.py) live in this database too.

@@ -303,20 +303,6 @@ class DeviceProvisioned(DeviceOut):
     mqtt: MqttCredentials
 
 
-class AuditEntryOut(BaseModel):
-    """One change, with the record before and after it (null when created)."""
-
-    id: int
-    at: datetime
-    actor: str
-    action: str
-    entity: str
-    entity_id: str
-    station_id: str | None
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-
-
 class TokenOut(BaseModel):
     """OAuth2 token response."""
 

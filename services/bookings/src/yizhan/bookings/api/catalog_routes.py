@@ -5,12 +5,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from yizhan.bookings import repository
+from yizhan.bookings import livestream_admin, repository
 from yizhan.bookings.api.deps import (
     DepsDep,
     OptionalOperator,
     SessionDep,
-    station_in_scope,
+    acting_on,
     visible_station_ids,
 )
 from yizhan.bookings.availability import station_zone
@@ -77,10 +77,10 @@ async def list_points(
 async def create_point(
     body: LivestreamPointIn, operator: WritingOperator, deps: DepsDep, session: SessionDep
 ) -> LivestreamPointOut:
-    """Add a livestream point to a station in the operator's districts."""
-    await station_in_scope(deps, operator, body.station_id)
-    point = LivestreamPoint(**body.model_dump(), active=True)
-    session.add(point)
+    """Add a livestream point to a station in the operator's districts (audited)."""
+    stamp = await acting_on(deps, operator, body.station_id)
+    fields = body.model_dump(exclude={"station_id"})
+    point = await livestream_admin.create_point(session, body.station_id, fields, stamp)
     await session.commit()
     return _point_out(point)
 
@@ -94,15 +94,11 @@ async def update_point(
     session: SessionDep,
 ) -> LivestreamPointOut:
     """Change a point's name or booking rules, or take it out of service (`active: false`:
-    no new bookings; those already made stay and can be seen and cancelled)."""
-    point = await repository.get_point(session, point_id)
-    if point is None:
-        raise NotFound("point_unknown")
-    await station_in_scope(deps, operator, point.station_id)
-    for key, value in body.model_dump(exclude_unset=True).items():
-        if value is not None:
-            setattr(point, key, value)
-    point.updated_at = deps.clock()
+    no new bookings; those already made stay and can be seen and cancelled). Audited."""
+    point = await livestream_admin.get_point(session, point_id)
+    stamp = await acting_on(deps, operator, point.station_id)
+    changes = body.model_dump(exclude_unset=True)
+    await livestream_admin.update_point(session, point, changes, stamp, deps.clock())
     await session.commit()
     return _point_out(point)
 

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
 
+from yizhan.bookings.audit import Stamp
 from yizhan.bookings.context import Deps
 from yizhan.bookings.errors import NotFound
 from yizhan.bookings.peers.stations import StationInfo
@@ -45,6 +46,13 @@ async def station_in_scope(deps: Deps, operator: Operator, station_id: str) -> S
         return scope.visible_station(await deps.stations.get_station(station_id), operator)
     except scope.StationHidden as exc:
         raise NotFound("station_not_found") from exc
+
+
+async def acting_on(deps: Deps, operator: Operator, station_id: str) -> Stamp:
+    """The audit stamp of an operator acting on a station in their scope; NotFound (404)
+    for a station outside it, as station_in_scope."""
+    station = await station_in_scope(deps, operator, station_id)
+    return Stamp(operator.username, station.district)
 
 
 async def visible_station_ids(deps: Deps, operator: Operator) -> list[str] | None:

@@ -9,7 +9,8 @@ from fastapi.responses import Response
 from yizhan.bookings import repository, texts
 from yizhan.bookings.api.booking_routes import booking_out
 from yizhan.bookings.api.csv_export import MAX_ROWS, csv_response
-from yizhan.bookings.api.deps import DepsDep, SessionDep, station_in_scope
+from yizhan.bookings.api.deps import DepsDep, SessionDep, acting_on, station_in_scope
+from yizhan.bookings.audit import Stamp
 from yizhan.bookings.codes import normalize_code
 from yizhan.bookings.errors import NotFound
 from yizhan.bookings.models import Booking
@@ -39,18 +40,19 @@ EXPORT_HEADER = (
 
 async def _booking_in_scope(
     deps: DepsDep, session: SessionDep, operator: CurrentOperator, code: str
-) -> Booking:
-    """The booking of a code in the operator's scope. Absent and not-yours get the same
-    answer, so a district operator cannot probe other districts' codes."""
+) -> tuple[Booking, Stamp]:
+    """The booking of a code in the operator's scope, and the audit stamp of acting on it.
+    Absent and not-yours get the same answer, so a district operator cannot probe other
+    districts' codes."""
     normalized = normalize_code(code)
     booking = await repository.get_booking_by_code(session, normalized) if normalized else None
     if booking is None:
         raise NotFound("booking_not_found")
     try:
-        await station_in_scope(deps, operator, booking.station_id)
+        stamp = await acting_on(deps, operator, booking.station_id)
     except NotFound:
         raise NotFound("booking_not_found") from None
-    return booking
+    return booking, stamp
 
 
 @router.post("/{code}/check-in", response_model=CheckInOut)
@@ -59,10 +61,8 @@ async def check_in_by_hand(
 ) -> CheckInOut:
     """Check a booking in at its station by hand (a worker without a phone, a broken
     kiosk): the kiosk's window and reasons apply; `ok: false` with the reason otherwise."""
-    booking = await _booking_in_scope(deps, session, operator, code)
-    result = await deps.checkin.check_in(
-        booking.code, booking.station_id, operator=operator.username
-    )
+    booking, stamp = await _booking_in_scope(deps, session, operator, code)
+    result = await deps.checkin.check_in(booking.code, booking.station_id, operator=stamp)
     return CheckInOut(
         code=booking.code,
         ok=result.ok,
@@ -76,8 +76,8 @@ async def cancel_for_worker(
     code: str, operator: WritingOperator, deps: DepsDep, session: SessionDep
 ) -> BookingOut:
     """Cancel a booking for its holder (who is told by SMS); a freed seat is promoted."""
-    booking = await _booking_in_scope(deps, session, operator, code)
-    return await booking_out(session, await deps.bookings.cancel_by_operator(booking.code))
+    booking, stamp = await _booking_in_scope(deps, session, operator, code)
+    return await booking_out(session, await deps.bookings.cancel_by_operator(booking.code, stamp))
 
 
 @router.get("/export.csv")

@@ -1,20 +1,31 @@
-"""Opinions for operators: listed, moved on and exported. Attendees raise and follow theirs on
-their booking's page of the web form (web/pages.py), which is no public JSON route."""
+"""Opinions for operators: listed, recorded as raised in the room, grouped under measures,
+moved on and exported (every change audited). Attendees raise and follow theirs on their
+booking's page of the web form (web/pages.py), which is no public JSON route."""
 
 import base64
 import binascii
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, status
 from fastapi.responses import Response
 
 from yizhan.bookings import repository, texts
 from yizhan.bookings.api.csv_export import MAX_ROWS, csv_response
-from yizhan.bookings.api.deps import DepsDep, SessionDep, station_in_scope, visible_station_ids
+from yizhan.bookings.api.deps import (
+    DepsDep,
+    SessionDep,
+    acting_on,
+    station_in_scope,
+    visible_station_ids,
+)
 from yizhan.bookings.errors import InvalidInput
-from yizhan.bookings.models import Opinion
+from yizhan.bookings.models import Measure, Opinion
 from yizhan.bookings.schemas import (
+    MeasureIn,
+    MeasureList,
+    MeasureOut,
+    OpinionIn,
     OpinionOut,
     OpinionPage,
     OpinionPatch,
@@ -56,6 +67,8 @@ def opinion_out(opinion: Opinion) -> OpinionOut:
         created_at=opinion.created_at,
         updated_at=opinion.updated_at,
         closed_at=opinion.closed_at,
+        measure_id=opinion.measure_id,
+        recorded_by=opinion.recorded_by,
     )
 
 
@@ -112,15 +125,62 @@ async def move_opinion(
     """received -> in_progress -> resolved (with `measure`) or declined (with `reason`);
     409 `opinion_transition` for any other move. The worker is told the outcome by SMS."""
     opinion = await deps.opinions.get(opinion_id)
-    await station_in_scope(deps, operator, opinion.station_id)
+    stamp = await acting_on(deps, operator, opinion.station_id)
     moved = await deps.opinions.move(
         opinion_id,
         body.status,
-        operator=operator.username,
+        operator=stamp,
         measure=body.measure,
         reason=body.reason,
     )
     return opinion_out(moved)
+
+
+@router.post("/opinions", status_code=status.HTTP_201_CREATED, response_model=OpinionOut)
+async def record_opinion(body: OpinionIn, operator: WritingOperator, deps: DepsDep) -> OpinionOut:
+    """Record an opinion raised in the room at a session of the operator's stations."""
+    forum = (await deps.forums.get(body.forum_session_id)).forum
+    stamp = await acting_on(deps, operator, forum.station_id)
+    return opinion_out(await deps.opinions.record_raised(forum.id, body.category, body.text, stamp))
+
+
+@router.post("/measures", status_code=status.HTTP_201_CREATED, response_model=MeasureOut)
+async def group_under_measure(
+    body: MeasureIn, operator: WritingOperator, deps: DepsDep
+) -> MeasureOut:
+    """Group opinions of a station under one measure (new or existing); 404 when an
+    opinion is not of that station."""
+    stamp = await acting_on(deps, operator, body.station_id)
+    measure = await deps.opinions.group(
+        body.station_id,
+        body.opinion_ids,
+        stamp,
+        measure_id=body.measure_id,
+        measure_text=body.text,
+    )
+    counts = dict((m.id, n) for m, n in await deps.opinions.measures_of(body.station_id))
+    return _measure_out(measure, counts.get(measure.id, 0))
+
+
+@router.get("/measures", response_model=MeasureList)
+async def list_measures(
+    station_id: Annotated[str, Query(max_length=64)], operator: CurrentOperator, deps: DepsDep
+) -> MeasureList:
+    """A station's measures, newest first, with how many opinions each groups."""
+    await station_in_scope(deps, operator, station_id)
+    rows = await deps.opinions.measures_of(station_id)
+    return MeasureList(items=[_measure_out(m, n) for m, n in rows])
+
+
+def _measure_out(measure: Measure, opinions: int) -> MeasureOut:
+    return MeasureOut(
+        id=measure.id,
+        station_id=measure.station_id,
+        text=measure.text,
+        created_by=measure.created_by,
+        created_at=measure.created_at,
+        opinions=opinions,
+    )
 
 
 @router.get("/opinions/export.csv")

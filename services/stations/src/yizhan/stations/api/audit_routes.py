@@ -3,22 +3,15 @@
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 
+from yizhan.common.audit import AuditPage, page_of
 from yizhan.common.auth import CurrentOperator
 from yizhan.stations import audit
 from yizhan.stations.api.deps import SessionDep, station_in_scope
-from yizhan.stations.schemas import ID_PATTERN, AuditEntryOut
+from yizhan.stations.schemas import ID_PATTERN
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 DEFAULT_PAGE_SIZE = 50
-
-
-class AuditPage(BaseModel):
-    """Newest first; pass `next` as `before` for the following page."""
-
-    items: list[AuditEntryOut]
-    next: str | None
 
 
 @router.get("", response_model=AuditPage)
@@ -44,22 +37,4 @@ async def list_audit(
         before_id=before,
         limit=limit + 1,
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return AuditPage(
-        items=[
-            AuditEntryOut(
-                id=row.id,
-                at=row.at,
-                actor=row.actor,
-                action=row.action,
-                entity=row.entity,
-                entity_id=row.entity_id,
-                station_id=row.station_id,
-                before=row.before,
-                after=row.after,
-            )
-            for row in rows
-        ],
-        next=str(rows[-1].id) if more and rows else None,
-    )
+    return page_of(rows, limit)

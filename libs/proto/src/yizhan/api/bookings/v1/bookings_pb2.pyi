@@ -450,3 +450,84 @@ class ListOpinionsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListOpinionsResponse: _TypeAlias = ListOpinionsResponse  # noqa: Y015
+
+@_typing.final
+class BookingAdminRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OPERATOR_TOKEN_FIELD_NUMBER: _builtins.int
+    STATION_ID_FIELD_NUMBER: _builtins.int
+    TARGET_FIELD_NUMBER: _builtins.int
+    BODY_JSON_FIELD_NUMBER: _builtins.int
+    operator_token: _builtins.str
+    station_id: _builtins.str
+    target: _builtins.str
+    body_json: _builtins.str
+    def __init__(
+        self,
+        *,
+        operator_token: _builtins.str = ...,
+        station_id: _builtins.str = ...,
+        target: _builtins.str = ...,
+        body_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body_json", b"body_json", "operator_token", b"operator_token", "station_id", b"station_id", "target", b"target"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BookingAdminRequest: _TypeAlias = BookingAdminRequest  # noqa: Y015
+
+@_typing.final
+class BookingFieldError(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIELD_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    field: _builtins.str
+    """e.g. "seats", "text" """
+    message: _builtins.str
+    def __init__(
+        self,
+        *,
+        field: _builtins.str = ...,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["field", b"field", "message", b"message"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BookingFieldError: _TypeAlias = BookingFieldError  # noqa: Y015
+
+@_typing.final
+class BookingAdminReply(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    ERRORS_FIELD_NUMBER: _builtins.int
+    RESULT_JSON_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    """"" when done; otherwise the HTTP API's problem code (`station_not_found`,
+    `session_started`, `opinion_transition`, ...) or one of: invalid (see errors),
+    unauthorized (the token), read_only.
+    """
+    result_json: _builtins.str
+    @_builtins.property
+    def errors(self) -> _containers.RepeatedCompositeFieldContainer[Global___BookingFieldError]: ...
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+        errors: _abc.Iterable[Global___BookingFieldError] | None = ...,
+        result_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "errors", b"errors", "result_json", b"result_json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BookingAdminReply: _TypeAlias = BookingAdminReply  # noqa: Y015

@@ -303,3 +303,707 @@ class BookingRecords:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class BookingAdminStub:
+    """The console's bookings-side management (issue 14), on behalf of the operator whose token
+    comes with each call. Each call runs the HTTP API's own handler: the same token, write-role
+    and district checks, the same bodies and field errors, the same audit; so the console and
+    the API cannot drift. `body_json` is the HTTP API's body, `result_json` its answer;
+    `target` names the thing acted on (a point, session or opinion id, a booking code).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.ListLivestreamPoints = channel.unary_unary(
+                '/yizhan.api.bookings.v1.BookingAdmin/ListLivestreamPoints',
+                request_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.FromString,
+                _registered_method=True)
+        self.CreateLivestreamPoint = channel.unary_unary(
+                '/yizhan.api.bookings.v1.BookingAdmin/CreateLivestreamPoint',
+                request_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.FromString,
+                _registered_method=True)
+        self.UpdateLivestreamPoint = channel.unary_unary(
+                '/yizhan.api.bookings.v1.BookingAdmin/UpdateLivestreamPoint',
+                request_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.FromString,
+                _registered_method=True)
+        self.ListForumSessions = channel.unary_unary(
+                '/yizhan.api.bookings.v1.BookingAdmin/ListForumSessions',
+                request_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.FromString,
+                _registered_method=True)
+        self.CreateForumSession = channel.unary_unary(
+                '/yizhan.api.bookings.v1.BookingAdmin/CreateForumSession',
+                request_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.FromString,
+                _registered_method=True)
+        self.UpdateForumSession = channel.unary_unary(
+                '/yizhan.api.bookings.v1.BookingAdmin/UpdateForumSession',
+                request_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.FromString,
+                _registered_method=True)
+        self.CancelForumSession = channel.unary_unary(
+                '/yizhan.api.bookings.v1.BookingAdmin/CancelForumSession',
+                request_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.FromString,
+                _registered_method=True)
+        self.ListOpinions = channel.unary_unary(
+                '/yizhan.api.bookings.v1.BookingAdmin/ListOpinions',
+                request_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.FromString,
+                _registered_method=True)
+        self.RecordOpinion = channel.unary_unary(
+                '/yizhan.api.bookings.v1.BookingAdmin/RecordOpinion',
+                request_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.FromString,
+                _registered_method=True)
+        self.MoveOpinion = channel.unary_unary(
+                '/yizhan.api.bookings.v1.BookingAdmin/MoveOpinion',
+                request_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.FromString,
+                _registered_method=True)
+        self.GroupOpinions = channel.unary_unary(
+                '/yizhan.api.bookings.v1.BookingAdmin/GroupOpinions',
+                request_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.FromString,
+                _registered_method=True)
+        self.ListMeasures = channel.unary_unary(
+                '/yizhan.api.bookings.v1.BookingAdmin/ListMeasures',
+                request_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.FromString,
+                _registered_method=True)
+        self.CheckInBooking = channel.unary_unary(
+                '/yizhan.api.bookings.v1.BookingAdmin/CheckInBooking',
+                request_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.FromString,
+                _registered_method=True)
+        self.ListAudit = channel.unary_unary(
+                '/yizhan.api.bookings.v1.BookingAdmin/ListAudit',
+                request_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.FromString,
+                _registered_method=True)
+        self.CancelBooking = channel.unary_unary(
+                '/yizhan.api.bookings.v1.BookingAdmin/CancelBooking',
+                request_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.SerializeToString,
+                response_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.FromString,
+                _registered_method=True)
+
+
+class BookingAdminServicer:
+    """The console's bookings-side management (issue 14), on behalf of the operator whose token
+    comes with each call. Each call runs the HTTP API's own handler: the same token, write-role
+    and district checks, the same bodies and field errors, the same audit; so the console and
+    the API cannot drift. `body_json` is the HTTP API's body, `result_json` its answer;
+    `target` names the thing acted on (a point, session or opinion id, a booking code).
+    """
+
+    def ListLivestreamPoints(self, request, context):
+        """GET /api/v1/livestream-points?station_id= (operators also see retired points).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateLivestreamPoint(self, request, context):
+        """POST /api/v1/livestream-points.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateLivestreamPoint(self, request, context):
+        """PATCH /api/v1/livestream-points/{target} (`active: false` retires it).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListForumSessions(self, request, context):
+        """GET /api/v1/forum-sessions?station_id=&past_days=30 (also recent and cancelled ones).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateForumSession(self, request, context):
+        """POST /api/v1/forum-sessions.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateForumSession(self, request, context):
+        """PATCH /api/v1/forum-sessions/{target}.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelForumSession(self, request, context):
+        """POST /api/v1/forum-sessions/{target}/cancel.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListOpinions(self, request, context):
+        """GET /api/v1/opinions?station_id= (newest first).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordOpinion(self, request, context):
+        """POST /api/v1/opinions: an opinion raised in the room.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MoveOpinion(self, request, context):
+        """PATCH /api/v1/opinions/{target}: move it to another state.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GroupOpinions(self, request, context):
+        """POST /api/v1/measures: group opinions under one measure.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListMeasures(self, request, context):
+        """GET /api/v1/measures?station_id=.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CheckInBooking(self, request, context):
+        """POST /api/v1/bookings/{target}/check-in: check a booking in by hand.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAudit(self, request, context):
+        """GET /api/v1/audit?station_id=: the station's recent audited actions.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelBooking(self, request, context):
+        """POST /api/v1/bookings/{target}/cancel: cancel a booking for its holder (told by SMS).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_BookingAdminServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'ListLivestreamPoints': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLivestreamPoints,
+                    request_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.SerializeToString,
+            ),
+            'CreateLivestreamPoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateLivestreamPoint,
+                    request_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.SerializeToString,
+            ),
+            'UpdateLivestreamPoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateLivestreamPoint,
+                    request_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.SerializeToString,
+            ),
+            'ListForumSessions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListForumSessions,
+                    request_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.SerializeToString,
+            ),
+            'CreateForumSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateForumSession,
+                    request_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.SerializeToString,
+            ),
+            'UpdateForumSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateForumSession,
+                    request_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.SerializeToString,
+            ),
+            'CancelForumSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelForumSession,
+                    request_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.SerializeToString,
+            ),
+            'ListOpinions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOpinions,
+                    request_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.SerializeToString,
+            ),
+            'RecordOpinion': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordOpinion,
+                    request_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.SerializeToString,
+            ),
+            'MoveOpinion': grpc.unary_unary_rpc_method_handler(
+                    servicer.MoveOpinion,
+                    request_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.SerializeToString,
+            ),
+            'GroupOpinions': grpc.unary_unary_rpc_method_handler(
+                    servicer.GroupOpinions,
+                    request_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.SerializeToString,
+            ),
+            'ListMeasures': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMeasures,
+                    request_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.SerializeToString,
+            ),
+            'CheckInBooking': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckInBooking,
+                    request_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.SerializeToString,
+            ),
+            'ListAudit': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAudit,
+                    request_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.SerializeToString,
+            ),
+            'CancelBooking': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelBooking,
+                    request_deserializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.FromString,
+                    response_serializer=yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'yizhan.api.bookings.v1.BookingAdmin', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('yizhan.api.bookings.v1.BookingAdmin', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class BookingAdmin:
+    """The console's bookings-side management (issue 14), on behalf of the operator whose token
+    comes with each call. Each call runs the HTTP API's own handler: the same token, write-role
+    and district checks, the same bodies and field errors, the same audit; so the console and
+    the API cannot drift. `body_json` is the HTTP API's body, `result_json` its answer;
+    `target` names the thing acted on (a point, session or opinion id, a booking code).
+    """
+
+    @staticmethod
+    def ListLivestreamPoints(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.bookings.v1.BookingAdmin/ListLivestreamPoints',
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.SerializeToString,
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateLivestreamPoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.bookings.v1.BookingAdmin/CreateLivestreamPoint',
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.SerializeToString,
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateLivestreamPoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.bookings.v1.BookingAdmin/UpdateLivestreamPoint',
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.SerializeToString,
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListForumSessions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.bookings.v1.BookingAdmin/ListForumSessions',
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.SerializeToString,
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateForumSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.bookings.v1.BookingAdmin/CreateForumSession',
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.SerializeToString,
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateForumSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.bookings.v1.BookingAdmin/UpdateForumSession',
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.SerializeToString,
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelForumSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.bookings.v1.BookingAdmin/CancelForumSession',
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.SerializeToString,
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListOpinions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.bookings.v1.BookingAdmin/ListOpinions',
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.SerializeToString,
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordOpinion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.bookings.v1.BookingAdmin/RecordOpinion',
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.SerializeToString,
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MoveOpinion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.bookings.v1.BookingAdmin/MoveOpinion',
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.SerializeToString,
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GroupOpinions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.bookings.v1.BookingAdmin/GroupOpinions',
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.SerializeToString,
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMeasures(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.bookings.v1.BookingAdmin/ListMeasures',
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.SerializeToString,
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckInBooking(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.bookings.v1.BookingAdmin/CheckInBooking',
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.SerializeToString,
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAudit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.bookings.v1.BookingAdmin/ListAudit',
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.SerializeToString,
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelBooking(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/yizhan.api.bookings.v1.BookingAdmin/CancelBooking',
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminRequest.SerializeToString,
+            yizhan_dot_api_dot_bookings_dot_v1_dot_bookings__pb2.BookingAdminReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

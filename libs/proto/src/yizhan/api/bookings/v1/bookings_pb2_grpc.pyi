@@ -160,3 +160,217 @@ class BookingRecordsServicer(metaclass=_abc_1.ABCMeta):
         """
 
 def add_BookingRecordsServicer_to_server(servicer: BookingRecordsServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
+
+class BookingAdminStub:
+    """The console's bookings-side management (issue 14), on behalf of the operator whose token
+    comes with each call. Each call runs the HTTP API's own handler: the same token, write-role
+    and district checks, the same bodies and field errors, the same audit; so the console and
+    the API cannot drift. `body_json` is the HTTP API's body, `result_json` its answer;
+    `target` names the thing acted on (a point, session or opinion id, a booking code).
+    """
+
+    @_typing.overload
+    def __new__(cls, channel: _grpc.Channel) -> _Self: ...
+    @_typing.overload
+    def __new__(cls, channel: _aio.Channel) -> BookingAdminAsyncStub: ...
+    ListLivestreamPoints: _grpc.UnaryUnaryMultiCallable[_bookings_pb2.BookingAdminRequest, _bookings_pb2.BookingAdminReply]
+    """GET /api/v1/livestream-points?station_id= (operators also see retired points)."""
+    CreateLivestreamPoint: _grpc.UnaryUnaryMultiCallable[_bookings_pb2.BookingAdminRequest, _bookings_pb2.BookingAdminReply]
+    """POST /api/v1/livestream-points."""
+    UpdateLivestreamPoint: _grpc.UnaryUnaryMultiCallable[_bookings_pb2.BookingAdminRequest, _bookings_pb2.BookingAdminReply]
+    """PATCH /api/v1/livestream-points/{target} (`active: false` retires it)."""
+    ListForumSessions: _grpc.UnaryUnaryMultiCallable[_bookings_pb2.BookingAdminRequest, _bookings_pb2.BookingAdminReply]
+    """GET /api/v1/forum-sessions?station_id=&past_days=30 (also recent and cancelled ones)."""
+    CreateForumSession: _grpc.UnaryUnaryMultiCallable[_bookings_pb2.BookingAdminRequest, _bookings_pb2.BookingAdminReply]
+    """POST /api/v1/forum-sessions."""
+    UpdateForumSession: _grpc.UnaryUnaryMultiCallable[_bookings_pb2.BookingAdminRequest, _bookings_pb2.BookingAdminReply]
+    """PATCH /api/v1/forum-sessions/{target}."""
+    CancelForumSession: _grpc.UnaryUnaryMultiCallable[_bookings_pb2.BookingAdminRequest, _bookings_pb2.BookingAdminReply]
+    """POST /api/v1/forum-sessions/{target}/cancel."""
+    ListOpinions: _grpc.UnaryUnaryMultiCallable[_bookings_pb2.BookingAdminRequest, _bookings_pb2.BookingAdminReply]
+    """GET /api/v1/opinions?station_id= (newest first)."""
+    RecordOpinion: _grpc.UnaryUnaryMultiCallable[_bookings_pb2.BookingAdminRequest, _bookings_pb2.BookingAdminReply]
+    """POST /api/v1/opinions: an opinion raised in the room."""
+    MoveOpinion: _grpc.UnaryUnaryMultiCallable[_bookings_pb2.BookingAdminRequest, _bookings_pb2.BookingAdminReply]
+    """PATCH /api/v1/opinions/{target}: move it to another state."""
+    GroupOpinions: _grpc.UnaryUnaryMultiCallable[_bookings_pb2.BookingAdminRequest, _bookings_pb2.BookingAdminReply]
+    """POST /api/v1/measures: group opinions under one measure."""
+    ListMeasures: _grpc.UnaryUnaryMultiCallable[_bookings_pb2.BookingAdminRequest, _bookings_pb2.BookingAdminReply]
+    """GET /api/v1/measures?station_id=."""
+    CheckInBooking: _grpc.UnaryUnaryMultiCallable[_bookings_pb2.BookingAdminRequest, _bookings_pb2.BookingAdminReply]
+    """POST /api/v1/bookings/{target}/check-in: check a booking in by hand."""
+    ListAudit: _grpc.UnaryUnaryMultiCallable[_bookings_pb2.BookingAdminRequest, _bookings_pb2.BookingAdminReply]
+    """GET /api/v1/audit?station_id=: the station's recent audited actions."""
+    CancelBooking: _grpc.UnaryUnaryMultiCallable[_bookings_pb2.BookingAdminRequest, _bookings_pb2.BookingAdminReply]
+    """POST /api/v1/bookings/{target}/cancel: cancel a booking for its holder (told by SMS)."""
+
+@_typing.type_check_only
+class BookingAdminAsyncStub(BookingAdminStub):
+    """The console's bookings-side management (issue 14), on behalf of the operator whose token
+    comes with each call. Each call runs the HTTP API's own handler: the same token, write-role
+    and district checks, the same bodies and field errors, the same audit; so the console and
+    the API cannot drift. `body_json` is the HTTP API's body, `result_json` its answer;
+    `target` names the thing acted on (a point, session or opinion id, a booking code).
+    """
+
+    def __init__(self, channel: _aio.Channel) -> None: ...
+    ListLivestreamPoints: _aio.UnaryUnaryMultiCallable[_bookings_pb2.BookingAdminRequest, _bookings_pb2.BookingAdminReply]  # type: ignore[assignment]
+    """GET /api/v1/livestream-points?station_id= (operators also see retired points)."""
+    CreateLivestreamPoint: _aio.UnaryUnaryMultiCallable[_bookings_pb2.BookingAdminRequest, _bookings_pb2.BookingAdminReply]  # type: ignore[assignment]
+    """POST /api/v1/livestream-points."""
+    UpdateLivestreamPoint: _aio.UnaryUnaryMultiCallable[_bookings_pb2.BookingAdminRequest, _bookings_pb2.BookingAdminReply]  # type: ignore[assignment]
+    """PATCH /api/v1/livestream-points/{target} (`active: false` retires it)."""
+    ListForumSessions: _aio.UnaryUnaryMultiCallable[_bookings_pb2.BookingAdminRequest, _bookings_pb2.BookingAdminReply]  # type: ignore[assignment]
+    """GET /api/v1/forum-sessions?station_id=&past_days=30 (also recent and cancelled ones)."""
+    CreateForumSession: _aio.UnaryUnaryMultiCallable[_bookings_pb2.BookingAdminRequest, _bookings_pb2.BookingAdminReply]  # type: ignore[assignment]
+    """POST /api/v1/forum-sessions."""
+    UpdateForumSession: _aio.UnaryUnaryMultiCallable[_bookings_pb2.BookingAdminRequest, _bookings_pb2.BookingAdminReply]  # type: ignore[assignment]
+    """PATCH /api/v1/forum-sessions/{target}."""
+    CancelForumSession: _aio.UnaryUnaryMultiCallable[_bookings_pb2.BookingAdminRequest, _bookings_pb2.BookingAdminReply]  # type: ignore[assignment]
+    """POST /api/v1/forum-sessions/{target}/cancel."""
+    ListOpinions: _aio.UnaryUnaryMultiCallable[_bookings_pb2.BookingAdminRequest, _bookings_pb2.BookingAdminReply]  # type: ignore[assignment]
+    """GET /api/v1/opinions?station_id= (newest first)."""
+    RecordOpinion: _aio.UnaryUnaryMultiCallable[_bookings_pb2.BookingAdminRequest, _bookings_pb2.BookingAdminReply]  # type: ignore[assignment]
+    """POST /api/v1/opinions: an opinion raised in the room."""
+    MoveOpinion: _aio.UnaryUnaryMultiCallable[_bookings_pb2.BookingAdminRequest, _bookings_pb2.BookingAdminReply]  # type: ignore[assignment]
+    """PATCH /api/v1/opinions/{target}: move it to another state."""
+    GroupOpinions: _aio.UnaryUnaryMultiCallable[_bookings_pb2.BookingAdminRequest, _bookings_pb2.BookingAdminReply]  # type: ignore[assignment]
+    """POST /api/v1/measures: group opinions under one measure."""
+    ListMeasures: _aio.UnaryUnaryMultiCallable[_bookings_pb2.BookingAdminRequest, _bookings_pb2.BookingAdminReply]  # type: ignore[assignment]
+    """GET /api/v1/measures?station_id=."""
+    CheckInBooking: _aio.UnaryUnaryMultiCallable[_bookings_pb2.BookingAdminRequest, _bookings_pb2.BookingAdminReply]  # type: ignore[assignment]
+    """POST /api/v1/bookings/{target}/check-in: check a booking in by hand."""
+    ListAudit: _aio.UnaryUnaryMultiCallable[_bookings_pb2.BookingAdminRequest, _bookings_pb2.BookingAdminReply]  # type: ignore[assignment]
+    """GET /api/v1/audit?station_id=: the station's recent audited actions."""
+    CancelBooking: _aio.UnaryUnaryMultiCallable[_bookings_pb2.BookingAdminRequest, _bookings_pb2.BookingAdminReply]  # type: ignore[assignment]
+    """POST /api/v1/bookings/{target}/cancel: cancel a booking for its holder (told by SMS)."""
+
+class BookingAdminServicer(metaclass=_abc_1.ABCMeta):
+    """The console's bookings-side management (issue 14), on behalf of the operator whose token
+    comes with each call. Each call runs the HTTP API's own handler: the same token, write-role
+    and district checks, the same bodies and field errors, the same audit; so the console and
+    the API cannot drift. `body_json` is the HTTP API's body, `result_json` its answer;
+    `target` names the thing acted on (a point, session or opinion id, a booking code).
+    """
+
+    @_abc_1.abstractmethod
+    def ListLivestreamPoints(
+        self,
+        request: _bookings_pb2.BookingAdminRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bookings_pb2.BookingAdminReply, _abc.Awaitable[_bookings_pb2.BookingAdminReply]]:
+        """GET /api/v1/livestream-points?station_id= (operators also see retired points)."""
+
+    @_abc_1.abstractmethod
+    def CreateLivestreamPoint(
+        self,
+        request: _bookings_pb2.BookingAdminRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bookings_pb2.BookingAdminReply, _abc.Awaitable[_bookings_pb2.BookingAdminReply]]:
+        """POST /api/v1/livestream-points."""
+
+    @_abc_1.abstractmethod
+    def UpdateLivestreamPoint(
+        self,
+        request: _bookings_pb2.BookingAdminRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bookings_pb2.BookingAdminReply, _abc.Awaitable[_bookings_pb2.BookingAdminReply]]:
+        """PATCH /api/v1/livestream-points/{target} (`active: false` retires it)."""
+
+    @_abc_1.abstractmethod
+    def ListForumSessions(
+        self,
+        request: _bookings_pb2.BookingAdminRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bookings_pb2.BookingAdminReply, _abc.Awaitable[_bookings_pb2.BookingAdminReply]]:
+        """GET /api/v1/forum-sessions?station_id=&past_days=30 (also recent and cancelled ones)."""
+
+    @_abc_1.abstractmethod
+    def CreateForumSession(
+        self,
+        request: _bookings_pb2.BookingAdminRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bookings_pb2.BookingAdminReply, _abc.Awaitable[_bookings_pb2.BookingAdminReply]]:
+        """POST /api/v1/forum-sessions."""
+
+    @_abc_1.abstractmethod
+    def UpdateForumSession(
+        self,
+        request: _bookings_pb2.BookingAdminRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bookings_pb2.BookingAdminReply, _abc.Awaitable[_bookings_pb2.BookingAdminReply]]:
+        """PATCH /api/v1/forum-sessions/{target}."""
+
+    @_abc_1.abstractmethod
+    def CancelForumSession(
+        self,
+        request: _bookings_pb2.BookingAdminRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bookings_pb2.BookingAdminReply, _abc.Awaitable[_bookings_pb2.BookingAdminReply]]:
+        """POST /api/v1/forum-sessions/{target}/cancel."""
+
+    @_abc_1.abstractmethod
+    def ListOpinions(
+        self,
+        request: _bookings_pb2.BookingAdminRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bookings_pb2.BookingAdminReply, _abc.Awaitable[_bookings_pb2.BookingAdminReply]]:
+        """GET /api/v1/opinions?station_id= (newest first)."""
+
+    @_abc_1.abstractmethod
+    def RecordOpinion(
+        self,
+        request: _bookings_pb2.BookingAdminRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bookings_pb2.BookingAdminReply, _abc.Awaitable[_bookings_pb2.BookingAdminReply]]:
+        """POST /api/v1/opinions: an opinion raised in the room."""
+
+    @_abc_1.abstractmethod
+    def MoveOpinion(
+        self,
+        request: _bookings_pb2.BookingAdminRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bookings_pb2.BookingAdminReply, _abc.Awaitable[_bookings_pb2.BookingAdminReply]]:
+        """PATCH /api/v1/opinions/{target}: move it to another state."""
+
+    @_abc_1.abstractmethod
+    def GroupOpinions(
+        self,
+        request: _bookings_pb2.BookingAdminRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bookings_pb2.BookingAdminReply, _abc.Awaitable[_bookings_pb2.BookingAdminReply]]:
+        """POST /api/v1/measures: group opinions under one measure."""
+
+    @_abc_1.abstractmethod
+    def ListMeasures(
+        self,
+        request: _bookings_pb2.BookingAdminRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bookings_pb2.BookingAdminReply, _abc.Awaitable[_bookings_pb2.BookingAdminReply]]:
+        """GET /api/v1/measures?station_id=."""
+
+    @_abc_1.abstractmethod
+    def CheckInBooking(
+        self,
+        request: _bookings_pb2.BookingAdminRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bookings_pb2.BookingAdminReply, _abc.Awaitable[_bookings_pb2.BookingAdminReply]]:
+        """POST /api/v1/bookings/{target}/check-in: check a booking in by hand."""
+
+    @_abc_1.abstractmethod
+    def ListAudit(
+        self,
+        request: _bookings_pb2.BookingAdminRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bookings_pb2.BookingAdminReply, _abc.Awaitable[_bookings_pb2.BookingAdminReply]]:
+        """GET /api/v1/audit?station_id=: the station's recent audited actions."""
+
+    @_abc_1.abstractmethod
+    def CancelBooking(
+        self,
+        request: _bookings_pb2.BookingAdminRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bookings_pb2.BookingAdminReply, _abc.Awaitable[_bookings_pb2.BookingAdminReply]]:
+        """POST /api/v1/bookings/{target}/cancel: cancel a booking for its holder (told by SMS)."""
+
+def add_BookingAdminServicer_to_server(servicer: BookingAdminServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
