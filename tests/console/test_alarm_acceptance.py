@@ -80,9 +80,9 @@ def _create_station_and_kiosk(page: Page) -> tuple[str, str]:
     page.fill("#id", DEVICE)
     page.select_option("#kind", "kiosk")
     page.click("form.manage button[type=submit]")
-    expect(page.locator("#cred-device")).to_have_text(DEVICE)
-    username = page.locator("#cred-username").inner_text().strip()
-    password = page.locator("#cred-password").inner_text().strip()
+    expect(page.locator(".credentials-card .cred-device")).to_have_text(DEVICE)
+    username = page.locator(".credentials-card .cred-username").inner_text().strip()
+    password = page.locator(".credentials-card .cred-password").inner_text().strip()
     return username, password
 
 

@@ -49,14 +49,14 @@ def test_logins_slow_down_guessers_and_never_lock_out_the_operator(
         # Spraying usernames from one client is slowed too.
         sprayed = [_login(stations, f"user{n}", "wrong-guess", "10.0.0.50") for n in range(31)]
         assert sprayed == [401] * 30 + [429], sprayed
-    # The counters live in the database: a restart does not clear them. Whether the first
-    # try after it is still inside the wait depends on how long the restart took; by the
-    # second it is paced again (a limiter that forgot would answer 401 twice).
+    # The counters live in the database: a restart does not clear them. Whether a try after
+    # it is still inside the wait depends on how long the restart took and when the wait
+    # ends, so one of two tries is paced (a limiter that forgot would answer 401 to both).
     with run_service("stations", database, workdir, env=PROXY) as restarted:
         sprayed = [_login(restarted, f"user{n}", "wrong-guess", "10.0.0.50") for n in (31, 32)]
-        assert sprayed[1] == 429, sprayed
+        assert 429 in sprayed, sprayed
         guessed = [_login(restarted, "admin", "wrong-guess", "10.0.0.1") for _ in range(2)]
-        assert guessed[1] == 429, guessed
+        assert 429 in guessed, guessed
         assert _login(restarted, "admin", PASSWORD, "10.9.9.8") == 200
 
 

@@ -4,13 +4,15 @@ password; every change is audited and reaches older tokens on their next request
 
 import json
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 
 import grpc
 import httpx
 import pytest
 
-from tests.stations.conftest import login
-from tests.support.services import RunningService
+from tests.stations.conftest import ADMIN_PASSWORD, create_operator, login
+from tests.support.services import RunningService, run_service
 from yizhan.api.stations.v1 import stations_pb2, stations_pb2_grpc
 from yizhan.common.rpc import sync_channel
 from yizhan.common.settings import DEV_SERVICE_TOKEN
@@ -29,6 +31,11 @@ def _as(stations: RunningService, token: str) -> httpx.Client:
     return httpx.Client(
         base_url=stations.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=10
     )
+
+
+def _first_admin(stations: RunningService, database: str) -> str:
+    create_operator(database, "admin", ADMIN_PASSWORD, "admin")
+    return login(stations, "admin", ADMIN_PASSWORD)
 
 
 def _fields(reply: httpx.Response) -> dict[str, str]:
@@ -162,25 +169,34 @@ def test_disable_ends_tokens_and_role_changes_reach_them(
     assert disabled[0]["before"]["disabled"] is False
 
 
-def test_the_last_enabled_admin_stays(stations: RunningService, admin: httpx.Client) -> None:
-    deputy = _name("deputy")
-    _create(admin, deputy, "admin", [])
-    with _as(stations, login(stations, deputy, STRONG)) as client:
-        # With another admin left, an admin may step down.
+def test_the_last_enabled_admin_stays(new_database: Callable[[str], str], workdir: Path) -> None:
+    # Its own registry: the package's shared one holds other tests' admins.
+    database = new_database("last_admin")
+    with (
+        run_service("stations", database, workdir) as stations,
+        _as(stations, _first_admin(stations, database)) as admin,
+    ):
+        deputy = _name("deputy")
+        _create(admin, deputy, "admin", [])
+        with _as(stations, login(stations, deputy, STRONG)) as client:
+            # With another admin left, an admin may step down.
+            assert (
+                client.patch(f"/api/v1/operators/{deputy}", json={"role": "viewer"}).status_code
+                == 200
+            )
+        enabled_admins = [
+            o["username"]
+            for o in admin.get("/api/v1/operators").json()["items"]
+            if o["role"] == "admin" and not o["disabled"]
+        ]
+        assert enabled_admins == ["admin"]
+        for change in ({"disabled": True}, {"role": "district", "districts": ["南岸区"]}):
+            refused = admin.patch("/api/v1/operators/admin", json=change)
+            assert (refused.status_code, refused.json()["code"]) == (409, "last_admin")
+        assert admin.get("/api/v1/operators/admin").json()["disabled"] is False
         assert (
-            client.patch(f"/api/v1/operators/{deputy}", json={"role": "viewer"}).status_code == 200
+            admin.patch("/api/v1/operators/nobody-here", json={"disabled": True}).status_code == 404
         )
-    enabled_admins = [
-        o["username"]
-        for o in admin.get("/api/v1/operators").json()["items"]
-        if o["role"] == "admin" and not o["disabled"]
-    ]
-    assert enabled_admins == ["admin"]
-    for change in ({"disabled": True}, {"role": "district", "districts": ["南岸区"]}):
-        refused = admin.patch("/api/v1/operators/admin", json=change)
-        assert (refused.status_code, refused.json()["code"]) == (409, "last_admin")
-    assert admin.get("/api/v1/operators/admin").json()["disabled"] is False
-    assert admin.patch("/api/v1/operators/nobody-here", json={"disabled": True}).status_code == 404
 
 
 def test_the_consoles_grpc_calls_follow_the_same_rules(
