@@ -2,7 +2,9 @@
 outbox, the BookingDesk gRPC server, the worker and operator HTTP API, the web form, and the
 background work (no-show sweep, SMS outbox, housekeeping)."""
 
+import asyncio
 import contextlib
+import socket
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -34,6 +36,7 @@ from yizhan.bookings.codes import derive_key, manage_token, manage_token_key
 from yizhan.bookings.context import Deps
 from yizhan.bookings.errors import BookingError
 from yizhan.bookings.forum_admin import ForumAdmin
+from yizhan.bookings.metrics import HTTP_WORKERS
 from yizhan.bookings.notices import Notices
 from yizhan.bookings.opinions import OpinionDesk, OpinionRules
 from yizhan.bookings.otp import HASH_CONTEXT, OtpPolicy, OtpService
@@ -53,10 +56,12 @@ from yizhan.common.account_versions import CachedAccountVersions, stations_accou
 from yizhan.common.auth import AccountVersions
 from yizhan.common.db import create_engine, database_ping, session_factory
 from yizhan.common.http import create_http_app
+from yizhan.common.logs import configure_logging
 from yizhan.common.ratelimit import RateLimiter, Rule
-from yizhan.common.runtime import background_task
+from yizhan.common.runtime import background_task, serve_until_stopped
 from yizhan.common.service import serve_service
 from yizhan.common.stations_directory import StationsDirectory
+from yizhan.common.workers import die_with_parent, supervise, worker_count
 
 BOOKING_DESK = "yizhan.api.bookings.v1.BookingDesk"
 BOOKING_REPORTS = "yizhan.api.bookings.v1.BookingReports"
@@ -89,7 +94,7 @@ def build_deps(
         ),
         key=derive_key(secret, HASH_CONTEXT),
         clock=clock,
-        dev_outbox={} if settings.exposes_dev_tools else None,
+        keep_dev_copy=settings.exposes_dev_tools,
     )
     outbox = Outbox(
         sessions=sessions,
@@ -196,7 +201,32 @@ def build_http_app(
 
 
 async def serve(settings: Settings) -> None:
-    """Run the bookings service until SIGINT/SIGTERM."""
+    """Run the bookings service until SIGINT/SIGTERM: in this process when it has one HTTP
+    worker, else as the supervisor of `http_workers` processes sharing one socket."""
+    count = worker_count(settings.http_workers)
+    if count == 1:
+        await serve_process(settings, primary=True)
+        return
+    supervise("bookings", count, settings.common.bind_host, settings.http_port, run_worker_process)
+
+
+def run_worker_process(index: int, sock: socket.socket) -> None:
+    """Entry of a worker process (spawned by `serve`): settings from the environment it
+    inherited; worker 0 is the primary."""
+    die_with_parent()
+    settings = Settings()
+    configure_logging("bookings", settings.common.log_level)
+    count = worker_count(settings.http_workers)
+    asyncio.run(serve_process(settings, primary=index == 0, sock=sock, workers=count))
+
+
+async def serve_process(
+    settings: Settings, *, primary: bool, sock: socket.socket | None = None, workers: int = 1
+) -> None:
+    """Serve HTTP in this process (on `sock` when given); the primary also runs the gRPC
+    server, the housekeeping and the no-show sweep. Every process drains the SMS outbox
+    (rows are leased, so two drains never send one message twice), so that a booking's SMS
+    leaves at once whichever process took it."""
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     sessions = session_factory(engine)
     token = settings.common.service_token.get_secret_value()
@@ -223,6 +253,7 @@ async def serve(settings: Settings) -> None:
         TelemetryClient(telemetry_pb2_grpc.TelemetryQueryStub(telemetry_channel)),
         stations_seconds=settings.public_stations_refresh_seconds,
     )
+    HTTP_WORKERS.set(workers)
 
     def register(server: grpc.aio.Server) -> None:
         bookings_pb2_grpc.add_BookingDeskServicer_to_server(
@@ -246,14 +277,26 @@ async def serve(settings: Settings) -> None:
     def sms_outbox() -> contextlib.AbstractAsyncContextManager[None]:
         return background_task("sms-outbox", deps.outbox.run_forever)
 
+    app = build_http_app(deps, accounts, finder)
     try:
-        await serve_service(
-            settings,
-            app=build_http_app(deps, accounts, finder),
-            register=register,
-            grpc_services=[BOOKING_DESK, BOOKING_REPORTS],
-            components=[housekeeper, no_show_sweep, sms_outbox],
-        )
+        if primary:
+            await serve_service(
+                settings,
+                app=app,
+                register=register,
+                grpc_services=[BOOKING_DESK, BOOKING_REPORTS],
+                components=[housekeeper, no_show_sweep, sms_outbox],
+                sock=sock,
+            )
+        else:
+            await serve_until_stopped(
+                app=app,
+                host=settings.common.bind_host,
+                port=settings.http_port,
+                components=[sms_outbox],
+                trusted_proxies=settings.common.trusted_proxies,
+                sock=sock,
+            )
     finally:
         await stations_channel.close()
         await telemetry_channel.close()

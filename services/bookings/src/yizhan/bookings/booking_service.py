@@ -25,6 +25,7 @@ from yizhan.bookings.metrics import (
     BOOKING_REPLAYS,
     BOOKINGS_CANCELLED,
     BOOKINGS_CREATED,
+    booking_phase,
 )
 from yizhan.bookings.models import (
     CANCELLED,
@@ -36,6 +37,7 @@ from yizhan.bookings.models import (
     SESSION_CANCELLED,
     Booking,
     ForumSession,
+    IdempotencyKey,
     LivestreamPoint,
 )
 from yizhan.bookings.notices import Notices
@@ -140,23 +142,35 @@ class BookingService:
 
     async def _create(self, choice: Choice, booker: Booker, idempotency_key: str) -> NewBooking:
         digest = idempotency.fingerprint(_request_fields(choice, booker))
-        replay = await self._replay(idempotency_key, digest, booker)
-        if replay is not None:
-            return replay
-        # Judged (and a wrong guess counted) under the code's row lock, before the booking.
-        await self._otp.judge(booker.phone, booker.otp)
-        # What needs other services is checked first, while no lock is held.
+        # One short transaction: a booking already made under this key (a retry), else the
+        # code judged under its row lock (a wrong guess counted: committed whatever the
+        # verdict), then what is booked.
+        stored: IdempotencyKey | None = None
+        refusal: InvalidInput | None = None
         point: LivestreamPoint | None = None
+        forum: ForumSession | None = None
+        with booking_phase("precheck"):
+            async with self._sessions.begin() as session:
+                stored = await idempotency.find(session, idempotency_key)
+                if stored is None:
+                    refusal = await self._otp.judge_in(session, booker.phone, booker.otp)
+                if stored is None and refusal is None:
+                    if isinstance(choice, LivestreamChoice):
+                        point = await repository.get_point(session, choice.point_id)
+                    else:
+                        forum = await repository.get_forum_session(session, choice.session_id)
+        if stored is not None:
+            return await self._replay_stored(stored, digest, booker)
+        if refusal is not None:
+            raise refusal
+        # What needs other services is checked first, while no lock is held.
         if isinstance(choice, LivestreamChoice):
-            async with self._sessions() as session:
-                point = await repository.get_point(session, choice.point_id)
             if point is None:
                 raise InvalidInput("point_unknown", field="livestream_point_id")
-            await self._availability.check_bookable(point, choice.start, choice.end)
+            with booking_phase("opening_hours"):
+                await self._availability.check_bookable(point, choice.start, choice.end)
             starts_at = choice.start
         else:
-            async with self._sessions() as session:
-                forum = await repository.get_forum_session(session, choice.session_id)
             if forum is None:
                 raise InvalidInput("session_unknown", field="forum_session_id")
             # Read without the lock, for the weekly quota; the seat is taken under the lock.
@@ -164,20 +178,10 @@ class BookingService:
         kind = LIVESTREAM if point is not None else FORUM
         now = self._clock()
         try:
-            async with self._sessions.begin() as session:
-                if not await idempotency.claim(session, idempotency_key, digest, now):
-                    raise _KeyTaken
-                await lock_phone(session, booker.phone)
-                await self._otp.consume(session, booker.phone, booker.otp, now)
-                await quotas.check(session, self._limits, booker.phone, starts_at, now)
-                if isinstance(choice, LivestreamChoice):
-                    assert point is not None
-                    booking = await self._take_slot(session, point, choice, booker, now)
-                else:
-                    booking = await self._take_seat(session, choice, booker, now)
-                await idempotency.attach(session, idempotency_key, booking.id)
-                if booking.status == CONFIRMED:
-                    self._notices.confirmed(session, booking, now)
+            with booking_phase("transaction"):
+                booking = await self._book(
+                    choice, point, booker, idempotency_key, digest, now, starts_at
+                )
         except _KeyTaken:
             replay = await self._replay(idempotency_key, digest, booker)
             if replay is None:
@@ -194,23 +198,56 @@ class BookingService:
         )
         return NewBooking(booking, self.manage_token(booking), replayed=False)
 
+    async def _book(
+        self,
+        choice: Choice,
+        point: LivestreamPoint | None,
+        booker: Booker,
+        idempotency_key: str,
+        digest: str,
+        now: datetime,
+        starts_at: datetime,
+    ) -> Booking:
+        """The booking's transaction, in locking.py's order; plain statements, one round trip
+        each, so that the locks are held for as little time as possible."""
+        async with self._sessions.begin() as session:
+            if not await idempotency.claim(session, idempotency_key, digest, now):
+                raise _KeyTaken
+            await lock_phone(session, booker.phone)
+            await self._otp.consume(session, booker.phone, booker.otp, now)
+            await quotas.check(session, self._limits, booker.phone, starts_at, now)
+            if isinstance(choice, LivestreamChoice):
+                assert point is not None
+                booking = await self._take_slot(session, point, choice, booker, now)
+            else:
+                booking = await self._take_seat(session, choice, booker, now)
+            await idempotency.attach(session, idempotency_key, booking.id)
+            if booking.status == CONFIRMED:
+                await self._notices.confirmed(session, booking, now)
+        return booking
+
     async def _replay(self, key: str, digest: str, booker: Booker) -> NewBooking | None:
-        """The booking made earlier with `key`, None when there is none. The retry must come
-        from the phone's holder: its code must be one sent to that phone (the first request's
-        own code, already used, or a newer one)."""
+        """The booking made earlier with `key`, None when there is none."""
         async with self._sessions() as session:
             stored = await idempotency.find(session, key)
-            if stored is None:
-                return None
-            if stored.fingerprint != digest:
-                raise InvalidInput("idempotency_key_reused", field="header.Idempotency-Key")
-            booking = (
-                await repository.get_booking(session, stored.booking_id)
-                if stored.booking_id is not None
-                else None
-            )
+        if stored is None:
+            return None
+        return await self._replay_stored(stored, digest, booker)
+
+    async def _replay_stored(
+        self, stored: IdempotencyKey, digest: str, booker: Booker
+    ) -> NewBooking:
+        """The booking an earlier request made under a stored key. The retry must come
+        from the phone's holder: its code must be one sent to that phone (the first request's
+        own code, already used, or a newer one)."""
+        if stored.fingerprint != digest:
+            raise InvalidInput("idempotency_key_reused", field="header.Idempotency-Key")
+        booking = None
+        if stored.booking_id is not None:
+            async with self._sessions() as session:
+                booking = await repository.get_booking(session, stored.booking_id)
         if booking is None:
-            raise RuntimeError(f"idempotency key {key!r} has no booking")
+            raise RuntimeError(f"idempotency key {stored.key!r} has no booking")
         await self._otp.judge(booker.phone, booker.otp, any_recent=True)
         BOOKING_REPLAYS.inc()
         return NewBooking(booking, self.manage_token(booking), replayed=True)

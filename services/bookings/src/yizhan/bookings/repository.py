@@ -160,34 +160,29 @@ async def get_booking(session: AsyncSession, booking_id: int) -> Booking | None:
     return await session.get(Booking, booking_id)
 
 
-async def no_shows_of_phone(session: AsyncSession, phone: str, since: datetime) -> int:
-    """No-shows of a phone for bookings that started after `since`."""
-    query = select(func.count(Booking.id)).where(
-        Booking.phone == phone, Booking.status == NO_SHOW, Booking.starts_at >= since
-    )
-    return int(await session.scalar(query) or 0)
-
-
-async def bookings_of_phone_between(session: AsyncSession, phone: str, window: Interval) -> int:
-    """Bookings of a phone (any status but cancelled) that start within `window`."""
-    query = select(func.count(Booking.id)).where(
-        Booking.phone == phone,
-        Booking.status != CANCELLED,
-        Booking.starts_at >= window.start,
-        Booking.starts_at < window.end,
-    )
-    return int(await session.scalar(query) or 0)
-
-
-async def active_bookings_of_phone(session: AsyncSession, phone: str, now: datetime) -> int:
-    """Bookings of a phone that are confirmed or waitlisted and not over yet."""
-    query = select(func.count(Booking.id)).where(
-        Booking.phone == phone,
-        Booking.status.in_(ACTIVE_STATUSES),
-        Booking.ends_at > now,
-        Booking.checked_in_at.is_(None),
-    )
-    return int(await session.scalar(query) or 0)
+async def phone_counts(
+    session: AsyncSession, phone: str, *, no_shows_since: datetime, week: Interval, now: datetime
+) -> tuple[int, int, int]:
+    """A phone's no-shows of bookings that started after `no_shows_since`, its bookings (any
+    status but cancelled) that start within `week`, and its bookings still held (confirmed
+    or waitlisted, not over, not checked in): one statement, one pass over its bookings."""
+    query = select(
+        func.count(Booking.id).filter(
+            Booking.status == NO_SHOW, Booking.starts_at >= no_shows_since
+        ),
+        func.count(Booking.id).filter(
+            Booking.status != CANCELLED,
+            Booking.starts_at >= week.start,
+            Booking.starts_at < week.end,
+        ),
+        func.count(Booking.id).filter(
+            Booking.status.in_(ACTIVE_STATUSES),
+            Booking.ends_at > now,
+            Booking.checked_in_at.is_(None),
+        ),
+    ).where(Booking.phone == phone)
+    no_shows, in_week, held = (await session.execute(query)).one()
+    return int(no_shows), int(in_week), int(held)
 
 
 async def list_station_bookings(
