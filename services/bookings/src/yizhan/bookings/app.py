@@ -57,7 +57,7 @@ from yizhan.common.auth import AccountVersions
 from yizhan.common.db import create_engine, database_ping, session_factory
 from yizhan.common.http import create_http_app
 from yizhan.common.logs import configure_logging
-from yizhan.common.ratelimit import RateLimiter, Rule
+from yizhan.common.ratelimit import LocalRateLimiter, RateLimiter, Rule
 from yizhan.common.runtime import background_task, serve_until_stopped
 from yizhan.common.service import serve_service
 from yizhan.common.stations_directory import StationsDirectory
@@ -191,10 +191,17 @@ def build_http_app(
     app.include_router(web_routes.router)
     if finder is not None:
         app.state.finder = finder
-        # The one shared limiter (PostgreSQL): the budget holds across worker processes.
-        # Past the minute's free requests a client waits a second, doubling to a minute.
-        app.state.public_limit = Rule(
-            "public-stations", deps.settings.public_requests_per_minute, timedelta(minutes=1), 1, 60
+        # Counted in this process's memory: a database round trip per request would cost more
+        # than the answer. Past the minute's free requests a client waits a second, doubling
+        # to a minute.
+        app.state.public_limiter = LocalRateLimiter(
+            Rule(
+                "public-stations",
+                deps.settings.public_requests_per_minute,
+                timedelta(minutes=1),
+                1,
+                60,
+            )
         )
         app.include_router(public_routes.router)
     return app
