@@ -18,6 +18,7 @@ import asyncio
 import json
 import os
 import re
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -32,10 +33,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.loadgen import Call, LoadGenerator, Round, load_average
+from bench.loadgen import Call, LoadGenerator, Round, cpu_seconds, load_average
+from yizhan.bookings.codes import derive_key
+from yizhan.bookings.otp import HASH_CONTEXT, OTP_DIGITS, code_hash
+from yizhan.common.db import libpq_dsn
+from yizhan.common.settings import CommonSettings
 from yizhan.devstack.postgres import PostgresCluster
 from yizhan.devstack.processes import free_port
 
@@ -46,8 +52,8 @@ STARTUP_SECONDS = 60
 SLOT_RACERS = 200
 SEAT_RACERS = 300
 CONTENDED_SEATS = 30
-# Fetching one-time codes before a round (not timed).
-PREPARE_CONCURRENCY = 32
+# A folder of another bookings version's sources to run instead (before/after comparisons).
+SERVICE_PYTHONPATH = "YZ_BENCH_BOOKINGS_PYTHONPATH"
 # Well under the server's keep-alive timeout (uvicorn: 5 s), so that a pooled connection is
 # never reused just as the server closes it (the ReadError the old benchmark died of).
 CLIENT_KEEPALIVE_SECONDS = 1.0
@@ -80,6 +86,9 @@ def service(name: str, database_url: str, env: dict[str, str], logs: Path) -> It
         f"YZ_{name.upper()}_GRPC_PORT": str(grpc_port),
         **env,
     }
+    if name == "bookings" and os.environ.get(SERVICE_PYTHONPATH):
+        # Measuring another version of bookings (the "before" of docs/performance.md).
+        full["PYTHONPATH"] = os.environ[SERVICE_PYTHONPATH]
     subprocess.run([f"yz-{name}", "migrate"], env=full, check=True, capture_output=True)
     if name == "stations":
         subprocess.run(
@@ -143,21 +152,21 @@ def client(base_url: str, connections: int = 64) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits)
 
 
-async def codes_for(base_url: str, phones: list[str]) -> list[str]:
-    """Ask for a one-time code for each phone and read it from the development endpoint."""
-    limit = asyncio.Semaphore(PREPARE_CONCURRENCY)
-    async with client(base_url) as http:
-
-        async def one(phone: str) -> str:
-            async with limit:
-                sent = await http.post("/api/v1/otp", json={"phone": phone})
-                sent.raise_for_status()
-                reply = await http.get("/api/v1/dev/otp", params={"phone": phone})
-                reply.raise_for_status()
-                code: str = reply.json()["code"]
-                return code
-
-        return list(await asyncio.gather(*(one(p) for p in phones)))
+def seed_codes(database_url: str, phones: list[str]) -> list[str]:
+    """A fresh one-time code for each phone, written straight into the bookings database as
+    the service would store it (a keyed hash): fetching thousands through POST /api/v1/otp,
+    whose per-client limiter row every request of the benchmark shares, took minutes on a busy
+    machine. Only the booking is timed; its code check is the real one."""
+    key = derive_key(CommonSettings().jwt_secret.get_secret_value(), HASH_CONTEXT)
+    codes = [f"{secrets.randbelow(10**OTP_DIGITS):0{OTP_DIGITS}d}" for _ in phones]
+    rows = [(p, code_hash(key, p, c)) for p, c in zip(phones, codes, strict=True)]
+    with psycopg.connect(libpq_dsn(database_url), autocommit=True) as db, db.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO otp_codes (phone, code_hash, created_at, expires_at, attempts)"
+            " VALUES (%s, %s, now(), now() + interval '10 minutes', 0)",
+            rows,
+        )
+    return codes
 
 
 @dataclass
@@ -237,10 +246,10 @@ def calls_for(targets: list[dict[str, Any]], phones: list[str], codes: list[str]
     ]
 
 
-async def prepared(base_url: str, phones: Phones, targets: list[dict[str, Any]]) -> list[Call]:
-    """The round's requests, with fresh one-time codes (fetched now, not timed)."""
+def prepared(database_url: str, phones: Phones, targets: list[dict[str, Any]]) -> list[Call]:
+    """The round's requests, with fresh one-time codes (made now, not timed)."""
     numbers = phones.take(len(targets))
-    return calls_for(targets, numbers, await codes_for(base_url, numbers))
+    return calls_for(targets, numbers, seed_codes(database_url, numbers))
 
 
 PHASE_LINE = re.compile(r'^yz_booking_phase_seconds_(sum|count)\{phase="([a-z_]+)"\} (\S+)$')
@@ -282,7 +291,7 @@ def booking_figures(result: Round, expected_created: int | None = None) -> dict[
 
 
 @contextmanager
-def bare_framework(workers: int, logs: Path) -> Iterator[str]:
+def bare_framework(workers: int, logs: Path) -> Iterator[Service]:
     """The baseline server (bench/bare_app.py) with `workers` processes, until the block ends."""
     port = free_port()
     root = Path(__file__).resolve().parent.parent
@@ -316,57 +325,103 @@ def bare_framework(workers: int, logs: Path) -> Iterator[str]:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        yield url
+        yield Service(url, "", process.pid)
     finally:
         process.terminate()
         process.wait(20)
+
+
+@dataclass
+class Meter:
+    """CPU time of the server's processes over a round: the service's (supervisor and
+    workers) and the database's (the postmaster and its backends)."""
+
+    server_pid: int
+    database_pid: int | None = None
+
+    def __post_init__(self) -> None:
+        self._start = self._read()
+
+    def _read(self) -> tuple[float, float]:
+        database = cpu_seconds(self.database_pid) if self.database_pid else 0.0
+        return cpu_seconds(self.server_pid), database
+
+    def per_request(self, requests: int) -> dict[str, float]:
+        """Milliseconds of CPU per request since the meter was made."""
+        server, database = self._read()
+        figures = {
+            "server_cpu_ms_per_request": round((server - self._start[0]) * 1000 / requests, 3)
+        }
+        if self.database_pid:
+            figures["database_cpu_ms_per_request"] = round(
+                (database - self._start[1]) * 1000 / requests, 3
+            )
+        return figures
+
+
+def metered(
+    generator: LoadGenerator,
+    target: Service,
+    calls: list[Call],
+    rate: float | None,
+    database_pid: int | None = None,
+) -> tuple[Round, dict[str, float]]:
+    """Run a round and measure what it cost the server in CPU."""
+    meter = Meter(target.pid, database_pid)
+    result = generator.run(target.http, calls, rate)
+    return result, meter.per_request(len(calls))
 
 
 def run_rounds(
     generator: LoadGenerator,
     stations: Service,
     bookings: Service,
-    bare_url: str,
+    database: tuple[str, int | None],
+    bare: Service,
     rate: float,
     seconds: float,
 ) -> dict[str, Any]:
     """The three rounds against bookings, then the same load against the bare framework."""
+    database_url, database_pid = database
     distinct = int(rate * seconds)
     phones = Phones()
     targets = asyncio.run(set_up(stations, bookings, distinct))
 
-    say(f"fetching {distinct} one-time codes")
-    calls = asyncio.run(prepared(bookings.http, phones, targets.distinct))
+    say(f"making {distinct} one-time codes")
+    calls = prepared(database_url, phones, targets.distinct)
     say(f"distinct slots: {distinct} bookings offered at {rate}/s")
     phases_before = phase_totals(bookings.http)
-    distinct_round = generator.run(bookings.http, calls, rate)
+    distinct_round, distinct_cpu = metered(generator, bookings, calls, rate, database_pid)
     phases = phase_means(phases_before, phase_totals(bookings.http))
 
-    slot_calls = asyncio.run(prepared(bookings.http, phones, [targets.raced_slot] * SLOT_RACERS))
+    slot_calls = prepared(database_url, phones, [targets.raced_slot] * SLOT_RACERS)
     say(f"one slot raced by {SLOT_RACERS}")
-    slot_round = generator.run(bookings.http, slot_calls, None)
+    slot_round, slot_cpu = metered(generator, bookings, slot_calls, None, database_pid)
 
-    seat_calls = asyncio.run(prepared(bookings.http, phones, [targets.raced_session] * SEAT_RACERS))
+    seat_calls = prepared(database_url, phones, [targets.raced_session] * SEAT_RACERS)
     say(f"{CONTENDED_SEATS} seats raced by {SEAT_RACERS}")
-    seat_round = generator.run(bookings.http, seat_calls, None)
+    seat_round, seat_cpu = metered(generator, bookings, seat_calls, None, database_pid)
 
     say("baseline: the same three rounds against the bare framework")
-    bare = {
-        "distinct_slots": generator.run(bare_url, calls, rate).figures(),
-        "one_slot_race": generator.run(bare_url, slot_calls, None).figures(),
-        "seat_race": generator.run(bare_url, seat_calls, None).figures(),
-    }
+    bare_figures = {}
+    for name, round_calls, round_rate in (
+        ("distinct_slots", calls, rate),
+        ("one_slot_race", slot_calls, None),
+        ("seat_race", seat_calls, None),
+    ):
+        result, cpu = metered(generator, bare, round_calls, round_rate)
+        bare_figures[name] = {**result.figures(), **cpu}
     bookings_figures = {
-        "distinct_slots": booking_figures(distinct_round, distinct),
-        "one_slot_race": booking_figures(slot_round, 1),
-        "seat_race": booking_figures(seat_round),
+        "distinct_slots": {**booking_figures(distinct_round, distinct), **distinct_cpu},
+        "one_slot_race": {**booking_figures(slot_round, 1), **slot_cpu},
+        "seat_race": {**booking_figures(seat_round), **seat_cpu},
     }
     return {
         "bookings": bookings_figures,
-        "bare_framework": bare,
+        "bare_framework": bare_figures,
         "p99_vs_bare": {
-            name: round(bookings_figures[name]["p99_ms"] / bare[name]["p99_ms"], 1)
-            if bare[name]["p99_ms"]
+            name: round(bookings_figures[name]["p99_ms"] / bare_figures[name]["p99_ms"], 1)
+            if bare_figures[name]["p99_ms"]
             else None
             for name in bookings_figures
         },
@@ -417,11 +472,19 @@ def main() -> None:
             service("bookings", cluster.url("bench_bookings"), bookings_env, work)
         )
         workers = http_workers(bookings.http)
-        bare_url = stack.enter_context(bare_framework(workers, work))
+        bare = stack.enter_context(bare_framework(workers, work))
         generator = LoadGenerator(args.generators)
         stack.callback(generator.close)
         say(f"services up ({workers} HTTP worker processes); {args.generators} generators")
-        figures = run_rounds(generator, stations, bookings, bare_url, args.rate, args.seconds)
+        figures = run_rounds(
+            generator,
+            stations,
+            bookings,
+            (cluster.url("bench_bookings"), postmaster_pid(work / "postgres")),
+            bare,
+            args.rate,
+            args.seconds,
+        )
     result = {
         "bench": "bookings",
         "date": date.today().isoformat(),
@@ -434,6 +497,14 @@ def main() -> None:
         "acceptance": verdict(figures, args.rate),
     }
     print(json.dumps(result, ensure_ascii=False, separators=(",", ":")))
+
+
+def postmaster_pid(data_dir: Path) -> int | None:
+    """The cluster's main process (its first line of postmaster.pid), if it can be read."""
+    try:
+        return int((data_dir / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def http_workers(base_url: str) -> int:

@@ -10,6 +10,7 @@ timeout (uvicorn: 5 s): a pooled connection is never reused just as the server c
 which is what made the old benchmark die with ReadError between rounds."""
 
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import os
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import psutil
 
 KEEPALIVE_SECONDS = 1.0
 REQUEST_TIMEOUT_SECONDS = 60.0
@@ -192,6 +194,22 @@ def percentiles(values: list[float]) -> dict[str, float]:
         "p95_ms": round(cuts[94] * 1000, 2),
         "p99_ms": round(cuts[98] * 1000, 2),
     }
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and every process below it: what a
+    request costs the server, whatever else the machine is running (its figure does not
+    depend on how busy the machine is, unlike latency)."""
+    try:
+        root = psutil.Process(pid)
+        total = 0.0
+        for process in [root, *root.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                total += times.user + times.system
+    except psutil.Error:
+        return 0.0
+    return total
 
 
 def load_average() -> list[float]:

@@ -28,7 +28,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bookings import bare_framework, http_workers, say, service
+from bench.bookings import bare_framework, http_workers, metered, say, service
 from bench.loadgen import Call, LoadGenerator, load_average
 from yizhan.common.db import libpq_dsn
 from yizhan.devstack.postgres import PostgresCluster
@@ -100,7 +100,7 @@ def main() -> None:
             service("bookings", cluster.url("pb_bookings"), bookings_env, work)
         )
         workers = http_workers(bookings.http)
-        bare_url = stack.enter_context(bare_framework(workers, work))
+        bare = stack.enter_context(bare_framework(workers, work))
         generator = LoadGenerator(args.generators)
         stack.callback(generator.close)
         say(f"services up ({workers} HTTP workers); warming the finder")
@@ -120,9 +120,11 @@ def main() -> None:
         # Every process of the service answers some: warm each one's snapshot first.
         generator.run(bookings.http, calls[:200], 100.0)
         say(f"baseline: the bare framework at {args.rate}/s")
-        baseline = generator.run(bare_url, calls, args.rate).figures()
+        baseline_round, baseline_cpu = metered(generator, bare, calls, args.rate)
+        baseline = {**baseline_round.figures(), **baseline_cpu}
         say(f"public: /api/v1/public/stations at {args.rate}/s")
-        public = generator.run(bookings.http, calls, args.rate).figures()
+        public_round, public_cpu = metered(generator, bookings, calls, args.rate)
+        public = {**public_round.figures(), **public_cpu}
         sample = httpx.get(url, params=calls[0].params, timeout=30)
     result = {
         "bench": "public",

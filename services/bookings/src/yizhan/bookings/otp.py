@@ -29,6 +29,12 @@ HASH_CONTEXT = b"yizhan-bookings/otp/v1"
 RATE_WINDOW = timedelta(hours=1)
 
 
+def code_hash(key: bytes, phone: str, code: str) -> str:
+    """What is stored of a code: keyed, because six digits hashed plainly are found by trying
+    all million of them."""
+    return hmac.new(key, f"{phone}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
 @dataclass(frozen=True)
 class OtpPolicy:
     """How long a code lives, how often it may be guessed, how often one may be sent."""
@@ -61,8 +67,7 @@ class OtpService:
         self.keeps_dev_copy = keep_dev_copy
 
     def _hash(self, phone: str, code: str) -> str:
-        # Keyed, because six digits hashed plainly are found by trying all million of them.
-        return hmac.new(self._key, f"{phone}:{code}".encode(), hashlib.sha256).hexdigest()
+        return code_hash(self._key, phone, code)
 
     async def issue(self, phone: str) -> None:
         """Send a new code to `phone`; RateLimited when it asked too often."""
