@@ -47,8 +47,10 @@ def test_workers_share_the_port_restart_and_die_with_the_supervisor(
         victim = _workers(supervisor)[1]
         victim.kill()
         wait_until(
-            lambda: len(_workers(supervisor)) == 2
-            and victim.pid not in {w.pid for w in _workers(supervisor)},
+            lambda: (
+                len(_workers(supervisor)) == 2
+                and victim.pid not in {w.pid for w in _workers(supervisor)}
+            ),
             30,
         )
         assert httpx.get(f"{service.base_url}/healthz").status_code == 200

@@ -4,6 +4,7 @@ background work (no-show sweep, SMS outbox, housekeeping)."""
 
 import asyncio
 import contextlib
+import gc
 import socket
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -285,6 +286,9 @@ async def serve_process(
         return background_task("sms-outbox", deps.outbox.run_forever)
 
     app = build_http_app(deps, accounts, finder)
+    # Everything made so far lives as long as the process: out of the garbage collector's
+    # sight, its full collections (which requests trigger) stop walking all of it.
+    gc.freeze()
     try:
         if primary:
             await serve_service(

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -20,6 +20,7 @@ from yizhan.bookings.locking import lock_phone
 from yizhan.bookings.metrics import OTP_REFUSED, OTP_SENT, SMS_FAILURES
 from yizhan.bookings.models import DevOtpCode, OtpCode
 from yizhan.bookings.phones import mask_phone
+from yizhan.bookings.plain_sql import fetch_all, fetch_one
 from yizhan.bookings.sms import SmsError, SmsSender
 
 log = logging.getLogger(__name__)
@@ -147,38 +148,30 @@ class OtpService:
     ) -> InvalidInput | None:
         """`judge` inside the caller's transaction, which must commit whatever the verdict (a
         wrong guess is counted in it); the refusal to raise after that commit, None when the
-        code is right. Plain statements, no ORM: this runs once per booking."""
-        query = (
-            select(
-                OtpCode.id,
-                OtpCode.code_hash,
-                OtpCode.consumed_at,
-                OtpCode.expires_at,
-                OtpCode.attempts,
-            )
-            .where(OtpCode.phone == phone)
-            .order_by(OtpCode.created_at.desc(), OtpCode.id.desc())
-            .limit(None if any_recent else 1)
-            # A concurrent guess waits here, then reads the count this one left.
-            .with_for_update()
+        code is right. Plain SQL (plain_sql.py): this runs once per booking."""
+        # A concurrent guess waits on the row lock, then reads the count this one left.
+        rows = await fetch_all(
+            session,
+            # LIMIT NULL: no limit.
+            "SELECT id, code_hash, consumed_at, expires_at, attempts FROM otp_codes"
+            " WHERE phone = %s ORDER BY created_at DESC, id DESC LIMIT %s FOR UPDATE",
+            phone,
+            None if any_recent else 1,
         )
         now = self._clock()
-        rows = list((await session.execute(query)).all())
         latest = rows[0] if rows else None
-        usable = latest is not None and (
-            any_recent or (latest.consumed_at is None and latest.expires_at > now)
-        )
+        usable = latest is not None and (any_recent or (latest[2] is None and latest[3] > now))
         if latest is None or not usable:
             OTP_REFUSED.labels("expired").inc()
             return InvalidInput("otp_expired", field="otp")
-        if latest.attempts >= self._policy.max_attempts:
+        if latest[4] >= self._policy.max_attempts:
             OTP_REFUSED.labels("exhausted").inc()
             return InvalidInput("otp_exhausted", field="otp")
         digest = self._hash(phone, code)
-        if any(hmac.compare_digest(row.code_hash, digest) for row in rows):
+        if any(hmac.compare_digest(row[1], digest) for row in rows):
             return None
-        await session.execute(
-            update(OtpCode).where(OtpCode.id == latest.id).values(attempts=OtpCode.attempts + 1)
+        await fetch_one(
+            session, "UPDATE otp_codes SET attempts = attempts + 1 WHERE id = %s", latest[0]
         )
         # Counted in the caller's transaction, with the lock held until it commits.
         OTP_REFUSED.labels("wrong").inc()
@@ -190,24 +183,16 @@ class OtpService:
         makes sure it is still the latest, unused one (a newer code or a concurrent booking
         may have come in between): InvalidInput otherwise. One statement: the latest code is
         locked, checked and marked used by the same UPDATE."""
-        latest = (
-            select(OtpCode.id)
-            .where(OtpCode.phone == phone)
-            .order_by(OtpCode.created_at.desc(), OtpCode.id.desc())
-            .limit(1)
-            .with_for_update()
-            .scalar_subquery()
-        )
-        used = await session.scalar(
-            update(OtpCode)
-            .where(
-                OtpCode.id == latest,
-                OtpCode.consumed_at.is_(None),
-                OtpCode.expires_at > now,
-                OtpCode.code_hash == self._hash(phone, code),
-            )
-            .values(consumed_at=now)
-            .returning(OtpCode.id)
+        used = await fetch_one(
+            session,
+            "UPDATE otp_codes SET consumed_at = %s WHERE id = ("
+            " SELECT id FROM otp_codes WHERE phone = %s"
+            " ORDER BY created_at DESC, id DESC LIMIT 1 FOR UPDATE)"
+            " AND consumed_at IS NULL AND expires_at > %s AND code_hash = %s RETURNING id",
+            now,
+            phone,
+            now,
+            self._hash(phone, code),
         )
         if used is None:
             OTP_REFUSED.labels("expired").inc()

@@ -12,12 +12,13 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from yizhan.bookings.metrics import SMS_FAILURES, SMS_NOTIFICATIONS
 from yizhan.bookings.models import SmsOutbox
 from yizhan.bookings.phones import mask_phone
+from yizhan.bookings.plain_sql import fetch_one
 from yizhan.bookings.sms import SmsError, SmsSender
 from yizhan.common.backoff import backoff_delay
 
@@ -31,6 +32,9 @@ MAX_RETRY = timedelta(hours=1)
 # How long a claimed message is left to its sender before another round may send it again.
 SEND_LEASE = timedelta(minutes=2)
 SMS_MAX_LENGTH = 500
+
+
+_COLUMNS = ("phone", "text", "purpose", "created_at", "next_attempt_at", "attempts")
 
 
 def _row(phone: str, text: str, purpose: str, now: datetime) -> dict[str, object]:
@@ -55,7 +59,13 @@ async def enqueue_now(
 ) -> None:
     """`enqueue` as one INSERT sent at once: for the booking path, whose transaction is made
     of plain statements and has no ORM flush to ride on."""
-    await session.execute(insert(SmsOutbox).values(**_row(phone, text, purpose, now)))
+    row = _row(phone, text, purpose, now)
+    await fetch_one(
+        session,
+        "INSERT INTO sms_outbox (phone, text, purpose, created_at, next_attempt_at, attempts)"
+        " VALUES (%s, %s, %s, %s, %s, %s)",
+        *(row[column] for column in _COLUMNS),
+    )
 
 
 class Outbox:
