@@ -1,6 +1,6 @@
 """The bookings service on several worker processes (issue 16): they share one port, answer
 the same whichever of them a connection reaches (one-time codes of the development endpoint,
-metrics), a worker that dies is started again, and none outlives its supervisor."""
+metrics), a worker that dies is started again, and none outlives the primary."""
 
 from collections.abc import Callable
 from pathlib import Path
@@ -13,12 +13,13 @@ from tests.support.services import RunningService, run_service
 from tests.support.waiting import wait_until
 
 
-def _workers(supervisor: psutil.Process) -> list[psutil.Process]:
-    # multiprocessing's resource tracker is a child too; the workers are the spawned ones.
-    return [c for c in supervisor.children() if "spawn_main" in " ".join(c.cmdline())]
+def _workers(primary: psutil.Process) -> list[psutil.Process]:
+    """The workers the primary (worker 0, the process started) spawned; multiprocessing's
+    resource tracker is a child too."""
+    return [c for c in primary.children() if "--multiprocessing-fork" in c.cmdline()]
 
 
-def test_workers_share_the_port_restart_and_die_with_the_supervisor(
+def test_workers_share_the_port_restart_and_die_with_the_primary(
     stations: RunningService, new_database: Callable[[str], str], workdir: Path
 ) -> None:
     env = {
@@ -27,8 +28,8 @@ def test_workers_share_the_port_restart_and_die_with_the_supervisor(
         **BOOKINGS_TEST_ENV,
     }
     with run_service("bookings", new_database("bk_workers"), workdir, env=env) as service:
-        supervisor = psutil.Process(service.process.pid)
-        wait_until(lambda: len(_workers(supervisor)) == 2, 60)
+        primary = psutil.Process(service.process.pid)
+        wait_until(lambda: len(_workers(primary)) == 1, 60)
 
         phone = new_phone()
         sent = httpx.post(f"{service.base_url}/api/v1/otp", json={"phone": phone})
@@ -44,18 +45,17 @@ def test_workers_share_the_port_restart_and_die_with_the_supervisor(
         assert "yz_http_workers 2.0" in metrics
         assert "yz_bookings_otp_sent_total 1.0" in metrics
 
-        victim = _workers(supervisor)[1]
+        victim = _workers(primary)[0]
         victim.kill()
         wait_until(
             lambda: (
-                len(_workers(supervisor)) == 2
-                and victim.pid not in {w.pid for w in _workers(supervisor)}
+                len(_workers(primary)) == 1 and victim.pid not in {w.pid for w in _workers(primary)}
             ),
             30,
         )
         assert httpx.get(f"{service.base_url}/healthz").status_code == 200
 
-        survivors = _workers(supervisor)
-        supervisor.kill()
+        survivors = _workers(primary)
+        primary.kill()
         _, alive = psutil.wait_procs(survivors, timeout=30)
-        assert alive == [], "a worker outlived its supervisor"
+        assert alive == [], "a worker outlived the primary"

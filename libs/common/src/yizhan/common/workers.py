@@ -2,13 +2,15 @@
 that must answer a rush (bookings, issue 16) runs one process per core, all accepting on the
 same listening socket (the kernel hands each connection to whichever process takes it first).
 
-The process started by `serve` becomes a small supervisor: it binds the socket, starts the
-workers (fresh interpreters, `spawn`), restarts one that dies, and stops them all on
-SIGINT/SIGTERM. Worker 0 is the primary: it alone runs what must run once per service (the gRPC
-server, sweeps); every worker serves HTTP. Metrics are shared through prometheus_client's
-multiprocess mode (a folder of files, PROMETHEUS_MULTIPROC_DIR, set before any worker starts),
-so /metrics answers for the whole service whichever worker it reaches."""
+The process started by `serve` binds the socket and is worker 0, the primary: it alone runs
+what must run once per service (the gRPC server, sweeps), serves HTTP like the others, and
+keeps the other workers going (fresh interpreters, `spawn`; one that dies is started again;
+all stop with it, even when it is killed). Metrics are shared through prometheus_client's
+multiprocess mode: a folder of files named by PROMETHEUS_MULTIPROC_DIR, which must be set
+before prometheus_client is first imported, so `prepare_metrics` runs before the service's
+modules are imported."""
 
+import asyncio
 import contextlib
 import ctypes
 import logging
@@ -18,21 +20,21 @@ import shutil
 import signal
 import socket
 import tempfile
-import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from multiprocessing.process import BaseProcess
-from types import FrameType
 
 log = logging.getLogger(__name__)
 
 METRICS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 LISTEN_BACKLOG = 2048
-# A worker that dies is started again after this pause (a crash loop stays slow).
+# How often the primary looks for a worker that died, and the pause before starting it again
+# (a crash loop stays slow).
+WATCH_SECONDS = 0.5
 RESTART_DELAY_SECONDS = 1.0
 STOP_GRACE_SECONDS = 15.0
 _PR_SET_PDEATHSIG = 1
 
-# What a worker runs: its index (0 is the primary) and the shared listening socket.
+# What a worker runs: its index (1, 2, ...) and the shared listening socket.
 WorkerMain = Callable[[int, socket.socket], None]
 
 
@@ -57,28 +59,34 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+@contextlib.contextmanager
+def shared_metrics(name: str) -> Iterator[None]:
+    """A metrics folder for every process of the service, for the block; call before the
+    service's modules (and prometheus_client) are imported."""
+    folder = tempfile.mkdtemp(prefix=f"yz-{name}-metrics-")
+    os.environ[METRICS_DIR_VARIABLE] = folder
+    try:
+        yield
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.environ.pop(METRICS_DIR_VARIABLE, None)
+
+
 def die_with_parent() -> None:
-    """Ask Linux to stop this process when its supervisor goes (even by SIGKILL), so that no
+    """Ask Linux to stop this process when the primary goes (even by SIGKILL), so that no
     orphaned worker keeps the port."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def supervise(name: str, count: int, host: str, port: int, main: WorkerMain) -> None:
-    """Run `count` workers of `main` on one socket until SIGINT/SIGTERM; restart any that
-    dies meanwhile. Blocks; returns once every worker has stopped."""
-    sock = listening_socket(host, port)
-    metrics_dir = tempfile.mkdtemp(prefix=f"yz-{name}-metrics-")
-    os.environ[METRICS_DIR_VARIABLE] = metrics_dir
+@contextlib.asynccontextmanager
+async def other_workers(
+    name: str, count: int, sock: socket.socket, main: WorkerMain
+) -> AsyncIterator[None]:
+    """Workers 1 to count-1 of `main` on `sock` for the life of the block (a component of
+    the primary): each one that dies is started again; all are stopped at the end."""
     context = multiprocessing.get_context("spawn")
-    stopping = False
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def start(index: int) -> BaseProcess:
         process = context.Process(
@@ -87,37 +95,43 @@ def supervise(name: str, count: int, host: str, port: int, main: WorkerMain) -> 
         process.start()
         return process
 
-    workers = {index: start(index) for index in range(count)}
-    log.info("HTTP workers started", extra={"workers": count, "address": f"{host}:{port}"})
-    try:
-        while not stopping:
-            time.sleep(0.2)
+    workers = {index: start(index) for index in range(1, count)}
+    log.info("HTTP workers started", extra={"workers": count})
+
+    async def watch() -> None:
+        while True:
+            await asyncio.sleep(WATCH_SECONDS)
             for index, process in list(workers.items()):
-                if process.is_alive() or stopping:
+                if process.is_alive():
                     continue
                 log.error(
                     "worker stopped; starting it again",
                     extra={"worker": index, "exitcode": process.exitcode},
                 )
                 _forget_metrics(process.pid)
-                time.sleep(RESTART_DELAY_SECONDS)
+                await asyncio.sleep(RESTART_DELAY_SECONDS)
                 workers[index] = start(index)
+
+    watcher = asyncio.create_task(watch(), name="workers")
+    try:
+        yield
     finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
         for process in workers.values():
             if process.is_alive() and process.pid is not None:
                 os.kill(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE_SECONDS
-        for process in workers.values():
-            process.join(max(0.1, deadline - time.monotonic()))
-            if process.is_alive():
-                process.kill()
-                process.join()
-        sock.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        shutil.rmtree(metrics_dir, ignore_errors=True)
-        os.environ.pop(METRICS_DIR_VARIABLE, None)
-    log.info("HTTP workers stopped")
+        await asyncio.to_thread(_join_all, list(workers.values()))
+        log.info("HTTP workers stopped")
+
+
+def _join_all(processes: list[BaseProcess]) -> None:
+    for process in processes:
+        process.join(STOP_GRACE_SECONDS)
+        if process.is_alive():
+            process.kill()
+            process.join()
 
 
 def _forget_metrics(pid: int | None) -> None:

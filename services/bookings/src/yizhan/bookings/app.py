@@ -2,7 +2,6 @@
 outbox, the BookingDesk gRPC server, the worker and operator HTTP API, the web form, and the
 background work (no-show sweep, SMS outbox, housekeeping)."""
 
-import asyncio
 import contextlib
 import gc
 import socket
@@ -57,12 +56,10 @@ from yizhan.common.account_versions import CachedAccountVersions, stations_accou
 from yizhan.common.auth import AccountVersions
 from yizhan.common.db import create_engine, database_ping, session_factory
 from yizhan.common.http import create_http_app
-from yizhan.common.logs import configure_logging
 from yizhan.common.ratelimit import LocalRateLimiter, RateLimiter, Rule
-from yizhan.common.runtime import background_task, serve_until_stopped
+from yizhan.common.runtime import Component, background_task, serve_until_stopped
 from yizhan.common.service import serve_service
 from yizhan.common.stations_directory import StationsDirectory
-from yizhan.common.workers import die_with_parent, supervise, worker_count
 
 BOOKING_DESK = "yizhan.api.bookings.v1.BookingDesk"
 BOOKING_REPORTS = "yizhan.api.bookings.v1.BookingReports"
@@ -208,33 +205,18 @@ def build_http_app(
     return app
 
 
-async def serve(settings: Settings) -> None:
-    """Run the bookings service until SIGINT/SIGTERM: in this process when it has one HTTP
-    worker, else as the supervisor of `http_workers` processes sharing one socket."""
-    count = worker_count(settings.http_workers)
-    if count == 1:
-        await serve_process(settings, primary=True)
-        return
-    supervise("bookings", count, settings.common.bind_host, settings.http_port, run_worker_process)
-
-
-def run_worker_process(index: int, sock: socket.socket) -> None:
-    """Entry of a worker process (spawned by `serve`): settings from the environment it
-    inherited; worker 0 is the primary."""
-    die_with_parent()
-    settings = Settings()
-    configure_logging("bookings", settings.common.log_level)
-    count = worker_count(settings.http_workers)
-    asyncio.run(serve_process(settings, primary=index == 0, sock=sock, workers=count))
-
-
 async def serve_process(
-    settings: Settings, *, primary: bool, sock: socket.socket | None = None, workers: int = 1
+    settings: Settings,
+    *,
+    primary: bool,
+    sock: socket.socket | None = None,
+    workers: int = 1,
+    others: Component | None = None,
 ) -> None:
     """Serve HTTP in this process (on `sock` when given); the primary also runs the gRPC
-    server, the housekeeping and the no-show sweep. Every process drains the SMS outbox
-    (rows are leased, so two drains never send one message twice), so that a booking's SMS
-    leaves at once whichever process took it."""
+    server, the housekeeping, the no-show sweep and `others` (the other workers). Every
+    process drains the SMS outbox (rows are leased, so two drains never send one message
+    twice), so that a booking's SMS leaves at once whichever process took it."""
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     sessions = session_factory(engine)
     token = settings.common.service_token.get_secret_value()
@@ -296,7 +278,7 @@ async def serve_process(
                 app=app,
                 register=register,
                 grpc_services=[BOOKING_DESK, BOOKING_REPORTS],
-                components=[housekeeper, no_show_sweep, sms_outbox],
+                components=[housekeeper, no_show_sweep, sms_outbox, *([others] if others else [])],
                 sock=sock,
             )
         else:
