@@ -34,8 +34,8 @@ RESTART_DELAY_SECONDS = 1.0
 STOP_GRACE_SECONDS = 15.0
 _PR_SET_PDEATHSIG = 1
 
-# What a worker runs: its index (1, 2, ...) and the shared listening socket.
-WorkerMain = Callable[[int, socket.socket], None]
+# What a worker runs: its index (1, 2, ...), the shared listening socket and the primary's pid.
+WorkerMain = Callable[[int, socket.socket, int], None]
 
 
 def worker_count(configured: int) -> int:
@@ -72,12 +72,16 @@ def shared_metrics(name: str) -> Iterator[None]:
         os.environ.pop(METRICS_DIR_VARIABLE, None)
 
 
-def die_with_parent() -> None:
-    """Ask Linux to stop this process when the primary goes (even by SIGKILL), so that no
-    orphaned worker keeps the port."""
+def die_with_parent(parent: int) -> None:
+    """Ask Linux to kill this process when the primary (`parent`) dies without stopping it
+    first (a stopping primary stops its workers gracefully before it exits), so that no
+    orphaned worker keeps the port while the service is started again. A primary that died
+    before this was asked is noticed here: the worker is already someone else's child."""
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 @contextlib.asynccontextmanager
@@ -90,7 +94,10 @@ async def other_workers(
 
     def start(index: int) -> BaseProcess:
         process = context.Process(
-            target=main, args=(index, sock), name=f"yz-{name}-worker-{index}", daemon=False
+            target=main,
+            args=(index, sock, os.getpid()),
+            name=f"yz-{name}-worker-{index}",
+            daemon=False,
         )
         process.start()
         return process

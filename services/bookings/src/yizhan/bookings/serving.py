@@ -38,10 +38,10 @@ async def serve(settings: Settings) -> None:
         await serve_process(settings, primary=True, sock=sock, workers=count, others=others)
 
 
-def run_worker_process(index: int, sock: socket.socket) -> None:
+def run_worker_process(index: int, sock: socket.socket, primary: int) -> None:
     """Entry of worker `index` (spawned by the primary): settings from the environment it
     inherited, the metrics folder included; HTTP and the SMS outbox only."""
-    die_with_parent()
+    die_with_parent(primary)
     settings = Settings()
     configure_logging("bookings", settings.common.log_level)
     from yizhan.bookings.app import serve_process
