@@ -12,6 +12,7 @@ the worker instead of measuring all 5,600 stations. The rebuild yields to the ev
 every few hundred stations, so that requests are not held up behind it."""
 
 import asyncio
+import dataclasses
 import hashlib
 import heapq
 import logging
@@ -205,7 +206,8 @@ class StationFinder:
     async def _refresh(self) -> None:
         """Load what is due and rebuild the snapshot (once, however many ask)."""
         async with self._lock:
-            snap = self._snapshot
+            # A copy: requests keep reading the snapshot in hand until the new one is whole.
+            snap = dataclasses.replace(self._snapshot)
             now = time.monotonic()
             if not self._due(snap, now):
                 return
