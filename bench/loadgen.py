@@ -202,7 +202,10 @@ def cpu_seconds(pid: int) -> float:
     depend on how busy the machine is, unlike latency)."""
     try:
         root = psutil.Process(pid)
-        total = 0.0
+        # Children that have ended (database backends whose connection closed, a restarted
+        # worker) count in their parent's children_* times once reaped.
+        reaped = root.cpu_times()
+        total = reaped.children_user + reaped.children_system
         for process in [root, *root.children(recursive=True)]:
             with contextlib.suppress(psutil.Error):
                 times = process.cpu_times()
