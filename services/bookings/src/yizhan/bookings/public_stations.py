@@ -1,9 +1,11 @@
 """The public station finder (CONTRACT.md §5): active stations, nearest first, with whether
 they are open now and what their equipment can offer. Answers come from a snapshot in memory:
 station facts refreshed every `stations_seconds`, device availability every `live_seconds`.
-A request that finds the snapshot due starts one refresh in the background and is answered
-from the snapshot in hand; only a snapshot older than `max_stale_seconds` (an idle process)
-makes requests wait for the refresh, so an answer is never more than that behind telemetry.
+A request that finds only the device state due starts one refresh in the background and is
+answered from the snapshot in hand; station facts due, or device state older than
+`max_stale_seconds` (an idle process), make requests wait for the refresh, so an answer is
+never more than that behind telemetry, and a station added shows in the next answer once its
+facts are due, whichever worker answers.
 
 The snapshot is built for speed (issue 15, 2,000 requests a second on two cores): each
 station's item is serialized once per refresh (only its distance is added per request), and
@@ -188,12 +190,15 @@ class StationFinder:
         now = time.monotonic()
         if not self._due(snap, now):
             return snap
-        if now - snap.live_at < self._max_stale and snap.stations_at != -math.inf:
-            # Recent enough: answer from it, and refresh once in the background.
+        stations_due = now - snap.stations_at >= self._stations_seconds
+        if not stations_due and now - snap.live_at < self._max_stale:
+            # Only the device state is due, and it is recent enough: answer from it, and
+            # refresh once in the background.
             if self._refreshing is None or self._refreshing.done():
                 self._refreshing = asyncio.create_task(self._refresh_logged())
             return snap
-        # Nothing yet, or too old (an idle process): wait for the refresh.
+        # Station facts due (a station added or changed shows on the next answer, from
+        # whichever worker), or the device state too old (an idle worker): wait for it.
         await self._refresh()
         return self._snapshot
 
