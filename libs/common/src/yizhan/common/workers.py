@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import ctypes
 import logging
+import math
 import multiprocessing
 import os
 import shutil
@@ -22,10 +23,13 @@ import socket
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 METRICS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+# cgroup v2: "<quota> <period>" in microseconds, or "max <period>" without a quota.
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 LISTEN_BACKLOG = 2048
 # How often the primary looks for a worker that died, and the pause before starting it again
 # (a crash loop stays slow).
@@ -38,14 +42,23 @@ _PR_SET_PDEATHSIG = 1
 WorkerMain = Callable[[int, socket.socket, int], None]
 
 
-def worker_count(configured: int) -> int:
-    """The number of HTTP worker processes: as configured, or (0) one per usable core."""
+def worker_count(configured: int, cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """The number of HTTP worker processes: as configured, or (0) one per usable core, within
+    the container's CPU quota when it has one (Kubernetes' `limits.cpu`: a pod limited to one
+    CPU on an eight-core node runs one worker, not eight)."""
     if configured > 0:
         return configured
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+        cores = max(1, os.cpu_count() or 1)
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 quota to respect
+    return cores
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
