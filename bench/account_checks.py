@@ -24,7 +24,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bookings import ADMIN_PASSWORD, say, service
-from bench.public import percentiles
+from bench.loadgen import percentiles
 from yizhan.devstack.postgres import PostgresCluster
 from yizhan.devstack.processes import free_port
 

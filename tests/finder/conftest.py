@@ -55,6 +55,10 @@ def finder_bookings(
         "YZ_TELEMETRY_GRPC": f"127.0.0.1:{telemetry_grpc_port}",
         "YZ_BOOKINGS_PUBLIC_REQUESTS_PER_MINUTE": "100000",
         "YZ_BOOKINGS_PUBLIC_STATIONS_REFRESH_SECONDS": "1",
+        # One process: each worker keeps its own snapshot, refreshed on its own clock, so two
+        # answers in a row from two workers may differ by up to the 2 s of a refresh (both
+        # within the contract's 5 s); these tests read an answer right after another.
+        "YZ_BOOKINGS_HTTP_WORKERS": "1",
     }
     with run_service("bookings", new_database("fd_bookings"), workdir, env=env) as service:
         yield service

@@ -1,8 +1,8 @@
 """FastAPI dependency getters every service shares: its Deps object (built once by app.py and
 kept on app.state.deps) and a database session per request."""
 
-from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Protocol, TypeVar
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,10 +19,12 @@ class HasSessions(Protocol):
         ...
 
 
-def deps_getter(kind: type[T]) -> Callable[[Request], T]:
-    """A dependency returning the app's Deps, typed as the service's own class."""
+def deps_getter(kind: type[T]) -> Callable[[Request], Coroutine[Any, Any, T]]:
+    """A dependency returning the app's Deps, typed as the service's own class. A coroutine
+    on purpose: FastAPI runs a plain function dependency in a worker thread, a hand-off that
+    cost more than the rest of a small request (docs/performance.md)."""
 
-    def get_deps(request: Request) -> T:
+    async def get_deps(request: Request) -> T:
         deps = request.app.state.deps
         if not isinstance(deps, kind):
             raise TypeError(f"app.state.deps is a {type(deps).__name__}, not a {kind.__name__}")

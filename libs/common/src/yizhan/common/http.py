@@ -7,6 +7,7 @@ peer must not take a healthy service out of rotation (CONTRACT §1)."""
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -14,7 +15,15 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -23,6 +32,7 @@ from yizhan.common.csrf import CrossSiteRequestMiddleware
 from yizhan.common.rpc import GrpcTls, check_peer
 from yizhan.common.security_headers import SecurityHeadersMiddleware
 from yizhan.common.storable_text import StorableTextMiddleware
+from yizhan.common.workers import METRICS_DIR_VARIABLE
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +46,13 @@ HTTP_REQUESTS = Counter(
     "yz_http_requests_total", "HTTP requests answered", ["method", "route", "status"]
 )
 HTTP_LATENCY = Histogram("yz_http_request_seconds", "HTTP request latency", ["method", "route"])
-PEER_UP = Gauge("yz_peer_up", "1 when a gRPC peer answered its last health probe", ["peer"])
+# With several worker processes (workers.py), the latest probe of any of them says.
+PEER_UP = Gauge(
+    "yz_peer_up",
+    "1 when a gRPC peer answered its last health probe",
+    ["peer"],
+    multiprocess_mode="mostrecent",
+)
 
 
 # Stable machine-readable `code`s of problem responses, by status, for errors that have no
@@ -223,9 +239,19 @@ def create_http_app(
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
         await probe_peers(peer_addresses, peer_tls)
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return Response(current_metrics(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def current_metrics() -> bytes:
+    """The Prometheus text of this process, or of every worker process of the service when
+    they share a metrics folder (workers.py)."""
+    if not os.environ.get(METRICS_DIR_VARIABLE):
+        return generate_latest()
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return generate_latest(registry)
 
 
 async def probe_peers(peers: Mapping[str, str], tls: GrpcTls | None = None) -> dict[str, str]:

@@ -13,7 +13,8 @@ back (`forgive`).
 """
 
 import math
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -144,6 +145,43 @@ class RateLimiter:
                 )
             )
         return int(getattr(result, "rowcount", 0) or 0)
+
+
+class LocalRateLimiter:
+    """The same rules, counted in this process's memory: for a path too hot for a database
+    round trip per request (the public station API at thousands of requests a second). Each
+    worker process counts on its own, so a client whose requests reach W processes gets up to
+    W times the budget; cheap is the point. Idle counters are dropped as they age out."""
+
+    def __init__(self, rule: Rule, clock: Callable[[], float] = time.monotonic) -> None:
+        self._rule = rule
+        self._clock = clock
+        # subject -> [hits in the window, window start, last hit]
+        self._counters: dict[str, list[float]] = {}
+        self._attempts = 0
+
+    def attempt(self, subject: str) -> int | None:
+        """Record one hit of `subject`; or, when it must wait, record nothing and return the
+        whole seconds to wait."""
+        now = self._clock()
+        self._attempts += 1
+        if self._attempts % PURGE_EVERY == 0:
+            self._purge(now)
+        counter = self._counters.get(subject)
+        if counter is None or now - counter[1] >= self._rule.window.total_seconds():
+            counter = self._counters[subject] = [0, now, now]
+        delay = self._rule.delay(int(counter[0]))
+        wait = delay - (now - counter[2]) if delay else 0.0
+        if wait > 0:
+            return max(1, math.ceil(wait))
+        counter[0] += 1
+        counter[2] = now
+        return None
+
+    def _purge(self, now: float) -> None:
+        horizon = max(self._rule.window.total_seconds(), self._rule.max_delay)
+        for subject in [s for s, c in self._counters.items() if now - c[2] > horizon]:
+            del self._counters[subject]
 
 
 async def _now(session: AsyncSession) -> datetime:

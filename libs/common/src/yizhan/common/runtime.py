@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator
 from typing import Any
 
@@ -34,9 +35,11 @@ async def serve_until_stopped(
     port: int,
     components: list[Component],
     trusted_proxies: str = "",
+    sock: socket.socket | None = None,
 ) -> None:
     """Start `components` in order (gRPC server, ingest, ...), serve HTTP until a signal,
-    then stop HTTP first and the components in reverse order."""
+    then stop HTTP first and the components in reverse order. With `sock` (a listening socket
+    several worker processes share, workers.py), HTTP is served on it instead of host:port."""
     loop = asyncio.get_running_loop()
     # Open streams (the console's server-sent events) never end by themselves: give requests
     # in flight a grace period at stop, then cancel them.
@@ -64,7 +67,7 @@ async def serve_until_stopped(
         for component in components:
             await stack.enter_async_context(component())
         log.info("HTTP listening", extra={"address": f"{host}:{port}"})
-        await server.serve()
+        await server.serve(sockets=[sock] if sock is not None else None)
         if not server.started:
             raise RuntimeError(f"HTTP server could not start on {host}:{port}")
     log.info("stopped")

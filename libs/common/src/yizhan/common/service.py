@@ -4,6 +4,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,9 +43,11 @@ async def serve_service(
     register: Callable[[grpc.aio.Server], None],
     grpc_services: Sequence[str],
     components: Sequence[Component] = (),
+    sock: socket.socket | None = None,
 ) -> None:
     """Serve a service until SIGINT/SIGTERM: its gRPC server (service credential, health,
-    reflection, traceparent) on its gRPC port, then `components`, then HTTP on its port."""
+    reflection, traceparent) on its gRPC port, then `components`, then HTTP on its port (or
+    on `sock`, a listening socket shared by worker processes)."""
 
     def grpc_server() -> contextlib.AbstractAsyncContextManager[None]:
         return rpc.server_component(
@@ -62,6 +65,7 @@ async def serve_service(
         port=settings.http_port,
         components=[grpc_server, *components],
         trusted_proxies=settings.common.trusted_proxies,
+        sock=sock,
     )
 
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from yizhan.bookings.app import serve
+from yizhan.bookings.serving import serve
 from yizhan.bookings.settings import Settings
 from yizhan.common.service import ServiceCli
 

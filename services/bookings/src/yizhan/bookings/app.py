@@ -3,6 +3,8 @@ outbox, the BookingDesk gRPC server, the worker and operator HTTP API, the web f
 background work (no-show sweep, SMS outbox, housekeeping)."""
 
 import contextlib
+import gc
+import socket
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -36,6 +38,7 @@ from yizhan.bookings.codes import derive_key, manage_token, manage_token_key
 from yizhan.bookings.context import Deps
 from yizhan.bookings.errors import BookingError
 from yizhan.bookings.forum_admin import ForumAdmin
+from yizhan.bookings.metrics import HTTP_WORKERS
 from yizhan.bookings.notices import Notices
 from yizhan.bookings.opinions import OpinionDesk, OpinionRules
 from yizhan.bookings.otp import HASH_CONTEXT, OtpPolicy, OtpService
@@ -57,8 +60,8 @@ from yizhan.common.account_versions import CachedAccountVersions, stations_accou
 from yizhan.common.auth import AccountVersions
 from yizhan.common.db import create_engine, database_ping, session_factory
 from yizhan.common.http import create_http_app
-from yizhan.common.ratelimit import RateLimiter, Rule
-from yizhan.common.runtime import background_task
+from yizhan.common.ratelimit import LocalRateLimiter, RateLimiter, Rule
+from yizhan.common.runtime import Component, background_task, serve_until_stopped
 from yizhan.common.service import serve_service
 from yizhan.common.stations_directory import StationsDirectory
 
@@ -95,7 +98,7 @@ def build_deps(
         ),
         key=derive_key(secret, HASH_CONTEXT),
         clock=clock,
-        dev_outbox={} if settings.exposes_dev_tools else None,
+        keep_dev_copy=settings.exposes_dev_tools,
     )
     outbox = Outbox(
         sessions=sessions,
@@ -199,17 +202,34 @@ def build_http_app(
     app.include_router(web_routes.router)
     if finder is not None:
         app.state.finder = finder
-        # The one shared limiter (PostgreSQL): the budget holds across worker processes.
-        # Past the minute's free requests a client waits a second, doubling to a minute.
-        app.state.public_limit = Rule(
-            "public-stations", deps.settings.public_requests_per_minute, timedelta(minutes=1), 1, 60
+        # Counted in this process's memory: a database round trip per request would cost more
+        # than the answer. Past the minute's free requests a client waits a second, doubling
+        # to a minute.
+        app.state.public_limiter = LocalRateLimiter(
+            Rule(
+                "public-stations",
+                deps.settings.public_requests_per_minute,
+                timedelta(minutes=1),
+                1,
+                60,
+            )
         )
         app.include_router(public_routes.router)
     return app
 
 
-async def serve(settings: Settings) -> None:
-    """Run the bookings service until SIGINT/SIGTERM."""
+async def serve_process(
+    settings: Settings,
+    *,
+    primary: bool,
+    sock: socket.socket | None = None,
+    workers: int = 1,
+    others: Component | None = None,
+) -> None:
+    """Serve HTTP in this process (on `sock` when given); the primary also runs the gRPC
+    server, the housekeeping, the no-show sweep and `others` (the other workers). Every
+    process drains the SMS outbox (rows are leased, so two drains never send one message
+    twice), so that a booking's SMS leaves at once whichever process took it."""
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     sessions = session_factory(engine)
     token = settings.common.service_token.get_secret_value()
@@ -236,6 +256,7 @@ async def serve(settings: Settings) -> None:
         TelemetryClient(telemetry_pb2_grpc.TelemetryQueryStub(telemetry_channel)),
         stations_seconds=settings.public_stations_refresh_seconds,
     )
+    HTTP_WORKERS.set(workers)
 
     app = build_http_app(deps, accounts, finder)
 
@@ -284,14 +305,35 @@ async def serve(settings: Settings) -> None:
     def sms_outbox() -> contextlib.AbstractAsyncContextManager[None]:
         return background_task("sms-outbox", deps.outbox.run_forever)
 
+    app = build_http_app(deps, accounts, finder)
+    # Everything made so far lives as long as the process: out of the garbage collector's
+    # sight, its full collections (which requests trigger) stop walking all of it.
+    gc.freeze()
     try:
-        await serve_service(
-            settings,
-            app=app,
-            register=register,
-            grpc_services=[BOOKING_DESK, BOOKING_REPORTS, BOOKING_RECORDS, BOOKING_ADMIN],
-            components=[housekeeper, no_show_sweep, sms_outbox, reminder_sweep],
-        )
+        if primary:
+            await serve_service(
+                settings,
+                app=app,
+                register=register,
+                grpc_services=[BOOKING_DESK, BOOKING_REPORTS, BOOKING_RECORDS, BOOKING_ADMIN],
+                components=[
+                    housekeeper,
+                    no_show_sweep,
+                    sms_outbox,
+                    reminder_sweep,
+                    *([others] if others else []),
+                ],
+                sock=sock,
+            )
+        else:
+            await serve_until_stopped(
+                app=app,
+                host=settings.common.bind_host,
+                port=settings.http_port,
+                components=[sms_outbox],
+                trusted_proxies=settings.common.trusted_proxies,
+                sock=sock,
+            )
     finally:
         await stations_channel.close()
         await telemetry_channel.close()

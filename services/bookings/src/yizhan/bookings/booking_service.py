@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
+from psycopg import sql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -15,6 +17,7 @@ from yizhan.bookings.audit import Stamp, booking_snapshot, record
 from yizhan.bookings.availability import Availability
 from yizhan.bookings.codes import manage_token, new_booking_code, normalize_code, token_matches
 from yizhan.bookings.errors import Conflict, InvalidInput, NotFound
+from yizhan.bookings.idempotency import StoredKey
 from yizhan.bookings.locking import (
     lock_booking,
     lock_forum_session,
@@ -26,6 +29,7 @@ from yizhan.bookings.metrics import (
     BOOKING_REPLAYS,
     BOOKINGS_CANCELLED,
     BOOKINGS_CREATED,
+    booking_phase,
 )
 from yizhan.bookings.models import (
     CANCELLED,
@@ -42,12 +46,21 @@ from yizhan.bookings.models import (
 from yizhan.bookings.notices import Notices
 from yizhan.bookings.otp import OtpService
 from yizhan.bookings.outbox import Outbox
+from yizhan.bookings.plain_sql import fetch_one
 from yizhan.bookings.quotas import BookingLimits
 
 log = logging.getLogger(__name__)
 
 # A fresh code is drawn when one is already used; with 32^8 codes a second try is already rare.
 CODE_ATTEMPTS = 5
+# Every column of a booking, as the plain INSERT returns them.
+_BOOKING_FIELDS = tuple(column.key for column in Booking.__table__.columns)
+_INSERT_SLOT = sql.SQL(
+    "INSERT INTO bookings (code, phone, name, created_at, kind, station_id,"
+    " livestream_point_id, starts_at, ends_at, status)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (code) DO NOTHING RETURNING {}"
+).format(sql.SQL(", ").join(map(sql.Identifier, _BOOKING_FIELDS)))
 
 
 @dataclass(frozen=True)
@@ -141,23 +154,35 @@ class BookingService:
 
     async def _create(self, choice: Choice, booker: Booker, idempotency_key: str) -> NewBooking:
         digest = idempotency.fingerprint(_request_fields(choice, booker))
-        replay = await self._replay(idempotency_key, digest, booker)
-        if replay is not None:
-            return replay
-        # Judged (and a wrong guess counted) under the code's row lock, before the booking.
-        await self._otp.judge(booker.phone, booker.otp)
-        # What needs other services is checked first, while no lock is held.
+        # One short transaction: a booking already made under this key (a retry), else the
+        # code judged under its row lock (a wrong guess counted: committed whatever the
+        # verdict), then what is booked.
+        stored: StoredKey | None = None
+        refusal: InvalidInput | None = None
         point: LivestreamPoint | None = None
+        forum: ForumSession | None = None
+        with booking_phase("precheck"):
+            async with self._sessions.begin() as session:
+                stored = await idempotency.find(session, idempotency_key)
+                if stored is None:
+                    refusal = await self._otp.judge_in(session, booker.phone, booker.otp)
+                if stored is None and refusal is None:
+                    if isinstance(choice, LivestreamChoice):
+                        point = await repository.detached(session, LivestreamPoint, choice.point_id)
+                    else:
+                        forum = await repository.detached(session, ForumSession, choice.session_id)
+        if stored is not None:
+            return await self._replay_stored(stored, digest, booker)
+        if refusal is not None:
+            raise refusal
+        # What needs other services is checked first, while no lock is held.
         if isinstance(choice, LivestreamChoice):
-            async with self._sessions() as session:
-                point = await repository.get_point(session, choice.point_id)
             if point is None:
                 raise InvalidInput("point_unknown", field="livestream_point_id")
-            await self._availability.check_bookable(point, choice.start, choice.end)
+            with booking_phase("opening_hours"):
+                await self._availability.check_bookable(point, choice.start, choice.end)
             starts_at = choice.start
         else:
-            async with self._sessions() as session:
-                forum = await repository.get_forum_session(session, choice.session_id)
             if forum is None:
                 raise InvalidInput("session_unknown", field="forum_session_id")
             # Read without the lock, for the weekly quota; the seat is taken under the lock.
@@ -165,20 +190,10 @@ class BookingService:
         kind = LIVESTREAM if point is not None else FORUM
         now = self._clock()
         try:
-            async with self._sessions.begin() as session:
-                if not await idempotency.claim(session, idempotency_key, digest, now):
-                    raise _KeyTaken
-                await lock_phone(session, booker.phone)
-                await self._otp.consume(session, booker.phone, booker.otp, now)
-                await quotas.check(session, self._limits, booker.phone, starts_at, now)
-                if isinstance(choice, LivestreamChoice):
-                    assert point is not None
-                    booking = await self._take_slot(session, point, choice, booker, now)
-                else:
-                    booking = await self._take_seat(session, choice, booker, now)
-                await idempotency.attach(session, idempotency_key, booking.id)
-                if booking.status == CONFIRMED:
-                    self._notices.confirmed(session, booking, now)
+            with booking_phase("transaction"):
+                booking = await self._book(
+                    choice, point, booker, idempotency_key, digest, now, starts_at
+                )
         except _KeyTaken:
             replay = await self._replay(idempotency_key, digest, booker)
             if replay is None:
@@ -195,23 +210,54 @@ class BookingService:
         )
         return NewBooking(booking, self.manage_token(booking), replayed=False)
 
+    async def _book(
+        self,
+        choice: Choice,
+        point: LivestreamPoint | None,
+        booker: Booker,
+        idempotency_key: str,
+        digest: str,
+        now: datetime,
+        starts_at: datetime,
+    ) -> Booking:
+        """The booking's transaction, in locking.py's order; plain statements, one round trip
+        each, so that the locks are held for as little time as possible."""
+        async with self._sessions.begin() as session:
+            if not await idempotency.claim(session, idempotency_key, digest, now):
+                raise _KeyTaken
+            await lock_phone(session, booker.phone)
+            await self._otp.consume(session, booker.phone, booker.otp, now)
+            await quotas.check(session, self._limits, booker.phone, starts_at, now)
+            if isinstance(choice, LivestreamChoice):
+                assert point is not None
+                booking = await self._take_slot(session, point, choice, booker, now)
+            else:
+                booking = await self._take_seat(session, choice, booker, now)
+            await idempotency.attach(session, idempotency_key, booking.id)
+            if booking.status == CONFIRMED:
+                await self._notices.confirmed(session, booking, now)
+        return booking
+
     async def _replay(self, key: str, digest: str, booker: Booker) -> NewBooking | None:
-        """The booking made earlier with `key`, None when there is none. The retry must come
-        from the phone's holder: its code must be one sent to that phone (the first request's
-        own code, already used, or a newer one)."""
+        """The booking made earlier with `key`, None when there is none."""
         async with self._sessions() as session:
             stored = await idempotency.find(session, key)
-            if stored is None:
-                return None
-            if stored.fingerprint != digest:
-                raise InvalidInput("idempotency_key_reused", field="header.Idempotency-Key")
-            booking = (
-                await repository.get_booking(session, stored.booking_id)
-                if stored.booking_id is not None
-                else None
-            )
+        if stored is None:
+            return None
+        return await self._replay_stored(stored, digest, booker)
+
+    async def _replay_stored(self, stored: StoredKey, digest: str, booker: Booker) -> NewBooking:
+        """The booking an earlier request made under a stored key. The retry must come
+        from the phone's holder: its code must be one sent to that phone (the first request's
+        own code, already used, or a newer one)."""
+        if stored.fingerprint != digest:
+            raise InvalidInput("idempotency_key_reused", field="header.Idempotency-Key")
+        booking = None
+        if stored.booking_id is not None:
+            async with self._sessions() as session:
+                booking = await repository.get_booking(session, stored.booking_id)
         if booking is None:
-            raise RuntimeError(f"idempotency key {key!r} has no booking")
+            raise RuntimeError(f"idempotency key {stored.key!r} has no booking")
         await self._otp.judge(booker.phone, booker.otp, any_recent=True)
         BOOKING_REPLAYS.inc()
         return NewBooking(booking, self.manage_token(booking), replayed=True)
@@ -225,15 +271,30 @@ class BookingService:
         now: datetime,
     ) -> Booking:
         # Rule 1 of locking.py: the EXCLUDE constraint decides whether the slot is free.
-        values = {
-            "kind": LIVESTREAM,
-            "station_id": point.station_id,
-            "livestream_point_id": point.id,
-            "starts_at": choice.start,
-            "ends_at": choice.end,
-            "status": CONFIRMED,
-        }
-        return await _insert(session, values, booker, now)
+        # Plain SQL (plain_sql.py): the one insert every booking of a rush makes.
+        for _ in range(CODE_ATTEMPTS):
+            try:
+                row = await fetch_one(
+                    session,
+                    _INSERT_SLOT,
+                    new_booking_code(),
+                    booker.phone,
+                    booker.name,
+                    now,
+                    LIVESTREAM,
+                    point.station_id,
+                    point.id,
+                    choice.start,
+                    choice.end,
+                    CONFIRMED,
+                )
+            except psycopg.errors.IntegrityError as exc:
+                if exc.diag.constraint_name == NO_OVERLAP_CONSTRAINT:
+                    raise Conflict("slot_taken") from exc
+                raise
+            if row is not None:
+                return Booking(**dict(zip(_BOOKING_FIELDS, row, strict=True)))
+        raise RuntimeError("could not draw an unused booking code")
 
     async def _take_seat(
         self, session: AsyncSession, choice: ForumChoice, booker: Booker, now: datetime

@@ -4,14 +4,13 @@ booking the first attempt made (see locking.py rule 4 for the concurrency side).
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from yizhan.bookings.models import IdempotencyKey
+from yizhan.bookings.plain_sql import fetch_one
 
 MAX_KEY_LENGTH = 200
 
@@ -22,25 +21,39 @@ def fingerprint(request: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def find(session: AsyncSession, key: str) -> IdempotencyKey | None:
+@dataclass(frozen=True)
+class StoredKey:
+    """An Idempotency-Key already used: the request's fingerprint and the booking it made."""
+
+    key: str
+    fingerprint: str
+    booking_id: int | None
+
+
+async def find(session: AsyncSession, key: str) -> StoredKey | None:
     """The stored key, if a booking was already made with it."""
-    return await session.scalar(select(IdempotencyKey).where(IdempotencyKey.key == key))
+    row = await fetch_one(
+        session, "SELECT fingerprint, booking_id FROM idempotency_keys WHERE key = %s", key
+    )
+    return None if row is None else StoredKey(key, row[0], row[1])
 
 
 async def claim(session: AsyncSession, key: str, digest: str, now: datetime) -> bool:
     """Insert the key in the current transaction; False when another request already has it
     (this waits for that request's transaction to end)."""
-    statement = (
-        insert(IdempotencyKey)
-        .values(key=key, fingerprint=digest, created_at=now)
-        .on_conflict_do_nothing(index_elements=[IdempotencyKey.key])
-        .returning(IdempotencyKey.key)
+    row = await fetch_one(
+        session,
+        "INSERT INTO idempotency_keys (key, fingerprint, created_at) VALUES (%s, %s, %s)"
+        " ON CONFLICT (key) DO NOTHING RETURNING key",
+        key,
+        digest,
+        now,
     )
-    return await session.scalar(statement) is not None
+    return row is not None
 
 
 async def attach(session: AsyncSession, key: str, booking_id: int) -> None:
     """Record which booking the key made."""
-    await session.execute(
-        update(IdempotencyKey).where(IdempotencyKey.key == key).values(booking_id=booking_id)
+    await fetch_one(
+        session, "UPDATE idempotency_keys SET booking_id = %s WHERE key = %s", booking_id, key
     )

@@ -48,11 +48,12 @@ row lock (opinions.py). Calls to other services (stations, SMS) happen outside t
 transactions, so no lock is held while waiting on the network.
 """
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yizhan.bookings.models import Booking, ForumSession
+from yizhan.bookings.plain_sql import fetch_one
 
 # SQLSTATEs PostgreSQL raises when a constraint refuses a row.
 EXCLUSION_VIOLATION = "23P01"
@@ -61,9 +62,10 @@ UNIQUE_VIOLATION = "23505"
 
 async def lock_phone(session: AsyncSession, phone: str) -> None:
     """Serialize this transaction with every other one working for the same phone."""
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-        {"key": f"yizhan-bookings/phone/{phone}"},
+    await fetch_one(
+        session,
+        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+        f"yizhan-bookings/phone/{phone}",
     )
 
 

@@ -1,6 +1,10 @@
 """Prometheus counters of the bookings service (served at /metrics)."""
 
-from prometheus_client import Counter
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from prometheus_client import Counter, Gauge, Histogram
 
 BOOKINGS_CREATED = Counter("yz_bookings_created_total", "Bookings made", ["kind", "status"])
 BOOKING_CONFLICTS = Counter(
@@ -30,3 +34,26 @@ QUOTA_REFUSALS = Counter(
     "yz_bookings_quota_refusals_total", "Bookings refused by a per-phone limit", ["limit"]
 )
 OPINIONS = Counter("yz_bookings_opinions_total", "Opinions submitted by attendees", ["category"])
+# Where a booking's time goes (docs/performance.md): one span per step of the booking path.
+BOOKING_PHASES = Histogram(
+    "yz_booking_phase_seconds",
+    "Time spent in each step of making a booking",
+    ["phase"],
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+
+
+@contextmanager
+def booking_phase(name: str) -> Iterator[None]:
+    """Time the block as one step of the booking path (yz_booking_phase_seconds)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        BOOKING_PHASES.labels(name).observe(time.perf_counter() - started)
+
+
+# How many HTTP worker processes serve (settings.http_workers); the benchmark reads it.
+HTTP_WORKERS = Gauge(
+    "yz_http_workers", "HTTP worker processes of the service", multiprocess_mode="max"
+)

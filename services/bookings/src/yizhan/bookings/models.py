@@ -364,3 +364,14 @@ class StationFeedback(Base):
 
 # The shared rate limiter's counters (libs/common ratelimit.py) live in this database too.
 RATE_LIMITS = ratelimit.add_table(Base.metadata)
+
+
+class DevOtpCode(Base):
+    """Development only (YZ_ENV=dev/test): the last code sent to a phone, for
+    GET /api/v1/dev/otp, shared by every worker process of the service."""
+
+    __tablename__ = "dev_otp_codes"
+
+    phone: Mapped[str] = mapped_column(String(11), primary_key=True)
+    code: Mapped[str] = mapped_column(String(6))
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

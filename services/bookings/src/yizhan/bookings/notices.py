@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from yizhan.bookings import texts
 from yizhan.bookings.models import Booking
-from yizhan.bookings.outbox import enqueue
+from yizhan.bookings.outbox import enqueue, enqueue_now
 
 
 def when(start: datetime, end: datetime, tz: ZoneInfo) -> str:
@@ -27,17 +27,23 @@ class Notices:
         # The worker's link to view or cancel a booking (CONTRACT.md §4).
         self._link = link
 
+    def _text(self, booking: Booking, key: str, **fields: object) -> str:
+        return texts.sms(key, code=booking.code, link=self._link(booking), **fields)
+
     def _queue(
         self, session: AsyncSession, booking: Booking, key: str, now: datetime, **fields: object
     ) -> None:
         if booking.phone is None:  # erased: nobody left to tell
             return
-        text = texts.sms(key, code=booking.code, link=self._link(booking), **fields)
-        enqueue(session, booking.phone, text, key, now)
+        enqueue(session, booking.phone, self._text(booking, key, **fields), key, now)
 
-    def confirmed(self, session: AsyncSession, booking: Booking, now: datetime) -> None:
-        """A booking confirmed at once: its code and the link to view or cancel it."""
-        self._queue(session, booking, "confirmed", now, when=self._when(booking))
+    async def confirmed(self, session: AsyncSession, booking: Booking, now: datetime) -> None:
+        """A booking confirmed at once: its code and the link to view or cancel it (written
+        at once, in the booking's transaction)."""
+        if booking.phone is None:  # erased: nobody left to tell
+            return
+        text = self._text(booking, "confirmed", when=self._when(booking))
+        await enqueue_now(session, booking.phone, text, "confirmed", now)
 
     def reminder(self, session: AsyncSession, booking: Booking, now: datetime) -> None:
         """The booking starts soon: when, its code and the link (to cancel if plans changed)."""

@@ -11,14 +11,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from yizhan.bookings import texts
 from yizhan.bookings.errors import InvalidInput, PeerUnavailable, RateLimited
 from yizhan.bookings.locking import lock_phone
 from yizhan.bookings.metrics import OTP_REFUSED, OTP_SENT, SMS_FAILURES
-from yizhan.bookings.models import OtpCode
+from yizhan.bookings.models import DevOtpCode, OtpCode
 from yizhan.bookings.phones import mask_phone
+from yizhan.bookings.plain_sql import fetch_all, fetch_one
 from yizhan.bookings.sms import SmsError, SmsSender
 
 log = logging.getLogger(__name__)
@@ -26,6 +28,12 @@ log = logging.getLogger(__name__)
 OTP_DIGITS = 6
 HASH_CONTEXT = b"yizhan-bookings/otp/v1"
 RATE_WINDOW = timedelta(hours=1)
+
+
+def code_hash(key: bytes, phone: str, code: str) -> str:
+    """What is stored of a code: keyed, because six digits hashed plainly are found by trying
+    all million of them."""
+    return hmac.new(key, f"{phone}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -49,19 +57,18 @@ class OtpService:
         policy: OtpPolicy,
         key: bytes,
         clock: Callable[[], datetime],
-        dev_outbox: dict[str, str] | None = None,
+        keep_dev_copy: bool = False,
     ) -> None:
         self._sessions = sessions
         self._sender = sender
         self._policy = policy
         self._key = key
         self._clock = clock
-        # Development only: the last code sent to each phone, for GET /api/v1/dev/otp.
-        self.dev_outbox = dev_outbox
+        # Development only: keep the last code sent to each phone, for GET /api/v1/dev/otp.
+        self.keeps_dev_copy = keep_dev_copy
 
     def _hash(self, phone: str, code: str) -> str:
-        # Keyed, because six digits hashed plainly are found by trying all million of them.
-        return hmac.new(self._key, f"{phone}:{code}".encode(), hashlib.sha256).hexdigest()
+        return code_hash(self._key, phone, code)
 
     async def issue(self, phone: str) -> None:
         """Send a new code to `phone`; RateLimited when it asked too often."""
@@ -91,8 +98,22 @@ class OtpService:
                 await session.execute(delete(OtpCode).where(OtpCode.id == row.id))
             raise PeerUnavailable("sms_failed") from exc
         OTP_SENT.inc()
-        if self.dev_outbox is not None:
-            self.dev_outbox[phone] = code
+        if self.keeps_dev_copy:
+            async with self._sessions.begin() as session:
+                await session.execute(
+                    insert(DevOtpCode)
+                    .values(phone=phone, code=code, sent_at=now)
+                    .on_conflict_do_update(
+                        index_elements=[DevOtpCode.phone], set_={"code": code, "sent_at": now}
+                    )
+                )
+
+    async def dev_code(self, phone: str) -> str | None:
+        """Development only: the last code sent to `phone` (None when none was)."""
+        if not self.keeps_dev_copy:
+            return None
+        async with self._sessions() as session:
+            return await session.scalar(select(DevOtpCode.code).where(DevOtpCode.phone == phone))
 
     async def _check_rate(self, session: AsyncSession, phone: str, now: datetime) -> None:
         query = (
@@ -117,51 +138,62 @@ class OtpService:
         and count a wrong guess under the same row lock, in one committed transaction:
         concurrent guesses are judged one at a time, at most `max_attempts` per code.
         InvalidInput when expired, used up or wrong."""
-        query = (
-            select(OtpCode)
-            .where(OtpCode.phone == phone)
-            .order_by(OtpCode.created_at.desc(), OtpCode.id.desc())
-            .limit(None if any_recent else 1)
-            # A concurrent guess waits here, then reads the count this one left.
-            .with_for_update()
+        async with self._sessions.begin() as session:
+            refusal = await self.judge_in(session, phone, code, any_recent=any_recent)
+        if refusal is not None:
+            raise refusal
+
+    async def judge_in(
+        self, session: AsyncSession, phone: str, code: str, *, any_recent: bool = False
+    ) -> InvalidInput | None:
+        """`judge` inside the caller's transaction, which must commit whatever the verdict (a
+        wrong guess is counted in it); the refusal to raise after that commit, None when the
+        code is right. Plain SQL (plain_sql.py): this runs once per booking."""
+        # A concurrent guess waits on the row lock, then reads the count this one left.
+        rows = await fetch_all(
+            session,
+            # LIMIT NULL: no limit.
+            "SELECT id, code_hash, consumed_at, expires_at, attempts FROM otp_codes"
+            " WHERE phone = %s ORDER BY created_at DESC, id DESC LIMIT %s FOR UPDATE",
+            phone,
+            None if any_recent else 1,
         )
         now = self._clock()
-        async with self._sessions.begin() as session:
-            rows = list((await session.scalars(query)).all())
-            latest = rows[0] if rows else None
-            usable = latest is not None and (
-                any_recent or (latest.consumed_at is None and latest.expires_at > now)
-            )
-            if latest is None or not usable:
-                OTP_REFUSED.labels("expired").inc()
-                raise InvalidInput("otp_expired", field="otp")
-            if latest.attempts >= self._policy.max_attempts:
-                OTP_REFUSED.labels("exhausted").inc()
-                raise InvalidInput("otp_exhausted", field="otp")
-            digest = self._hash(phone, code)
-            if any(hmac.compare_digest(row.code_hash, digest) for row in rows):
-                return
-            latest.attempts += 1
-        # Committed above, with the lock still held until then.
+        latest = rows[0] if rows else None
+        usable = latest is not None and (any_recent or (latest[2] is None and latest[3] > now))
+        if latest is None or not usable:
+            OTP_REFUSED.labels("expired").inc()
+            return InvalidInput("otp_expired", field="otp")
+        if latest[4] >= self._policy.max_attempts:
+            OTP_REFUSED.labels("exhausted").inc()
+            return InvalidInput("otp_exhausted", field="otp")
+        digest = self._hash(phone, code)
+        if any(hmac.compare_digest(row[1], digest) for row in rows):
+            return None
+        await fetch_one(
+            session, "UPDATE otp_codes SET attempts = attempts + 1 WHERE id = %s", latest[0]
+        )
+        # Counted in the caller's transaction, with the lock held until it commits.
         OTP_REFUSED.labels("wrong").inc()
-        raise InvalidInput("otp_wrong", field="otp")
+        return InvalidInput("otp_wrong", field="otp")
 
     async def consume(self, session: AsyncSession, phone: str, code: str, now: datetime) -> None:
         """Use up the phone's latest code inside the caller's transaction, which must hold the
         phone lock (locking.py rule 3). The code was judged just before (`judge`); this only
         makes sure it is still the latest, unused one (a newer code or a concurrent booking
-        may have come in between): InvalidInput otherwise."""
-        query = (
-            select(OtpCode)
-            .where(OtpCode.phone == phone)
-            .order_by(OtpCode.created_at.desc(), OtpCode.id.desc())
-            .limit(1)
-            .with_for_update()
+        may have come in between): InvalidInput otherwise. One statement: the latest code is
+        locked, checked and marked used by the same UPDATE."""
+        used = await fetch_one(
+            session,
+            "UPDATE otp_codes SET consumed_at = %s WHERE id = ("
+            " SELECT id FROM otp_codes WHERE phone = %s"
+            " ORDER BY created_at DESC, id DESC LIMIT 1 FOR UPDATE)"
+            " AND consumed_at IS NULL AND expires_at > %s AND code_hash = %s RETURNING id",
+            now,
+            phone,
+            now,
+            self._hash(phone, code),
         )
-        row = await session.scalar(query)
-        if row is None or row.consumed_at is not None or row.expires_at <= now:
+        if used is None:
             OTP_REFUSED.labels("expired").inc()
             raise InvalidInput("otp_expired", field="otp")
-        if not hmac.compare_digest(row.code_hash, self._hash(phone, code)):
-            raise InvalidInput("otp_expired", field="otp")
-        row.consumed_at = now

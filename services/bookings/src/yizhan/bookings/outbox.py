@@ -12,18 +12,19 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from yizhan.bookings.metrics import SMS_FAILURES, SMS_NOTIFICATIONS
 from yizhan.bookings.models import SmsOutbox
 from yizhan.bookings.phones import mask_phone
+from yizhan.bookings.plain_sql import fetch_one
 from yizhan.bookings.sms import SmsError, SmsSender
 from yizhan.common.backoff import backoff_delay
 
 log = logging.getLogger(__name__)
 
-# Rows sent per round; each round is one short transaction per message.
+# Rows leased per round: one statement claims them, one records them as sent.
 BATCH_SIZE = 50
 # Waits between attempts grow from this, doubling, up to the cap.
 FIRST_RETRY = timedelta(seconds=30)
@@ -33,17 +34,37 @@ SEND_LEASE = timedelta(minutes=2)
 SMS_MAX_LENGTH = 500
 
 
+_COLUMNS = ("phone", "text", "purpose", "created_at", "next_attempt_at", "attempts")
+
+
+def _row(phone: str, text: str, purpose: str, now: datetime) -> dict[str, object]:
+    """The columns of a freshly queued message."""
+    return {
+        "phone": phone,
+        "text": text[:SMS_MAX_LENGTH],
+        "purpose": purpose,
+        "created_at": now,
+        "next_attempt_at": now,
+        "attempts": 0,
+    }
+
+
 def enqueue(session: AsyncSession, phone: str, text: str, purpose: str, now: datetime) -> None:
     """Queue an SMS in the caller's transaction; it is sent only if that commits."""
-    session.add(
-        SmsOutbox(
-            phone=phone,
-            text=text[:SMS_MAX_LENGTH],
-            purpose=purpose,
-            created_at=now,
-            next_attempt_at=now,
-            attempts=0,
-        )
+    session.add(SmsOutbox(**_row(phone, text, purpose, now)))
+
+
+async def enqueue_now(
+    session: AsyncSession, phone: str, text: str, purpose: str, now: datetime
+) -> None:
+    """`enqueue` as one INSERT sent at once: for the booking path, whose transaction is made
+    of plain statements and has no ORM flush to ride on."""
+    row = _row(phone, text, purpose, now)
+    await fetch_one(
+        session,
+        "INSERT INTO sms_outbox (phone, text, purpose, created_at, next_attempt_at, attempts)"
+        " VALUES (%s, %s, %s, %s, %s, %s)",
+        *(row[column] for column in _COLUMNS),
     )
 
 
@@ -74,66 +95,79 @@ class Outbox:
         """Send the messages that are due; returns how many were sent."""
         sent = 0
         while True:
-            async with self._sessions() as session:
-                query = (
-                    select(SmsOutbox.id)
-                    .where(SmsOutbox.sent_at.is_(None), SmsOutbox.next_attempt_at <= self._clock())
-                    .order_by(SmsOutbox.next_attempt_at, SmsOutbox.id)
-                    .limit(BATCH_SIZE)
-                )
-                due = list((await session.scalars(query)).all())
-            for message_id in due:
-                sent += await self._send_one(message_id)
-            if len(due) < BATCH_SIZE:
+            claimed = await self._claim_batch()
+            results: list[tuple[int, str, int, str | None]] = []
+            for message_id, phone, text, attempts, purpose in claimed:
+                error: str | None = None
+                try:
+                    await self._sender.send(phone, text)
+                except SmsError as exc:
+                    SMS_FAILURES.inc()
+                    error = str(exc)[:300]
+                results.append((message_id, phone, attempts, error))
+                if error is None:
+                    SMS_NOTIFICATIONS.labels(purpose).inc()
+            if results:
+                sent += await self._record(results)
+            if len(claimed) < BATCH_SIZE:
                 return sent
 
-    async def _send_one(self, message_id: int) -> int:
-        # Claimed in one short transaction and sent outside it (no connection held while the
-        # gateway answers): the claim leases the row, so another instance skips it, and a
-        # crash before the result is stored sends it again after the lease (at least once).
-        async with self._sessions.begin() as session:
-            query = (
-                select(SmsOutbox)
-                .where(
-                    SmsOutbox.id == message_id,
-                    SmsOutbox.sent_at.is_(None),
-                    SmsOutbox.next_attempt_at <= self._clock(),
-                )
-                .with_for_update(skip_locked=True)
+    async def _claim_batch(self) -> list[tuple[int, str, str, int, str]]:
+        """Lease up to BATCH_SIZE due messages in one statement: claimed rows are skipped by
+        every other drain (SKIP LOCKED, then the lease) and sent outside any transaction (no
+        connection held while the gateway answers); a crash before the result is stored
+        sends them again after the lease (at least once)."""
+        now = self._clock()
+        due = (
+            select(SmsOutbox.id)
+            .where(SmsOutbox.sent_at.is_(None), SmsOutbox.next_attempt_at <= now)
+            .order_by(SmsOutbox.next_attempt_at, SmsOutbox.id)
+            .limit(BATCH_SIZE)
+            .with_for_update(skip_locked=True)
+        )
+        statement = (
+            update(SmsOutbox)
+            .where(SmsOutbox.id.in_(due.scalar_subquery()))
+            .values(attempts=SmsOutbox.attempts + 1, next_attempt_at=now + SEND_LEASE)
+            .returning(
+                SmsOutbox.id, SmsOutbox.phone, SmsOutbox.text, SmsOutbox.attempts, SmsOutbox.purpose
             )
-            message = await session.scalar(query)
-            if message is None:
-                return 0
-            message.attempts += 1
-            message.next_attempt_at = self._clock() + SEND_LEASE
-            phone, text, attempts = message.phone, message.text, message.attempts
-        error: str | None = None
-        try:
-            await self._sender.send(phone, text)
-        except SmsError as exc:
-            SMS_FAILURES.inc()
-            error = str(exc)[:300]
+        )
         async with self._sessions.begin() as session:
-            stored = await session.get(SmsOutbox, message_id)
-            assert stored is not None
-            if error is None:
-                stored.sent_at = self._clock()
-                SMS_NOTIFICATIONS.labels(stored.purpose).inc()
-                return 1
-            stored.last_error = error
-            if attempts >= self._max_attempts:
-                stored.next_attempt_at = None  # given up; kept for operators to see
-                log.error(
-                    "notification SMS given up",
-                    extra={"phone": mask_phone(phone), "purpose": stored.purpose},
+            rows = (await session.execute(statement)).all()
+        return sorted((r.id, r.phone, r.text, r.attempts, r.purpose) for r in rows)
+
+    async def _record(self, results: list[tuple[int, str, int, str | None]]) -> int:
+        """Store what happened to a batch: the sent ones in one statement, each failure with
+        its next attempt (or given up)."""
+        now = self._clock()
+        delivered = [message_id for message_id, _, _, error in results if error is None]
+        async with self._sessions.begin() as session:
+            if delivered:
+                await session.execute(
+                    update(SmsOutbox).where(SmsOutbox.id.in_(delivered)).values(sent_at=now)
                 )
-            else:
-                seconds = backoff_delay(
-                    FIRST_RETRY.total_seconds(), MAX_RETRY.total_seconds(), attempts
+            for message_id, phone, attempts, error in results:
+                if error is None:
+                    continue
+                next_attempt: datetime | None = None
+                if attempts >= self._max_attempts:
+                    log.error(
+                        "notification SMS given up",
+                        extra={"phone": mask_phone(phone), "message": message_id},
+                    )
+                else:
+                    seconds = backoff_delay(
+                        FIRST_RETRY.total_seconds(), MAX_RETRY.total_seconds(), attempts
+                    )
+                    next_attempt = now + timedelta(seconds=seconds)
+                await session.execute(
+                    update(SmsOutbox)
+                    .where(SmsOutbox.id == message_id)
+                    # None: given up; kept for operators to see.
+                    .values(last_error=error, next_attempt_at=next_attempt)
                 )
-                wait = timedelta(seconds=seconds)
-                stored.next_attempt_at = self._clock() + wait
-            return 0
+        return len(delivered)
 
     async def run_forever(self) -> None:
         """Drain for the life of the service; a failed round is logged and retried."""

@@ -38,15 +38,19 @@ async def check(
     session: AsyncSession, limits: BookingLimits, phone: str, start: datetime, now: datetime
 ) -> None:
     """RateLimited unless `phone` may book something that starts at `start`."""
-    no_shows = await repository.no_shows_of_phone(session, phone, since=now - limits.no_show_window)
+    no_shows, made, held = await repository.phone_counts(
+        session,
+        phone,
+        no_shows_since=now - limits.no_show_window,
+        week=week_of(start, limits.tz),
+        now=now,
+    )
     if no_shows >= limits.no_show_limit:
         QUOTA_REFUSALS.labels("no_show").inc()
         raise RateLimited("no_show_blocked")
-    made = await repository.bookings_of_phone_between(session, phone, week_of(start, limits.tz))
     if made >= limits.weekly:
         QUOTA_REFUSALS.labels("weekly").inc()
         raise RateLimited("weekly_quota")
-    held = await repository.active_bookings_of_phone(session, phone, now)
     if held >= limits.max_active:
         QUOTA_REFUSALS.labels("active").inc()
         raise RateLimited("quota")

@@ -3,7 +3,9 @@ locking.py)."""
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, TypeVar
 
+from psycopg import sql
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,7 +21,10 @@ from yizhan.bookings.models import (
     LivestreamPoint,
     Opinion,
 )
+from yizhan.bookings.plain_sql import fetch_one
 from yizhan.bookings.slots import Interval
+
+M = TypeVar("M", bound=Any)
 
 MAX_PAGE_SIZE = 500
 
@@ -27,6 +32,19 @@ MAX_PAGE_SIZE = 500
 async def get_point(session: AsyncSession, point_id: int) -> LivestreamPoint | None:
     """One livestream point by id."""
     return await session.get(LivestreamPoint, point_id)
+
+
+async def detached(session: AsyncSession, model: type[M], row_id: int) -> M | None:
+    """A row by id as a plain object outside the session (read-only use), read with plain SQL
+    (plain_sql.py): what a booking needs of its point or session, at a fraction of the ORM's
+    cost."""
+    table = model.__table__
+    fields = [column.key for column in table.columns]
+    query = sql.SQL("SELECT {} FROM {} WHERE id = %s").format(
+        sql.SQL(", ").join(map(sql.Identifier, fields)), sql.Identifier(table.name)
+    )
+    row = await fetch_one(session, query, row_id)
+    return None if row is None else model(**dict(zip(fields, row, strict=True)))
 
 
 async def list_points(
@@ -160,34 +178,29 @@ async def get_booking(session: AsyncSession, booking_id: int) -> Booking | None:
     return await session.get(Booking, booking_id)
 
 
-async def no_shows_of_phone(session: AsyncSession, phone: str, since: datetime) -> int:
-    """No-shows of a phone for bookings that started after `since`."""
-    query = select(func.count(Booking.id)).where(
-        Booking.phone == phone, Booking.status == NO_SHOW, Booking.starts_at >= since
+async def phone_counts(
+    session: AsyncSession, phone: str, *, no_shows_since: datetime, week: Interval, now: datetime
+) -> tuple[int, int, int]:
+    """A phone's no-shows of bookings that started after `no_shows_since`, its bookings (any
+    status but cancelled) that start within `week`, and its bookings still held (confirmed
+    or waitlisted, not over, not checked in): one statement, one pass over its bookings."""
+    row = await fetch_one(
+        session,
+        "SELECT count(*) FILTER (WHERE status = %s AND starts_at >= %s),"
+        " count(*) FILTER (WHERE status <> %s AND starts_at >= %s AND starts_at < %s),"
+        " count(*) FILTER (WHERE status = ANY(%s) AND ends_at > %s AND checked_in_at IS NULL)"
+        " FROM bookings WHERE phone = %s",
+        NO_SHOW,
+        no_shows_since,
+        CANCELLED,
+        week.start,
+        week.end,
+        list(ACTIVE_STATUSES),
+        now,
+        phone,
     )
-    return int(await session.scalar(query) or 0)
-
-
-async def bookings_of_phone_between(session: AsyncSession, phone: str, window: Interval) -> int:
-    """Bookings of a phone (any status but cancelled) that start within `window`."""
-    query = select(func.count(Booking.id)).where(
-        Booking.phone == phone,
-        Booking.status != CANCELLED,
-        Booking.starts_at >= window.start,
-        Booking.starts_at < window.end,
-    )
-    return int(await session.scalar(query) or 0)
-
-
-async def active_bookings_of_phone(session: AsyncSession, phone: str, now: datetime) -> int:
-    """Bookings of a phone that are confirmed or waitlisted and not over yet."""
-    query = select(func.count(Booking.id)).where(
-        Booking.phone == phone,
-        Booking.status.in_(ACTIVE_STATUSES),
-        Booking.ends_at > now,
-        Booking.checked_in_at.is_(None),
-    )
-    return int(await session.scalar(query) or 0)
+    assert row is not None  # an aggregate always has its one row
+    return int(row[0]), int(row[1]), int(row[2])
 
 
 async def list_station_bookings(

@@ -32,7 +32,13 @@ class Settings(ServiceSettings):
     sms_webhook_url: str | None = None
     sms_webhook_token: SecretStr | None = None
 
-    # Connections of this process to its database; every booking holds one for a few ms.
+    # HTTP worker processes (one Python process uses one core): 0 runs one per usable core.
+    # Worker 0 also runs the gRPC server and the sweeps; every worker serves HTTP and sends
+    # queued SMS. docs/performance.md has the figures.
+    http_workers: int = Field(default=0, ge=0, le=64)
+    # Connections of each worker process to the database (plus as many again in a burst);
+    # a booking holds one for a few ms. Total: workers x 2 x this, within PostgreSQL's
+    # max_connections (100 by default).
     database_pool_size: int = Field(default=10, ge=1, le=100)
 
     # Upcoming (confirmed or waitlisted) bookings one phone may hold at once.

@@ -27,8 +27,8 @@ async def send_otp(body: OtpRequest, request: Request, deps: DepsDep) -> OtpAcce
 @dev_router.get("/otp", response_model=DevOtp)
 async def last_otp(phone: Annotated[str, Query(max_length=32)], deps: DepsDep) -> DevOtp:
     """The last code sent to a phone; only served with YZ_ENV=dev or test."""
-    outbox = deps.otp.dev_outbox
     normalized = normalize_phone(phone)
-    if outbox is None or normalized is None or normalized not in outbox:
+    code = await deps.otp.dev_code(normalized) if normalized is not None else None
+    if normalized is None or code is None:
         raise NotFound("booking_not_found")
-    return DevOtp(phone=normalized, code=outbox[normalized])
+    return DevOtp(phone=normalized, code=code)

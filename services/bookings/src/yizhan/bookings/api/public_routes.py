@@ -1,18 +1,16 @@
-"""GET /api/v1/public/stations (CONTRACT.md §5): no login, cached by clients for a few
-seconds (ETag, Cache-Control), rate-limited per client address."""
+"""GET /api/v1/public/stations (CONTRACT.md §5): no login, answered from the finder's
+snapshot (public_stations.py), cached by clients for a few seconds (ETag, Cache-Control),
+rate-limited per client address in memory (no database round trip per request)."""
 
-import hashlib
-import json
-from typing import Annotated, Any
+from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import JSONResponse
 
-from yizhan.bookings.api.deps import DepsDep
 from yizhan.bookings.public_stations import Query as FinderQuery
 from yizhan.bookings.public_stations import StationFinder
 from yizhan.common.clients import client_address
-from yizhan.common.ratelimit import Check, Rule
+from yizhan.common.ratelimit import LocalRateLimiter
 
 router = APIRouter()
 
@@ -20,16 +18,19 @@ router = APIRouter()
 MAX_AGE_SECONDS = 2
 
 
-def etag_of(items: list[dict[str, Any]]) -> str:
-    """A weak validator of the items (generated_at apart: the same stations, the same tag)."""
-    body = json.dumps(items, sort_keys=True, ensure_ascii=False, default=str).encode()
-    return f'W/"{hashlib.sha256(body).hexdigest()[:32]}"'
+TOO_MANY = orjson.dumps(
+    {
+        "type": "about:blank",
+        "title": "Too many requests",
+        "status": 429,
+        "code": "too_many_requests",
+    }
+)
 
 
 @router.get("/api/v1/public/stations", tags=["public"])
 async def public_stations(
     request: Request,
-    deps: DepsDep,
     lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
     lng: Annotated[float | None, Query(ge=-180, le=180)] = None,
     district: Annotated[str | None, Query(max_length=100)] = None,
@@ -37,28 +38,25 @@ async def public_stations(
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> Response:
     """Active stations, nearest first with a position, with live availability."""
-    rule: Rule = request.app.state.public_limit
-    wait = await deps.limiter.attempt([Check(rule, client_address(request))])
+    limiter: LocalRateLimiter = request.app.state.public_limiter
+    wait = limiter.attempt(client_address(request))
     if wait is not None:
-        return JSONResponse(
-            {
-                "type": "about:blank",
-                "title": "Too many requests",
-                "status": 429,
-                "code": "too_many_requests",
-            },
+        return Response(
+            TOO_MANY,
             status_code=429,
             headers={"Retry-After": str(wait)},
             media_type="application/problem+json",
         )
     finder: StationFinder = request.app.state.finder
-    answer = await finder.search(FinderQuery(lat=lat, lng=lng, district=district, q=q, limit=limit))
+    body, tag = await finder.answer(
+        FinderQuery(lat=lat, lng=lng, district=district, q=q, limit=limit)
+    )
     headers = {
         "Cache-Control": f"public, max-age={MAX_AGE_SECONDS}",
-        "ETag": etag_of(answer["items"]),
+        "ETag": tag,
         "Vary": "Accept-Encoding",
     }
     match = request.headers.get("if-none-match", "")
-    if headers["ETag"] in (tag.strip() for tag in match.split(",")):
+    if tag in (t.strip() for t in match.split(",")):
         return Response(status_code=304, headers=headers)
-    return JSONResponse(answer, headers=headers)
+    return Response(body, headers=headers, media_type="application/json")
