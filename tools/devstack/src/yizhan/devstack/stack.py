@@ -52,6 +52,8 @@ class StackConfig:
     demo: bool
     simulator: bool
     backfill_days: int
+    # Weeks of bookings, check-ins, opinions and livestream outcomes before today.
+    history_weeks: int
 
     @classmethod
     def from_env(cls, root: Path) -> "StackConfig":
@@ -74,6 +76,7 @@ class StackConfig:
             demo=env.get("YZ_DEMO", "on").lower() != "off",
             simulator=env.get("YZ_SIMULATOR", "on").lower() != "off",
             backfill_days=int(env.get("YZ_DEMO_BACKFILL_DAYS", "7")),
+            history_weeks=int(env.get("YZ_DEMO_HISTORY_WEEKS", "6")),
         )
 
     def url(self, service: str) -> str:
@@ -156,6 +159,13 @@ class Stack:
                 have_credentials=load_kiosk_credentials(kiosks).keys(),
             )
             save_kiosk_credentials(kiosks, provisioned)
+            # The past cannot be booked through the API; bookings writes the demo's weeks of
+            # history itself, once.
+            _run(
+                ["yz-bookings", "demo-history", "--weeks", str(self.config.history_weeks)],
+                env,
+                self.logs / "bookings.log",
+            )
             _say(f"demo network: {len(demo.STATIONS)} stations in 3 districts")
             if self.config.simulator:
                 self._start_simulator(env)
