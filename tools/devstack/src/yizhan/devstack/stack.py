@@ -221,6 +221,7 @@ class Stack:
             *("--credentials", str(self.config.data_dir / KIOSK_CREDENTIALS_FILE)),
             *("--tls-port", str(self.config.mqtt_tls_port)),
             *("--ca", str(self.locked.tls.ca_cert)),
+            *("--outbox-dir", str(self.config.data_dir / "kiosks")),
         ]
         self._spawn("simulator", argv, env)
         _say(f"kiosk simulator: {len(demo.STATIONS) * len(demo.DEVICE_KINDS)} devices publishing")
