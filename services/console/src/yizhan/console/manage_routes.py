@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from yizhan.common.auth import Operator
+from yizhan.console import assets
 from yizhan.console.i18n import LANGS, translator
 from yizhan.console.peers.stations import AdminReply, FieldError
 from yizhan.console.session import COOKIE, cookie_operator, request_lang
@@ -20,6 +21,7 @@ from yizhan.console.wiring import DirectoryDep
 
 router = APIRouter(prefix="/console/manage", include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates.env.globals["asset"] = assets.asset_url
 
 HOST_TYPES = (
     "bank_branch",
