@@ -226,13 +226,22 @@ def _ok(reply: httpx.Response, *accepted: int) -> httpx.Response:
     return reply
 
 
+@dataclass(frozen=True)
+class Seeded:
+    """What seed() made: devices' MQTT credentials, and the forum sessions made now (to be
+    booked by workers, see book_as_workers)."""
+
+    credentials: dict[str, tuple[str, str]]
+    new_sessions: list[int]
+
+
 def seed(
     stations_url: str,
     bookings_url: str,
     token: str,
     today: date | None = None,
     have_credentials: Collection[str] = (),
-) -> dict[str, tuple[str, str]]:
+) -> Seeded:
     """Create what is missing of the demo network; safe to run on every start. Returns the
     MQTT credentials (username, password) of devices made now, and of existing devices not in
     `have_credentials` (their credentials are rotated: a password is shown only once)."""
@@ -246,16 +255,19 @@ def seed(
             per_station.append(_seed_bookables(client, bookings_url, station, today))
     # Every station's next session first, then the ones after.
     new_sessions = [ids[i] for i in range(len(FORUM_TOPICS)) for ids in per_station if i < len(ids)]
-    with httpx.Client(timeout=30) as worker:
-        booked = _book_as_workers(worker, bookings_url, new_sessions)
-    log.info("demo network ready", extra={"stations": len(STATIONS), "bookings": booked})
-    return credentials
+    log.info("demo network ready", extra={"stations": len(STATIONS)})
+    return Seeded(credentials, new_sessions)
 
 
-def _book_as_workers(client: httpx.Client, bookings_url: str, session_ids: list[int]) -> int:
+def book_as_workers(bookings_url: str, session_ids: list[int]) -> int:
     """Seats in the coming forum sessions, booked as workers book them (one-time code by SMS,
     read from the development endpoint); the number booked. The booking site allows a client
-    only WORKER_BOOKINGS codes an hour, so the demo books no more than that."""
+    only 30 codes an hour, so the demo books no more than WORKER_BOOKINGS."""
+    with httpx.Client(timeout=30) as client:
+        return _book_seats(client, bookings_url, session_ids)
+
+
+def _book_seats(client: httpx.Client, bookings_url: str, session_ids: list[int]) -> int:
     rng = random.Random(len(session_ids))
     booked = 0
     for n, session_id in enumerate(session_ids[:WORKER_BOOKINGS]):

@@ -152,24 +152,36 @@ class Stack:
         if self.config.demo:
             token = _login(self.config.url("stations"), ADMIN_USERNAME, admin_password)
             kiosks = self.config.data_dir / KIOSK_CREDENTIALS_FILE
-            provisioned = demo.seed(
+            seeded = demo.seed(
                 self.config.url("stations"),
                 self.config.url("bookings"),
                 token,
                 have_credentials=load_kiosk_credentials(kiosks).keys(),
             )
-            save_kiosk_credentials(kiosks, provisioned)
-            # The past cannot be booked through the API; bookings writes the demo's weeks of
-            # history itself, once.
+            save_kiosk_credentials(kiosks, seeded.credentials)
+            _say(f"demo network: {len(demo.STATIONS)} stations in 3 districts")
+            if self.config.simulator:
+                self._start_simulator(env)
+            # Weeks of bookings do not hold up the start: they arrive seconds after.
+            threading.Thread(
+                target=self._demo_bookings, args=(env, seeded.new_sessions), daemon=True
+            ).start()
+        self._print_banner(admin_password)
+
+    def _demo_bookings(self, env: dict[str, str], new_sessions: list[int]) -> None:
+        """The demo's bookings: its past written by bookings itself (the booking API rightly
+        refuses the past), once; seats in the coming sessions booked through the worker API."""
+        try:
             _run(
                 ["yz-bookings", "demo-history", "--weeks", str(self.config.history_weeks)],
                 env,
                 self.logs / "bookings.log",
             )
-            _say(f"demo network: {len(demo.STATIONS)} stations in 3 districts")
-            if self.config.simulator:
-                self._start_simulator(env)
-        self._print_banner(admin_password)
+            booked = demo.book_as_workers(self.config.url("bookings"), new_sessions)
+        except (RuntimeError, httpx.HTTPError) as exc:
+            _say(f"demo bookings failed: {exc}")
+            return
+        _say(f"demo bookings: {self.config.history_weeks} weeks of history, {booked} new seats")
 
     def _ensure_admin(self, env: dict[str, str]) -> str:
         """The admin's password: YZ_ADMIN_PASSWORD, or one generated on the first run and
