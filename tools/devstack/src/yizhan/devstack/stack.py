@@ -75,7 +75,7 @@ class StackConfig:
             ingest_http_port=int(env.get("YZ_TELEMETRY_INGEST_HTTP_PORT", "8105")),
             demo=env.get("YZ_DEMO", "on").lower() != "off",
             simulator=env.get("YZ_SIMULATOR", "on").lower() != "off",
-            backfill_days=int(env.get("YZ_DEMO_BACKFILL_DAYS", "7")),
+            backfill_days=int(env.get("YZ_DEMO_BACKFILL_DAYS", "28")),
             history_weeks=int(env.get("YZ_DEMO_HISTORY_WEEKS", "6")),
         )
 
