@@ -181,7 +181,7 @@ class Stack:
         except (RuntimeError, httpx.HTTPError) as exc:
             _say(f"demo bookings failed: {exc}")
             return
-        _say(f"demo bookings: {self.config.history_weeks} weeks of history, {booked} new seats")
+        _say(f"demo bookings ready (history written once; {booked} seats booked now)")
 
     def _ensure_admin(self, env: dict[str, str]) -> str:
         """The admin's password: YZ_ADMIN_PASSWORD, or one generated on the first run and
