@@ -83,9 +83,9 @@ def test_pages_read_in_chinese_at_1280_and_on_a_phone(
         _fits(page, width)
         if name == "overview" and width == 1280:
             # Every column of the ranking (twenty) and of availability, without scrolling.
-            for table in ("stations", "availability"):
-                box = page.locator(f"#table-{table} .scroll")
-                assert box.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), table
+            for wide in ("stations", "availability"):
+                box = page.locator(f"#table-{wide} .scroll")
+                assert box.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), wide
         assert_accessible(page)
 
     # The faulty device's alarm in words: its code and severity.
