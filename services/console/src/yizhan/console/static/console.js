@@ -186,6 +186,8 @@
       var tr = document.createElement("tr");
       tr.setAttribute("data-alarm", a.id);
       tr.setAttribute("data-acked", a.acknowledged_by || "");
+      // The code itself stays in the markup (for scripts and tests); people read its words.
+      tr.setAttribute("data-code", a.code);
       tr.className = "sev-" + a.severity;
       var link = document.createElement("a");
       link.href = "/console/stations/" + encodeURIComponent(a.station_id);
