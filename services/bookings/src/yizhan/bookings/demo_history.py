@@ -6,7 +6,8 @@ station that has a livestream point.
 The booking API rightly refuses the past (a slot that has started cannot be booked), so a
 demo's history cannot come through it; bookings writes it into its own tables here, leaving
 the same statuses, check-in and no-show fields and outcomes its live paths leave. It runs
-once: a database that already has bookings starting before today is left alone."""
+once: stations that already have bookings starting before today are left alone, and only
+the stations named are touched (others, made meanwhile by people or tests, never are)."""
 
 import argparse
 import asyncio
@@ -274,16 +275,20 @@ async def _forum_week(
     return taken
 
 
-async def write_history(settings: Settings, weeks: int, now: datetime | None = None) -> int:
-    """Write `weeks` of history before today at every station with a livestream point;
-    the bookings made (0 when the database already has a past)."""
+async def write_history(
+    settings: Settings, weeks: int, station_ids: list[str], now: datetime | None = None
+) -> int:
+    """Write `weeks` of history before today at those of `station_ids` that have a
+    livestream point; the bookings made (0 when they already have a past)."""
     now = now or datetime.now(TZ)
     today = now.astimezone(TZ).date()
     engine = create_engine(settings.database_url, pool_size=1)
     try:
         async with session_factory(engine)() as db, db.begin():
             past = await db.scalar(
-                select(func.count()).select_from(Booking).where(Booking.starts_at < _at(today, 0))
+                select(func.count())
+                .select_from(Booking)
+                .where(Booking.starts_at < _at(today, 0), Booking.station_id.in_(station_ids))
             )
             if past:
                 log.info("demo history present; left alone", extra={"bookings": past})
@@ -292,7 +297,7 @@ async def write_history(settings: Settings, weeks: int, now: datetime | None = N
                 Point(p.id, p.station_id, p.slot_minutes)
                 for p in await db.scalars(
                     select(LivestreamPoint)
-                    .where(LivestreamPoint.active)
+                    .where(LivestreamPoint.active, LivestreamPoint.station_id.in_(station_ids))
                     .order_by(LivestreamPoint.station_id, LivestreamPoint.id)
                 )
             ]
@@ -317,10 +322,14 @@ async def write_history(settings: Settings, weeks: int, now: datetime | None = N
 def configure(parser: argparse.ArgumentParser) -> None:
     """Arguments of `yz-bookings demo-history`."""
     parser.add_argument("--weeks", type=int, default=DEFAULT_WEEKS)
+    parser.add_argument(
+        "--stations", required=True, help="comma-separated ids of the demo's stations (only these)"
+    )
 
 
 def run(args: argparse.Namespace, settings: Settings) -> None:
     """`yz-bookings demo-history`: refused in production."""
     if settings.common.env == "prod":
         raise SystemExit("demo-history writes made-up bookings; refused with YZ_ENV=prod")
-    asyncio.run(write_history(settings, args.weeks))
+    station_ids = [s.strip() for s in args.stations.split(",") if s.strip()]
+    asyncio.run(write_history(settings, args.weeks, station_ids))

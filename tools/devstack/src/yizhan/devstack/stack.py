@@ -173,7 +173,10 @@ class Stack:
         refuses the past), once; seats in the coming sessions booked through the worker API."""
         try:
             _run(
-                ["yz-bookings", "demo-history", "--weeks", str(self.config.history_weeks)],
+                [
+                    *("yz-bookings", "demo-history", "--weeks", str(self.config.history_weeks)),
+                    *("--stations", ",".join(station.id for station in demo.STATIONS)),
+                ],
                 env,
                 self.logs / "bookings.log",
             )
