@@ -33,6 +33,7 @@ def test_a_crashing_process_is_started_again_and_said_so(
         demo=False,
         simulator=False,
         backfill_days=0,
+        history_weeks=0,
     )
     stack = Stack(config)
     stack.restart_policy = RestartPolicy(first_delay=0.1, max_delay=0.2)

@@ -4,6 +4,7 @@ comes back; restarted, it goes on with its seq and its outbox; started with its 
 hour fast, it corrects itself and its readings are stored with the right time."""
 
 import contextlib
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,6 +18,9 @@ from yizhan.devstack.broker import MosquittoBroker
 from yizhan.kiosk.client import RECONNECT_MAX_SECONDS, Kiosk
 
 pytestmark = pytest.mark.integration
+
+# Readings of the backlog test: enough that acknowledgements keep arriving while publishing.
+BACKLOG = 3000
 
 
 @pytest.fixture
@@ -125,3 +129,28 @@ def test_a_clock_an_hour_fast_corrects_itself(
         telemetry_database.rows("SELECT reason FROM dead_letters WHERE device_id = %s", (device,))
         == []
     )
+
+
+def test_a_backlog_of_thousands_drains_in_order(
+    ingest: RunningService,
+    telemetry_database: Database,
+    registry: Registry,
+    broker: MosquittoBroker,
+    tmp_path: Path,
+    started: list[Kiosk],
+) -> None:
+    """What the simulator does at a first `make run`: a log of past readings kept in one
+    transaction, then sent; the kiosk keeps its connection (acknowledgements arriving while
+    it publishes must not stall it) and every reading is stored once, in order."""
+    station = registry.station(unique("ST"))
+    device = registry.device(station, unique("counter"), "counter")
+    kiosk = Kiosk(station, device, host="127.0.0.1", port=broker.port, data_dir=tmp_path)
+    started.append(kiosk)
+    an_hour_ago = time.time() - 3600
+    log = ((an_hour_ago + n, "visit", {"count": n % 50 + 1}) for n in range(BACKLOG))
+    assert kiosk.past_events(log) == BACKLOG
+    kiosk.start()
+    wait_until(lambda: len(kiosk.outbox) == 0, 120)
+    assert kiosk.connected
+    wait_until(lambda: len(_stored_visits(telemetry_database, device)) == BACKLOG, 60)
+    assert _stored_visits(telemetry_database, device) == [(n, n % 50 + 1) for n in range(BACKLOG)]

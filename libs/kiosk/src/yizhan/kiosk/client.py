@@ -14,13 +14,14 @@ The connection: the status Last Will (`offline`, retained), `online` on connecti
 with the station's CA, and paho's reconnection with exponential backoff; each delay
 starts from a random fraction so that a station's kiosks do not reconnect in step."""
 
+import contextlib
 import json
 import logging
 import random
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
@@ -37,7 +38,11 @@ TOPIC_PREFIX: Final = "yz/v1/st"
 # How long sending waits for the server's time after connecting (an older server may not
 # answer `time.sync`; readings then go with the kiosk's own clock).
 TIME_WAIT_SECONDS: Final = 5.0
-SEND_POLL_SECONDS: Final = 0.05
+# The sender sleeps until there is something to do (a reading kept, an acknowledgement, a
+# connection, the server's time); this is only how often it looks anyway.
+SEND_IDLE_SECONDS: Final = 1.0
+# How long stop() waits for its `offline` status to be acknowledged.
+GOODBYE_SECONDS: Final = 2.0
 RECONNECT_MIN_SECONDS: Final = 1
 RECONNECT_MAX_SECONDS: Final = 60
 
@@ -77,10 +82,15 @@ class Kiosk:
         self.offset_ms = 0
         self._lock = threading.Lock()
         self._in_flight: dict[int, int] = {}  # mid -> seq
+        # Acknowledgements that came before their publish() returned (see _send_loop).
+        self._acked_early: set[int] = set()
+        # Counts disconnections: a publish that straddles one is left to be sent again.
+        self._link_generation = 0
         self._sent_up_to = -1
         self._connected_at: float | None = None
         self._time_heard = threading.Event()
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._sender = threading.Thread(target=self._send_loop, name=f"kiosk-{device_id}")
         self._client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
@@ -104,11 +114,25 @@ class Kiosk:
 
     def telemetry(self, **metrics: float) -> int:
         """Keep metric readings taken now; their seq."""
-        return self.outbox.add("telemetry", self._local_ms(), {"metrics": metrics})
+        seq = self.outbox.add("telemetry", self._local_ms(), {"metrics": metrics})
+        self._wake.set()
+        return seq
 
     def event(self, kind: str, **fields: Any) -> int:
         """Keep an event that happened now (`visit`, `heat.use`, `checkin.scan`...); its seq."""
-        return self.outbox.add("event", self._local_ms(), {"type": kind, **fields})
+        seq = self.outbox.add("event", self._local_ms(), {"type": kind, **fields})
+        self._wake.set()
+        return seq
+
+    def past_events(self, events: Iterable[tuple[float, str, dict[str, Any]]]) -> int:
+        """Keep events that happened earlier, as (the kiosk's clock time in seconds, type,
+        fields): a log read back from equipment after the kiosk was down. All are written
+        in one transaction; how many."""
+        kept = self.outbox.add_many(
+            ("event", int(at * 1000), {"type": kind, **fields}) for at, kind, fields in events
+        )
+        self._wake.set()
+        return len(kept)
 
     # The connection.
 
@@ -119,9 +143,17 @@ class Kiosk:
         self._sender.start()
 
     def stop(self) -> None:
-        """Stop sending and disconnect (what is not acknowledged stays in the outbox)."""
+        """Stop sending, say `offline` (a kiosk switched off on purpose is not left to its
+        Last Will) and disconnect; what is not acknowledged stays in the outbox."""
         self._stop.set()
+        self._wake.set()
         self._sender.join(10)
+        if self._client.is_connected():
+            goodbye = self._client.publish(
+                f"{self._base}/status", self._status("offline"), 1, retain=True
+            )
+            with contextlib.suppress(RuntimeError, ValueError):
+                goodbye.wait_for_publish(GOODBYE_SECONDS)
         self._client.disconnect()
         self._client.loop_stop()
         self.outbox.close()
@@ -150,6 +182,7 @@ class Kiosk:
         with self._lock:
             self._time_heard.clear()
             self._connected_at = time.monotonic()
+        self._wake.set()
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
@@ -157,6 +190,8 @@ class Kiosk:
         # Whatever was in flight goes again after reconnecting (same seq: stored once).
         with self._lock:
             self._in_flight.clear()
+            self._acked_early.clear()
+            self._link_generation += 1
             self._sent_up_to = -1
             self._connected_at = None
 
@@ -165,8 +200,11 @@ class Kiosk:
     ) -> None:
         with self._lock:
             seq = self._in_flight.pop(mid, None)
+            if seq is None:
+                self._acked_early.add(mid)
         if seq is not None:
             self.outbox.remove(seq)
+            self._wake.set()  # room for another
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         try:
@@ -176,6 +214,7 @@ class Kiosk:
         if body.get("type") == "time" and isinstance(body.get("now"), str):
             self.offset_ms = _epoch_ms(body["now"]) - self._local_ms()
             self._time_heard.set()
+            self._wake.set()
         elif body.get("type") == "checkin.result":
             self._on_checkin(body)
 
@@ -187,22 +226,38 @@ class Kiosk:
         return self._time_heard.is_set() or time.monotonic() - since > TIME_WAIT_SECONDS
 
     def _send_loop(self) -> None:
-        while not self._stop.wait(SEND_POLL_SECONDS):
+        while True:
+            self._wake.wait(SEND_IDLE_SECONDS)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             if not self._ready_to_send():
                 continue
             with self._lock:
                 room = self._max_in_flight - len(self._in_flight)
                 after = self._sent_up_to
+                generation = self._link_generation
             if room <= 0:
                 continue
             for item in self.outbox.oldest(room, after):
                 payload = {"v": PROTOCOL_VERSION, "seq": item.seq, **item.body}
                 payload["ts"] = item.local_ms + self.offset_ms
+                # Never call paho holding our lock: its network thread holds paho's own lock
+                # while it calls _on_publish, which takes ours (the two would wait on each
+                # other for ever, and the kiosk would stop even answering pings).
+                info = self._client.publish(
+                    f"{self._base}/{item.channel}", json.dumps(payload), qos=1
+                )
+                if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                    break
                 with self._lock:
-                    info = self._client.publish(
-                        f"{self._base}/{item.channel}", json.dumps(payload), qos=1
-                    )
-                    if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                        break
-                    self._in_flight[info.mid] = item.seq
+                    if generation != self._link_generation:
+                        break  # disconnected meanwhile: all goes again after reconnecting
                     self._sent_up_to = item.seq
+                    early = info.mid in self._acked_early
+                    if early:
+                        self._acked_early.discard(info.mid)
+                    else:
+                        self._in_flight[info.mid] = item.seq
+                if early:
+                    self.outbox.remove(item.seq)

@@ -6,6 +6,7 @@ per-device `seq` is kept in the same file, so it never goes back after a reboot.
 import json
 import sqlite3
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,21 +47,30 @@ class Outbox:
 
     def add(self, channel: str, local_ms: int, body: dict[str, Any]) -> int:
         """Keep a reading with the next seq (committed before this returns); its seq."""
+        (seq,) = self.add_many([(channel, local_ms, body)])
+        return seq
+
+    def add_many(self, readings: Iterable[tuple[str, int, dict[str, Any]]]) -> list[int]:
+        """Keep readings (channel, local clock ms, fields) with the next seqs, in one
+        transaction (one fsync for a whole log read back from equipment); their seqs."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 (last,) = self._db.execute("SELECT last_seq FROM counter").fetchone()
-                seq = int(last) + 1
-                self._db.execute("UPDATE counter SET last_seq = ?", (seq,))
-                self._db.execute(
-                    "INSERT INTO outbox VALUES (?, ?, ?, ?)",
-                    (seq, channel, local_ms, json.dumps(body, ensure_ascii=False)),
-                )
+                seqs = []
+                for channel, local_ms, body in readings:
+                    last = int(last) + 1
+                    seqs.append(last)
+                    self._db.execute(
+                        "INSERT INTO outbox VALUES (?, ?, ?, ?)",
+                        (last, channel, local_ms, json.dumps(body, ensure_ascii=False)),
+                    )
+                self._db.execute("UPDATE counter SET last_seq = ?", (last,))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-            return seq
+            return seqs
 
     def oldest(self, limit: int, after: int = -1) -> list[Pending]:
         """Up to `limit` readings with seq above `after`, oldest first."""

@@ -1,7 +1,8 @@
-"""Command line: `yz-bookings serve | migrate`."""
+"""Command line: `yz-bookings serve | migrate | demo-history`."""
 
 from pathlib import Path
 
+from yizhan.bookings import demo_history
 from yizhan.bookings.serving import serve
 from yizhan.bookings.settings import Settings
 from yizhan.common.service import ServiceCli
@@ -11,6 +12,7 @@ CLI = ServiceCli(
     load_settings=Settings,
     serve=serve,
     migrations_dir=Path(__file__).parent / "migrations",
+    commands={"demo-history": (demo_history.configure, demo_history.run)},
 )
 
 

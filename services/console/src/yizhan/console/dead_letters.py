@@ -5,6 +5,7 @@ from typing import Any
 
 from yizhan.api.telemetry.v1 import insights_pb2
 from yizhan.common.pbtime import from_pb
+from yizhan.console.i18n import value_label
 from yizhan.console.tables import Column, Table
 
 
@@ -18,7 +19,7 @@ def dead_letters_table(
         [
             Column("id", "#", numeric=True),
             Column("received_at", t("received_at")),
-            Column("reason", t("reason")),
+            Column("reason", t("reason"), values=lambda raw: value_label(t, "dead_letter", raw)),
             Column("detail", t("detail")),
             Column("station_id", t("station")),
             Column("device_id", t("device")),

@@ -1,9 +1,10 @@
 """How times and durations read on the page (exports keep ISO 8601, see tables.plain)."""
 
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from yizhan.console.i18n import Lang
+from yizhan.console.i18n import WEEKDAY_KEYS, WEEKDAYS, Lang
 
 
 def local_time(moment: datetime | None, tz: str) -> str:
@@ -36,3 +37,31 @@ def age(since: datetime, now: datetime, lang: Lang) -> str:
     else:
         text = f"{mins}{units[2]}"
     return text.strip()
+
+
+def opening_hours_text(
+    hours: Mapping[str, Sequence[Sequence[str]]], lang: Lang, t: Callable[..., str]
+) -> list[str]:
+    """A station's week, Monday first, days with the same hours run together:
+    `周一至周五 08:00–18:00`, `周六、周日 休息` (a weekday left out is closed)."""
+    names = WEEKDAYS[lang]
+    spans = [
+        " ".join(f"{span[0]}–{span[1]}" for span in hours.get(day, [])) or t("closed_day")
+        for day in WEEKDAY_KEYS
+    ]
+    runs: list[tuple[int, int]] = []
+    for index, text in enumerate(spans):
+        if runs and spans[runs[-1][0]] == text:
+            runs[-1] = (runs[-1][0], index)
+        else:
+            runs.append((index, index))
+    lines = []
+    for first, last in runs:
+        if first == last:
+            days = names[first]
+        elif last == first + 1:
+            days = f"{names[first]}{'、' if lang == 'zh' else ', '}{names[last]}"
+        else:
+            days = f"{names[first]}{t('through')}{names[last]}"
+        lines.append(f"{days} {spans[first]}")
+    return lines

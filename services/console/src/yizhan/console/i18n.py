@@ -4,7 +4,7 @@ The choice travels in the `yz_lang` cookie (set by /console/lang); exports use t
 labels as the screen, so a CSV made from the Chinese page has Chinese headers.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Final, Literal
 
 Lang = Literal["zh", "en"]
@@ -692,8 +692,34 @@ TEXTS: Final[dict[str, tuple[str, str]]] = {
     ),
     "bk_done_booking_cancelled": ("预约已取消", "Booking cancelled"),
     "bk_code_booking_started": ("预约已开始或已签到，不能取消", "Started or checked in: too late"),
+    # Console quality (issue 14 item 4): the raw values of the other services as people read
+    # them (value_label), and the acknowledgement's time.
+    "severity_warning": ("警告", "Warning"),
+    "severity_critical": ("严重", "Critical"),
+    "alarm_code_offline": ("设备离线", "Device offline"),
+    "alarm_code_clock": ("设备时钟错误", "Device clock wrong"),
+    "alarm_code_station_dark": ("驿站全部设备离线", "Station dark (all devices offline)"),
+    "alarm_code_water_low": ("水箱水位低", "Water tank low"),
+    "alarm_code_overheat": ("过热", "Overheating"),
+    "alarm_code_fan_failure": ("风扇故障", "Fan failure"),
+    "dead_letter_too_large": ("消息过大", "Too large"),
+    "dead_letter_malformed_json": ("不是有效的 JSON", "Not valid JSON"),
+    "dead_letter_unsupported_version": ("协议版本不支持", "Unsupported version"),
+    "dead_letter_bad_topic": ("主题错误", "Bad topic"),
+    "dead_letter_unknown_type": ("未知消息类型", "Unknown type"),
+    "dead_letter_invalid": ("字段无效", "Invalid fields"),
+    "dead_letter_out_of_range": ("数值超出范围", "Value out of range"),
+    "dead_letter_ts_future": ("时间戳在未来（设备时钟快）", "Timestamp in the future (clock fast)"),
+    "dead_letter_ts_stale": ("时间戳过旧（超过30天）", "Timestamp too old (over 30 days)"),
+    "dead_letter_unknown_device": ("未登记的设备", "Unknown device"),
+    "dead_letter_station_mismatch": ("设备不属于该驿站", "Device of another station"),
+    "acknowledged_at": ("确认时间", "Acknowledged at"),
+    "closed_day": ("休息", "closed"),
+    "through": ("至", "–"),
 }
 
+# Weekdays as the stations service keys opening hours, Monday first (ISO order).
+WEEKDAY_KEYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WEEKDAYS: Final[dict[Lang, tuple[str, ...]]] = {
     "zh": ("周一", "周二", "周三", "周四", "周五", "周六", "周日"),
     "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
@@ -703,6 +729,18 @@ WEEKDAYS: Final[dict[Lang, tuple[str, ...]]] = {
 def pick_lang(value: str | None) -> Lang:
     """A supported language from a cookie or parameter; Chinese otherwise."""
     return "en" if value == "en" else "zh"
+
+
+def value_label(t: Callable[..., str], kind: str, raw: str) -> str:
+    """A raw value of another service (`critical`, `scenic_area`, `ts_stale`...) in the
+    page's language; a value nobody named (a device's own fault code) as it came."""
+    key = f"{kind}_{raw.lower()}"
+    return t(key) if key in TEXTS else raw
+
+
+def codes_text(t: Callable[..., str], kind: str, codes: Iterable[str]) -> str:
+    """Several raw values as one cell: `设备离线、水箱水位低`."""
+    return "、".join(value_label(t, kind, code) for code in codes)
 
 
 def translator(lang: Lang) -> Callable[..., str]:

@@ -20,7 +20,7 @@ from yizhan.api.telemetry.v1 import insights_pb2
 from yizhan.common.pbtime import from_pb
 from yizhan.console.alarm_messages import alarm_json
 from yizhan.console.formatting import age, local_time
-from yizhan.console.i18n import Lang
+from yizhan.console.i18n import Lang, codes_text, translator, value_label
 from yizhan.console.period import parse_period
 from yizhan.console.scope import OutOfScope, resolve_scope, station_in_scope
 from yizhan.console.session import cookie_operator, request_lang
@@ -38,14 +38,22 @@ Snapshot = Callable[[], Awaitable[dict[str, Any]]]
 
 def _alarms(alarms: list[insights_pb2.OpenAlarm], tz: str, lang: Lang) -> list[dict[str, Any]]:
     now = datetime.now(UTC)
+    t = translator(lang)
     listed = []
     for alarm in alarms:
         since = from_pb(alarm.since)
+        acked = alarm.HasField("acknowledged_at")
         listed.append(
             {
                 **alarm_json(alarm),
                 "since_local": local_time(since, tz),
                 "age": age(since, now, lang),
+                # As the page shows them (issue 14 item 4: no raw codes on screen).
+                "code_label": value_label(t, "alarm_code", alarm.code),
+                "severity_label": value_label(t, "severity", alarm.severity),
+                "acknowledged_local": local_time(from_pb(alarm.acknowledged_at), tz)
+                if acked
+                else None,
             }
         )
     return listed
@@ -65,7 +73,7 @@ def station_snapshot(sources: Sources, station_id: str, tz: str, lang: Lang) -> 
                     "id": s.device_id,
                     "online": s.online,
                     "last_seen": local_time(s.last_seen, tz),
-                    "alarms": " ".join(a[0] for a in s.alarms),
+                    "alarms": codes_text(translator(lang), "alarm_code", (a[0] for a in s.alarms)),
                 }
                 for s in states
             ],

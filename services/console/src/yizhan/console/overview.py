@@ -12,7 +12,7 @@ from yizhan.api.telemetry.v1 import insights_pb2
 from yizhan.common.pbtime import from_pb
 from yizhan.console import charts
 from yizhan.console.formatting import age
-from yizhan.console.i18n import WEEKDAYS, Lang
+from yizhan.console.i18n import WEEKDAYS, Lang, value_label
 from yizhan.console.peers.stations import Device, Station, StationsDirectory
 from yizhan.console.period import Period, parse_period, previous_period
 from yizhan.console.scope import ConsoleScope
@@ -127,17 +127,19 @@ def alarms_table(
             Column("station_id", "ID"),
             Column("station", t("station")),
             Column("device_id", t("device")),
-            Column("code", t("code")),
-            Column("severity", t("severity")),
+            Column("code", t("code"), values=lambda raw: value_label(t, "alarm_code", raw)),
+            Column("severity", t("severity"), values=lambda raw: value_label(t, "severity", raw)),
             Column("message", t("message")),
             Column("since", t("since")),
             Column("age", t("age")),
             Column("acknowledged_by", t("acknowledged")),
+            Column("acknowledged_at", t("acknowledged_at")),
             Column("note", t("note")),
         ],
     )
     for alarm in alarms:
         since = from_pb(alarm.since)
+        acked = alarm.HasField("acknowledged_at")
         table.rows.append(
             {
                 "id": alarm.id,
@@ -150,6 +152,7 @@ def alarms_table(
                 "since": since.astimezone(tz),
                 "age": age(since, now, lang),
                 "acknowledged_by": alarm.acknowledged_by or None,
+                "acknowledged_at": from_pb(alarm.acknowledged_at).astimezone(tz) if acked else None,
                 "note": alarm.note or None,
             }
         )

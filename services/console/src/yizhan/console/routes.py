@@ -2,6 +2,7 @@
 letters, CSV exports of every table on screen. Figures come from telemetry (and bookings)
 over gRPC; the console owns none of them (see sources.py)."""
 
+import json
 import logging
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,8 +18,8 @@ from yizhan.common.html import install_filters
 from yizhan.console import assets
 from yizhan.console.alarm_messages import AlarmId
 from yizhan.console.exports import export_table, query_from
-from yizhan.console.formatting import local_time
-from yizhan.console.i18n import LANG_COOKIE, LANGS, translator
+from yizhan.console.formatting import local_time, opening_hours_text
+from yizhan.console.i18n import LANG_COOKIE, LANGS, translator, value_label
 from yizhan.console.pages import Page, PageKind, PageQuery, build_page
 from yizhan.console.period import BUCKETS, PERIODS, PeriodError
 from yizhan.console.scope import OutOfScope, resolve_scope
@@ -37,6 +38,7 @@ from yizhan.console.wiring import ConsoleDep, DirectoryDep
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/console", include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+templates.env.globals["asset"] = assets.asset_url
 templates.env.filters["cell"] = plain
 install_filters(templates.env)
 LANG_COOKIE_DAYS = 365
@@ -80,8 +82,17 @@ def _page_context(
         "error": error,
         "export": lambda table: f"{export_base}/{table}.csv?{urlencode({**params, 'lang': lang})}",
         "local_time": lambda moment: local_time(moment, tz),
-        "echarts": assets.echarts_path(request.app.state.console.settings.assets_dir).is_file(),
+        # The chart library's content-named URL, or "" when it is not installed.
+        "echarts": _echarts_url(request.app.state.console.settings.assets_dir),
+        "label": lambda kind, raw: value_label(t, kind, raw),
+        "week_hours": lambda hours_json: opening_hours_text(json.loads(hours_json), lang, t),
     }
+
+
+def _echarts_url(assets_dir: Path) -> str:
+    if not assets.echarts_path(assets_dir).is_file():
+        return ""
+    return assets.asset_url(assets.ECHARTS_NAME, assets_dir)
 
 
 @router.get("/login", response_class=HTMLResponse)

@@ -10,7 +10,7 @@ from yizhan.api.bookings.v1 import bookings_pb2
 from yizhan.api.telemetry.v1 import insights_pb2
 from yizhan.console import charts
 from yizhan.console.dead_letters import dead_letters_table
-from yizhan.console.i18n import Lang
+from yizhan.console.i18n import Lang, codes_text
 from yizhan.console.overview import alarms_table, peak_table, series_table
 from yizhan.console.peers.stations import Device, Station, StationsDirectory
 from yizhan.console.period import Period
@@ -71,7 +71,9 @@ def devices_table(
                 "online_flag": None if state is None else state.online,
                 "last_seen": None if state is None else state.last_seen.astimezone(tz),
                 "firmware": None if state is None else state.firmware or None,
-                "alarms": None if state is None else " ".join(a[0] for a in state.alarms) or None,
+                "alarms": None
+                if state is None
+                else codes_text(t, "alarm_code", (a[0] for a in state.alarms)) or None,
                 "online_share": share_of.get(device.id),
             }
         )

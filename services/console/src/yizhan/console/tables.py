@@ -20,11 +20,19 @@ FLOAT_PLACES = 3
 
 @dataclass(frozen=True)
 class Column:
-    """A column: its key in JSON, its label on screen and in CSV."""
+    """A column: its key in JSON, its label on screen and in CSV, and how its raw values
+    (codes such as `critical`) read on screen and in CSV; JSON keeps the codes."""
 
     key: str
     label: str
     numeric: bool = False
+    values: Callable[[str], str] | None = None
+
+    def show(self, value: Value) -> Value:
+        """A cell as people read it."""
+        if self.values is not None and isinstance(value, str):
+            return self.values(value)
+        return value
 
 
 @dataclass
@@ -54,7 +62,7 @@ class Table:
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow([c.label for c in self.columns])
         for row in self.rows:
-            writer.writerow([_csv_cell(plain(row.get(c.key))) for c in self.columns])
+            writer.writerow([_csv_cell(plain(c.show(row.get(c.key)))) for c in self.columns])
         return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 

@@ -18,7 +18,7 @@ def _simulate(args: argparse.Namespace) -> int:
     configure_logging("simulator")
     credentials = load_kiosk_credentials(args.credentials) if args.credentials else None
     tls = (args.tls_port, args.ca) if args.tls_port else None
-    simulator = Simulator(CommonSettings(), credentials=credentials, tls=tls)
+    simulator = Simulator(CommonSettings(), args.outbox_dir, credentials=credentials, tls=tls)
     backfill_days: int = args.backfill_days
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -54,6 +54,12 @@ def main() -> None:
     simulate.add_argument("--credentials", type=Path, help="device credentials (JSON) to use")
     simulate.add_argument("--tls-port", type=int, help="connect over TLS on this port")
     simulate.add_argument("--ca", type=Path, help="the CA the broker's certificate is from")
+    simulate.add_argument(
+        "--outbox-dir",
+        type=Path,
+        default=Path(".data/kiosks"),
+        help="where the simulated kiosks keep their outboxes and seq (kept across restarts)",
+    )
     certs = sub.add_parser(
         "certs", help="a CA and a certificate for these names in a folder (kept when present)"
     )

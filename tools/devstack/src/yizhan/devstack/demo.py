@@ -2,6 +2,7 @@
 livestream points and forum sessions, created through the public APIs (as an operator would)."""
 
 import logging
+import random
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -35,6 +36,9 @@ class DemoStation:
     address: str
     # How busy it is relative to the others (scales the simulator's rates).
     traffic: float
+    # Where it is (WGS 84), so the worker site's finder can put the nearest first.
+    latitude: float
+    longitude: float
 
 
 STATIONS = (
@@ -47,6 +51,8 @@ STATIONS = (
         DAILY_08_18,
         "重庆市南川区金佛山西坡",
         1.4,
+        29.0223,
+        107.1702,
     ),
     DemoStation(
         "CQ-NC-0002",
@@ -57,6 +63,8 @@ STATIONS = (
         DAILY_07_22,
         "重庆市南川区古城镇集镇",
         0.8,
+        29.048,
+        107.0356,
     ),
     DemoStation(
         "CQ-NC-0003",
@@ -67,6 +75,8 @@ STATIONS = (
         DAILY_08_18,
         "重庆市南川区德隆镇银杏村",
         1.2,
+        29.0981,
+        107.2386,
     ),
     DemoStation(
         "CQ-NC-0004",
@@ -77,6 +87,8 @@ STATIONS = (
         DAILY_07_22,
         "重庆市南川区东城街道灌坝社区",
         1.0,
+        29.1617,
+        107.1135,
     ),
     DemoStation(
         "CQ-NC-0005",
@@ -87,6 +99,8 @@ STATIONS = (
         None,
         "重庆市南川区万达广场",
         1.6,
+        29.1502,
+        107.0951,
     ),
     DemoStation(
         "CQ-YZ-0001",
@@ -97,6 +111,8 @@ STATIONS = (
         DAILY_07_22,
         "重庆市渝中区解放碑",
         1.5,
+        29.5577,
+        106.5773,
     ),
     DemoStation(
         "CQ-YZ-0002",
@@ -107,6 +123,8 @@ STATIONS = (
         None,
         "重庆市渝中区较场口",
         1.1,
+        29.5526,
+        106.5703,
     ),
     DemoStation(
         "CQ-YZ-0003",
@@ -117,6 +135,8 @@ STATIONS = (
         DAILY_07_22,
         "重庆市渝中区劳动人民文化宫",
         0.9,
+        29.5538,
+        106.5461,
     ),
     DemoStation(
         "CQ-YZ-0004",
@@ -127,6 +147,8 @@ STATIONS = (
         None,
         "重庆市渝中区大坪",
         1.3,
+        29.5393,
+        106.5169,
     ),
     DemoStation(
         "JX-GX-0001",
@@ -137,6 +159,8 @@ STATIONS = (
         DAILY_07_22,
         "江西省赣州市赣县区广场社区",
         0.9,
+        25.8612,
+        115.0092,
     ),
     DemoStation(
         "JX-GX-0002",
@@ -147,6 +171,8 @@ STATIONS = (
         DAILY_07_22,
         "江西省赣州市赣县区友好食堂",
         1.2,
+        25.857,
+        115.0035,
     ),
     DemoStation(
         "JX-GX-0003",
@@ -157,6 +183,8 @@ STATIONS = (
         DAILY_07_22,
         "江西省赣州市赣县区快递站点",
         0.7,
+        25.8681,
+        115.0174,
     ),
     DemoStation(
         "JX-GX-0004",
@@ -167,9 +195,14 @@ STATIONS = (
         DAILY_08_18,
         "江西省赣州市赣县区群团综合服务中心",
         0.6,
+        25.8598,
+        115.0121,
     ),
 )
 
+# Bookings the demo makes through the worker API at a start (the site lets one client ask
+# for 30 one-time codes an hour).
+WORKER_BOOKINGS = 20
 FORUM_TOPICS = (
     ("渝议事：商圈取餐停车难", "Forum: nowhere to park when collecting orders", 30),
     ("骑手权益与劳动保障座谈", "Riders' rights and social insurance", 20),
@@ -193,25 +226,68 @@ def _ok(reply: httpx.Response, *accepted: int) -> httpx.Response:
     return reply
 
 
+@dataclass(frozen=True)
+class Seeded:
+    """What seed() made: devices' MQTT credentials, and the forum sessions made now (to be
+    booked by workers, see book_as_workers)."""
+
+    credentials: dict[str, tuple[str, str]]
+    new_sessions: list[int]
+
+
 def seed(
     stations_url: str,
     bookings_url: str,
     token: str,
     today: date | None = None,
     have_credentials: Collection[str] = (),
-) -> dict[str, tuple[str, str]]:
+) -> Seeded:
     """Create what is missing of the demo network; safe to run on every start. Returns the
     MQTT credentials (username, password) of devices made now, and of existing devices not in
     `have_credentials` (their credentials are rotated: a password is shown only once)."""
     headers = {"Authorization": f"Bearer {token}"}
     today = today or datetime.now(TZ).date()
     credentials: dict[str, tuple[str, str]] = {}
+    per_station: list[list[int]] = []
     with httpx.Client(headers=headers, timeout=30) as client:
         for station in STATIONS:
             credentials.update(_seed_station(client, stations_url, station, set(have_credentials)))
-            _seed_bookables(client, bookings_url, station, today)
+            per_station.append(_seed_bookables(client, bookings_url, station, today))
+    # Every station's next session first, then the ones after.
+    new_sessions = [ids[i] for i in range(len(FORUM_TOPICS)) for ids in per_station if i < len(ids)]
     log.info("demo network ready", extra={"stations": len(STATIONS)})
-    return credentials
+    return Seeded(credentials, new_sessions)
+
+
+def book_as_workers(bookings_url: str, session_ids: list[int]) -> int:
+    """Seats in the coming forum sessions, booked as workers book them (one-time code by SMS,
+    read from the development endpoint); the number booked. The booking site allows a client
+    only 30 codes an hour, so the demo books no more than WORKER_BOOKINGS."""
+    with httpx.Client(timeout=30) as client:
+        return _book_seats(client, bookings_url, session_ids)
+
+
+def _book_seats(client: httpx.Client, bookings_url: str, session_ids: list[int]) -> int:
+    rng = random.Random(len(session_ids))
+    booked = 0
+    for n, session_id in enumerate(session_ids[:WORKER_BOOKINGS]):
+        phone = f"1990000{n:04d}"
+        sent = client.post(f"{bookings_url}/api/v1/otp", json={"phone": phone})
+        if sent.status_code == 429:
+            log.warning("demo bookings stopped: one-time codes rate-limited")
+            break
+        _ok(sent, 202)
+        otp = _ok(client.get(f"{bookings_url}/api/v1/dev/otp", params={"phone": phone}), 200)
+        body = {
+            "forum_session_id": session_id,
+            "phone": phone,
+            "name": rng.choice(("王师傅", "李骑手", "张师傅", "刘女士", "陈快递")),
+            "otp": otp.json()["code"],
+        }
+        key = {"Idempotency-Key": f"demo-{session_id}-{phone}"}
+        _ok(client.post(f"{bookings_url}/api/v1/bookings", json=body, headers=key), 201)
+        booked += 1
+    return booked
 
 
 def _seed_station(
@@ -227,10 +303,14 @@ def _seed_station(
             "opening_hours": station.opening_hours,
             "address": station.address,
             "amenities": ["water", "charging", "rest", "microwave"],
+            "latitude": station.latitude,
+            "longitude": station.longitude,
         }
         _ok(client.post(f"{stations_url}/api/v1/stations", json=body), 201)
-    else:
-        _ok(existing, 200)
+    elif _ok(existing, 200).json().get("latitude") is None:
+        # A demo made before the stations had coordinates: give them theirs.
+        place = {"latitude": station.latitude, "longitude": station.longitude}
+        _ok(client.patch(f"{stations_url}/api/v1/stations/{station.id}", json=place), 200)
     devices_url = f"{stations_url}/api/v1/stations/{station.id}/devices"
     devices = _ok(client.get(devices_url), 200)
     have = {d["id"] for d in devices.json()["items"]}
@@ -250,7 +330,9 @@ def _seed_station(
 
 def _seed_bookables(
     client: httpx.Client, bookings_url: str, station: DemoStation, today: date
-) -> None:
+) -> list[int]:
+    """The station's livestream point and, when none is coming, three forum sessions in the
+    next days; the ids of the sessions made now."""
     points = _ok(
         client.get(f"{bookings_url}/api/v1/livestream-points", params={"station_id": station.id}),
         200,
@@ -267,7 +349,8 @@ def _seed_bookables(
     ).json()["items"]
     upcoming = [s for s in sessions if datetime.fromisoformat(s["start"]) > datetime.now(TZ)]
     if upcoming:
-        return
+        return []
+    made = []
     for offset, (topic_zh, topic_en, seats) in enumerate(FORUM_TOPICS):
         day = today + timedelta(days=1 + offset * 2)
         start = datetime.combine(day, time(15, 0), TZ)
@@ -279,4 +362,5 @@ def _seed_bookables(
             "end": (start + timedelta(minutes=90)).isoformat(),
             "seats": seats,
         }
-        _ok(client.post(f"{bookings_url}/api/v1/forum-sessions", json=body), 201)
+        made.append(_ok(client.post(f"{bookings_url}/api/v1/forum-sessions", json=body), 201))
+    return [reply.json()["id"] for reply in made]

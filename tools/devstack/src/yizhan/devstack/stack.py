@@ -52,6 +52,8 @@ class StackConfig:
     demo: bool
     simulator: bool
     backfill_days: int
+    # Weeks of bookings, check-ins, opinions and livestream outcomes before today.
+    history_weeks: int
 
     @classmethod
     def from_env(cls, root: Path) -> "StackConfig":
@@ -73,7 +75,8 @@ class StackConfig:
             ingest_http_port=int(env.get("YZ_TELEMETRY_INGEST_HTTP_PORT", "8105")),
             demo=env.get("YZ_DEMO", "on").lower() != "off",
             simulator=env.get("YZ_SIMULATOR", "on").lower() != "off",
-            backfill_days=int(env.get("YZ_DEMO_BACKFILL_DAYS", "7")),
+            backfill_days=int(env.get("YZ_DEMO_BACKFILL_DAYS", "28")),
+            history_weeks=int(env.get("YZ_DEMO_HISTORY_WEEKS", "6")),
         )
 
     def url(self, service: str) -> str:
@@ -155,17 +158,39 @@ class Stack:
         if self.config.demo:
             token = _login(self.config.url("stations"), ADMIN_USERNAME, admin_password)
             kiosks = self.config.data_dir / KIOSK_CREDENTIALS_FILE
-            provisioned = demo.seed(
+            seeded = demo.seed(
                 self.config.url("stations"),
                 self.config.url("bookings"),
                 token,
                 have_credentials=load_kiosk_credentials(kiosks).keys(),
             )
-            save_kiosk_credentials(kiosks, provisioned)
+            save_kiosk_credentials(kiosks, seeded.credentials)
             _say(f"demo network: {len(demo.STATIONS)} stations in 3 districts")
             if self.config.simulator:
                 self._start_simulator(env)
+            # Weeks of bookings do not hold up the start: they arrive seconds after.
+            threading.Thread(
+                target=self._demo_bookings, args=(env, seeded.new_sessions), daemon=True
+            ).start()
         self._print_banner(admin_password)
+
+    def _demo_bookings(self, env: dict[str, str], new_sessions: list[int]) -> None:
+        """The demo's bookings: its past written by bookings itself (the booking API rightly
+        refuses the past), once; seats in the coming sessions booked through the worker API."""
+        try:
+            _run(
+                [
+                    *("yz-bookings", "demo-history", "--weeks", str(self.config.history_weeks)),
+                    *("--stations", ",".join(station.id for station in demo.STATIONS)),
+                ],
+                env,
+                self.logs / "bookings.log",
+            )
+            booked = demo.book_as_workers(self.config.url("bookings"), new_sessions)
+        except (RuntimeError, httpx.HTTPError) as exc:
+            _say(f"demo bookings failed: {exc}")
+            return
+        _say(f"demo bookings ready (history written once; {booked} seats booked now)")
 
     def _ensure_admin(self, env: dict[str, str]) -> str:
         """The admin's password: YZ_ADMIN_PASSWORD, or one generated on the first run and
@@ -217,6 +242,7 @@ class Stack:
             *("--credentials", str(self.config.data_dir / KIOSK_CREDENTIALS_FILE)),
             *("--tls-port", str(self.config.mqtt_tls_port)),
             *("--ca", str(self.locked.tls.ca_cert)),
+            *("--outbox-dir", str(self.config.data_dir / "kiosks")),
         ]
         self._spawn("simulator", argv, env)
         _say(f"kiosk simulator: {len(demo.STATIONS) * len(demo.DEVICE_KINDS)} devices publishing")

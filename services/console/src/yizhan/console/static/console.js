@@ -33,8 +33,8 @@
       title: { text: data.labels[figure] || figure, textStyle: { fontSize: 13 } },
       grid: { left: 48, right: 12, top: 36, bottom: 28 },
       tooltip: { trigger: "axis" },
-      xAxis: { type: "category", data: data.series.x },
-      yAxis: { type: "value", minInterval: figure === "energy_kwh" || figure === "water_liters" || figure === "heat_minutes" ? 0 : 1 },
+      xAxis: { type: "category", data: data.series.x, axisLabel: { hideOverlap: true } },
+      yAxis: { type: "value", axisLabel: { hideOverlap: true }, minInterval: figure === "energy_kwh" || figure === "water_liters" || figure === "heat_minutes" ? 0 : 1 },
       series: [{ type: many ? "line" : "bar", data: values, showSymbol: false, areaStyle: many ? {} : undefined }]
     }, count(values));
   }
@@ -45,7 +45,7 @@
     draw(el, {
       tooltip: { position: "top" },
       grid: { left: 48, right: 64, top: 12, bottom: 28 },
-      xAxis: { type: "category", data: hours, splitArea: { show: true } },
+      xAxis: { type: "category", data: hours, splitArea: { show: true }, axisLabel: { hideOverlap: true } },
       yAxis: { type: "category", data: data.heatmap.weekdays, inverse: true, splitArea: { show: true } },
       visualMap: { min: 0, max: data.heatmap.max, calculable: true, orient: "vertical", right: 0,
                    top: "middle", itemHeight: 140, inRange: { color: ["#fff4f2", "#f4a99f", "#b3261e"] } },
@@ -53,13 +53,20 @@
     }, count(data.heatmap.cells.map(function (c) { return c[2]; })));
   }
 
+  function narrow(el) {
+    // A phone's chart: fewer ticks and shorter names, so that labels never run into each other.
+    return el.clientWidth < 520;
+  }
+
   function ranking(el) {
+    var small = narrow(el);
     draw(el, {
       color: PALETTE,
       grid: { left: 8, right: 24, top: 8, bottom: 8, containLabel: true },
       tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
-      xAxis: { type: "value", minInterval: 1 },
-      yAxis: { type: "category", data: data.ranking.names, axisLabel: { width: 140, overflow: "truncate" } },
+      xAxis: { type: "value", minInterval: 1, splitNumber: small ? 3 : 5, axisLabel: { hideOverlap: true } },
+      yAxis: { type: "category", data: data.ranking.names,
+               axisLabel: { width: small ? 96 : 140, overflow: "truncate", hideOverlap: true } },
       series: [{ type: "bar", data: data.ranking.values, name: data.labels.visits }]
     }, count(data.ranking.values));
   }
@@ -70,6 +77,10 @@
     var stations = data.availability.stations;
     var kinds = data.availability.kinds;
     el.style.height = Math.max(200, 26 * stations.length + 70) + "px";
+    var small = narrow(el);
+    var nameWidth = small ? 96 : 160;
+    // Width of one kind's column: too narrow for "100.0" in the cell, or for the kind's name.
+    var column = (el.clientWidth - nameWidth - 80) / Math.max(1, kinds.length);
     var cells = [];
     kinds.forEach(function (kind, x) {
       kind.values.forEach(function (value, y) {
@@ -85,12 +96,13 @@
       },
       grid: { left: 8, right: 72, top: 28, bottom: 8, containLabel: true },
       xAxis: { type: "category", data: kinds.map(function (k) { return k.name; }), position: "top",
-               splitArea: { show: true } },
+               splitArea: { show: true },
+               axisLabel: { interval: 0, width: Math.max(24, column - 4), overflow: "truncate" } },
       yAxis: { type: "category", data: stations, inverse: true,
-               axisLabel: { width: 160, overflow: "truncate" } },
+               axisLabel: { width: nameWidth, overflow: "truncate" } },
       visualMap: { min: 0, max: 100, orient: "vertical", right: 0, top: "middle", itemHeight: 120,
                    text: ["100%", "0%"], inRange: { color: ["#b3261e", "#fbbc04", "#188038"] } },
-      series: [{ type: "heatmap", data: cells, label: { show: true, fontSize: 11 } }]
+      series: [{ type: "heatmap", data: cells, label: { show: column >= 40, fontSize: 11 } }]
     }, cells.length);
   }
 
@@ -174,19 +186,32 @@
       var tr = document.createElement("tr");
       tr.setAttribute("data-alarm", a.id);
       tr.setAttribute("data-acked", a.acknowledged_by || "");
+      // The code itself stays in the markup (for scripts and tests); people read its words.
+      tr.setAttribute("data-code", a.code);
       tr.className = "sev-" + a.severity;
       var link = document.createElement("a");
       link.href = "/console/stations/" + encodeURIComponent(a.station_id);
       link.textContent = a.station_id;
-      tr.appendChild(cell(link));
+      var heads = Array.prototype.map.call(body.parentNode.querySelectorAll("thead th"), function (th) {
+        return th.textContent;
+      });
+      var add = function (td) {
+        // The header's words, for the stacked rows of a phone (console.css).
+        td.setAttribute("data-label", heads[tr.children.length] || "");
+        tr.appendChild(td);
+      };
+      // A code the console names needs no words of its own; a device's own code brings them.
+      var codeLabel = a.code_label || a.code;
+      add(cell(link));
       // A station-wide alarm (a dark station) names no device.
-      tr.appendChild(cell(a.device_id || (document.documentElement.lang === "en" ? "Whole station" : "整个驿站")));
-      tr.appendChild(cell(a.code + (a.message ? " · " + a.message : "")));
-      tr.appendChild(cell(a.severity));
-      tr.appendChild(cell(a.since_local));
-      tr.appendChild(cell(a.age, "age"));
+      add(cell(a.device_id || (document.documentElement.lang === "en" ? "Whole station" : "整个驿站"), "device_id"));
+      add(cell(codeLabel + (a.message && codeLabel === a.code ? " · " + a.message : ""), "code"));
+      add(cell(a.severity_label || a.severity, "severity"));
+      add(cell(a.since_local, "since"));
+      add(cell(a.age, "age"));
       if (a.acknowledged_by) {
-        tr.appendChild(cell("✓ " + a.acknowledged_by + (a.note ? " · " + a.note : "")));
+        add(cell("✓ " + a.acknowledged_by + (a.acknowledged_local ? " · " + a.acknowledged_local : "") +
+                 (a.note ? " · " + a.note : ""), "acknowledged"));
       } else if (canAck) {
         var form = document.createElement("form");
         form.method = "post";
@@ -202,9 +227,9 @@
         button.type = "submit";
         button.textContent = document.documentElement.lang === "en" ? "Acknowledge" : "确认";
         form.appendChild(note); form.appendChild(next); form.appendChild(button);
-        tr.appendChild(cell(form));
+        add(cell(form));
       } else {
-        tr.appendChild(cell("–"));
+        add(cell("–"));
       }
       return tr;
     });

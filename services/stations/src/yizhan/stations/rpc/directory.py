@@ -1,6 +1,7 @@
 """gRPC StationDirectory: how telemetry, bookings and the console ask about stations and
 devices."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -34,6 +35,8 @@ def station_message(station: Station, device_count: int = 0) -> stations_pb2.Sta
         longitude=station.longitude,
         amenities=list(station.amenities or []),
         open_now=is_open_now(station),
+        host_type=station.host_type,
+        opening_hours_json=json.dumps(station.opening_hours) if station.opening_hours else "",
     )
 
 

@@ -242,6 +242,8 @@ class Station(_message.Message):
     LONGITUDE_FIELD_NUMBER: _builtins.int
     AMENITIES_FIELD_NUMBER: _builtins.int
     OPEN_NOW_FIELD_NUMBER: _builtins.int
+    HOST_TYPE_FIELD_NUMBER: _builtins.int
+    OPENING_HOURS_JSON_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     name_zh: _builtins.str
     name_en: _builtins.str
@@ -256,6 +258,12 @@ class Station(_message.Message):
     longitude: _builtins.float
     open_now: _builtins.bool
     """The opening hours (with their exceptions) say open at the moment of the answer."""
+    host_type: _builtins.str
+    """bank_branch | petrol_station | battery_swap | community_centre | scenic_area | other"""
+    opening_hours_json: _builtins.str
+    """The weekly hours as the stations API gives them ({"mon":[["08:00","20:00"]],...}), as
+    JSON; empty when always open.
+    """
     @_builtins.property
     def amenities(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -273,10 +281,12 @@ class Station(_message.Message):
         longitude: _builtins.float | None = ...,
         amenities: _abc.Iterable[_builtins.str] | None = ...,
         open_now: _builtins.bool = ...,
+        host_type: _builtins.str = ...,
+        opening_hours_json: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_latitude", b"_latitude", "_longitude", b"_longitude", "latitude", b"latitude", "longitude", b"longitude"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_latitude", b"_latitude", "_longitude", b"_longitude", "address", b"address", "amenities", b"amenities", "device_count", b"device_count", "district", b"district", "id", b"id", "latitude", b"latitude", "longitude", b"longitude", "name_en", b"name_en", "name_zh", b"name_zh", "open_now", b"open_now", "status", b"status", "timezone", b"timezone"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_latitude", b"_latitude", "_longitude", b"_longitude", "address", b"address", "amenities", b"amenities", "device_count", b"device_count", "district", b"district", "host_type", b"host_type", "id", b"id", "latitude", b"latitude", "longitude", b"longitude", "name_en", b"name_en", "name_zh", b"name_zh", "open_now", b"open_now", "opening_hours_json", b"opening_hours_json", "status", b"status", "timezone", b"timezone"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__latitude: _TypeAlias = _typing.Literal["latitude"]  # noqa: Y015
     _WhichOneofArgType__latitude: _TypeAlias = _typing.Literal["_latitude", b"_latitude"]  # noqa: Y015
