@@ -60,8 +60,11 @@ class Device:
 
 
 def find(bookings: RunningService, station_id: str, **params: Any) -> dict[str, Any]:
+    # Looked up by its name (which carries its id): a page of the first 200 stations by id
+    # need not hold it once the tests have made more.
     reply = httpx.get(
-        f"{bookings.base_url}/api/v1/public/stations", params={"limit": 200, **params}
+        f"{bookings.base_url}/api/v1/public/stations",
+        params={"limit": 200, "q": station_id, **params},
     )
     assert reply.status_code == 200, reply.text
     items: list[dict[str, Any]] = [i for i in reply.json()["items"] if i["id"] == station_id]
@@ -70,7 +73,9 @@ def find(bookings: RunningService, station_id: str, **params: Any) -> dict[str, 
 
 
 def find_any(bookings: RunningService, station_id: str) -> bool:
-    reply = httpx.get(f"{bookings.base_url}/api/v1/public/stations", params={"limit": 200})
+    reply = httpx.get(
+        f"{bookings.base_url}/api/v1/public/stations", params={"limit": 200, "q": station_id}
+    )
     return any(i["id"] == station_id for i in reply.json()["items"])
 
 
