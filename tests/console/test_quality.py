@@ -2,9 +2,10 @@
 1280 px and on a 390 px phone, the overview, a station and the alarms show no raw value of
 the other services (`scenic_area`, `critical`, `Monday`...), weekdays run Monday to Sunday,
 nothing scrolls sideways, records stack on a phone, and axe-core finds nothing; the charting
-library comes content-named, compressed and cached for a year; an acknowledged alarm says
-who and when. The demo fills the figures: bookings, check-ins, no-shows, opinions and the
-livestreams' outcomes are not zero, and the finder puts the nearest station first."""
+library and every page's styles come content-named, compressed and cached for a year; an
+acknowledged alarm says who and when. The demo fills the figures: bookings, check-ins,
+no-shows, opinions and the livestreams' outcomes are not zero, and the finder puts the
+nearest station first."""
 
 import json
 import re
@@ -161,6 +162,50 @@ def test_the_chart_library_is_compressed_and_cached_for_a_year(
     assert plain.status_code == 200
     assert "immutable" not in plain.headers["cache-control"]
     assert httpx.get(f"{stack.url('console')}/console/assets/../settings.py").status_code == 404
+
+
+# One page of each page module (they once had Jinja environments of their own, some without
+# the content-named URLs): the login, overview, report, channels, deliveries, operators,
+# management and bookings pages.
+STYLED_PAGES = (
+    "/console/",
+    "/console/reports",
+    "/console/channels",
+    "/console/deliveries",
+    "/console/operators",
+    "/console/account",
+    "/console/manage/import",
+    f"/console/manage/stations/{DEMO_STATION}/edit",
+    f"/console/manage/stations/{DEMO_STATION}/devices",
+    f"/console/manage/stations/{DEMO_STATION}/bookings",
+    f"/console/manage/stations/{DEMO_STATION}/opinions",
+)
+STYLESHEET = re.compile(r'<link rel="stylesheet" href="([^"]+)">')
+
+
+def test_every_page_links_its_styles_by_content(stack: Stack) -> None:
+    with httpx.Client(base_url=stack.url("console"), timeout=30) as client:
+        login = client.get("/console/login")
+        sheets = {"/console/login": STYLESHEET.findall(login.text)}
+        signed_in = client.post(
+            "/console/login", data={"username": "admin", "password": ADMIN_PASSWORD}
+        )
+        assert signed_in.status_code == 303
+        for path in STYLED_PAGES:
+            page = client.get(path)
+            assert page.status_code == 200, (path, page.text[:200])
+            sheets[path] = STYLESHEET.findall(page.text)
+        for path, hrefs in sheets.items():
+            assert hrefs, path
+            for href in hrefs:
+                assert re.fullmatch(r"/console/assets/(console|manage)\.[0-9a-f]{12}\.css", href), (
+                    path,
+                    href,
+                )
+                styles = client.get(href)
+                assert styles.status_code == 200
+                assert "immutable" in styles.headers["cache-control"], (path, href)
+        assert any("manage." in href for href in sheets["/console/manage/import"])
 
 
 def test_an_acknowledged_alarm_says_who_and_when(

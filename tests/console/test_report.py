@@ -13,6 +13,7 @@ import hmac
 import io
 import json
 import os
+import re
 import subprocess
 import threading
 import uuid
@@ -549,6 +550,17 @@ def test_the_monthly_report_goes_to_a_channel_once(
         return [(d["event"], d["alarm_id"], d["status"]) for d in items]
 
     wait_until(lambda: listed() == [("report.monthly", None, "sent")])
+    # The console's deliveries page lists it without an alarm's severity (no `sev-None`).
+    (delivery,) = httpx.get(listing, headers=admin).json()["items"]
+    with httpx.Client(base_url=stack.url("console"), timeout=30) as console:
+        signed_in = console.post(
+            "/console/login", data={"username": "admin", "password": ADMIN_PASSWORD}
+        )
+        assert signed_in.status_code == 303
+        page = console.get("/console/deliveries").text
+    tag = re.search(rf'<tr data-delivery="{delivery["id"]}"[^>]*>', page)
+    assert tag is not None
+    assert tag.group(0) == f'<tr data-delivery="{delivery["id"]}" data-status="sent">'
 
     # Run again (a restart, a second replica, a run by hand): nothing is sent twice.
     again = {o["district"]: o for o in _send_reports(stack, due)}

@@ -19,9 +19,8 @@ from yizhan.console.bookings_pages import (
     field_errors,
     instant,
     local_minute,
-    page_context,
     refusal,
-    templates,
+    station_context,
     whole_numbers,
 )
 from yizhan.console.i18n import translator
@@ -29,6 +28,7 @@ from yizhan.console.peers.bookings import BookingsAdmin
 from yizhan.console.peers.stations import Station
 from yizhan.console.session import COOKIE, request_lang
 from yizhan.console.sources import SourceDown
+from yizhan.console.templating import templates
 from yizhan.console.wiring import BookingsAdminDep, DirectoryDep
 
 router = APIRouter(prefix="/console/manage/stations/{station_id}", include_in_schema=False)
@@ -66,7 +66,7 @@ async def _bookings_page(
     for form, (form_values, form_errors) in forms.items():
         values[form] = form_values
         errors[form] = form_errors
-    context = page_context(
+    context = station_context(
         request,
         operator,
         station,
@@ -153,7 +153,7 @@ def _point_form(
     errors: dict[str, str],
     status: int = 200,
 ) -> Response:
-    context = page_context(request, operator, station, point=point, values=values, errors=errors)
+    context = station_context(request, operator, station, point=point, values=values, errors=errors)
     return templates.TemplateResponse(request, "manage_point.html", context, status_code=status)
 
 
@@ -276,7 +276,7 @@ def _session_form(
     errors: dict[str, str],
     status: int = 200,
 ) -> Response:
-    context = page_context(
+    context = station_context(
         request,
         operator,
         station,

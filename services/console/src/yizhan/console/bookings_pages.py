@@ -3,46 +3,39 @@ use them (a writing operator, a station of their districts: 403 otherwise), aski
 over gRPC BookingAdmin on the operator's behalf, and turning its refusals into field errors."""
 
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from yizhan.common.auth import Operator
-from yizhan.console.i18n import LANGS, translator
+from yizhan.console.i18n import translator
 from yizhan.console.peers.bookings import Action, BookingsAdmin, Reply
 from yizhan.console.peers.stations import Station
 from yizhan.console.session import COOKIE, cookie_operator, request_lang
 from yizhan.console.sources import SourceDown
+from yizhan.console.templating import page_context
 from yizhan.console.wiring import DirectoryDep
-
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 # Bookings refusals that are not a field's fault, and what the page answers.
 REFUSED = {"read_only": 403, "station_not_found": 403, "unauthorized": 401}
 
 
-def page_context(
+def station_context(
     request: Request, operator: Operator, station: Station, **values: Any
 ) -> dict[str, Any]:
     """What every bookings page's template gets: words, language, operator, station."""
-    lang = request_lang(request)
     tz = ZoneInfo(station.timezone or "Asia/Shanghai")
-    return {
-        "t": translator(lang),
-        "lang": lang,
-        "other_lang": LANGS[1 - LANGS.index(lang)],
-        "operator": operator,
-        "kind": "manage",
-        "here": request.url.path,
-        "station": station,
-        "station_name": station.name_zh if lang == "zh" else station.name_en,
-        "when": lambda iso: local_minute(iso, tz, " "),
+    return page_context(
+        request,
+        operator,
+        "manage",
+        station=station,
+        station_name=station.name_zh if request_lang(request) == "zh" else station.name_en,
+        when=lambda iso: local_minute(iso, tz, " "),
         **values,
-    }
+    )
 
 
 def local_minute(iso: str | None, tz: ZoneInfo, sep: str) -> str:

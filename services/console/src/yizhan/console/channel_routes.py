@@ -7,26 +7,22 @@ field errors. Cross-site posts are refused by yizhan.common.csrf, as for every f
 
 import json
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
 from yizhan.api.telemetry.v1.notifications_pb2 import NotificationFieldError as FieldError
 from yizhan.api.telemetry.v1.notifications_pb2 import NotificationReply as Reply
 from yizhan.common.auth import Operator
-from yizhan.common.html import install_filters
 from yizhan.console.formatting import local_time
-from yizhan.console.i18n import LANGS, translator
+from yizhan.console.i18n import translator
 from yizhan.console.session import COOKIE, cookie_operator, request_lang
+from yizhan.console.templating import page_context, templates
 from yizhan.console.wiring import ConsoleDep, ConsoleDeps
 
 router = APIRouter(prefix="/console", include_in_schema=False)
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-install_filters(templates.env)
 
 KINDS = ("webhook", "wecom", "dingtalk", "email", "sms")
 SEVERITIES = ("warning", "critical")
@@ -54,18 +50,14 @@ _REFUSED = {"unauthorized": 401, "read_only": 403, "out_of_scope": 403}
 def _context(
     request: Request, operator: Operator, console: ConsoleDeps, kind: str, **values: Any
 ) -> dict[str, Any]:
-    lang = request_lang(request)
     tz = console.settings.timezone
-    return {
-        "t": translator(lang),
-        "lang": lang,
-        "other_lang": LANGS[1 - LANGS.index(lang)],
-        "operator": operator,
-        "kind": kind,
-        "here": request.url.path,
-        "local_time": lambda stamp: local_time(datetime.fromisoformat(stamp), tz) if stamp else "–",
+    return page_context(
+        request,
+        operator,
+        kind,
+        local_time=lambda stamp: local_time(datetime.fromisoformat(stamp), tz) if stamp else "–",
         **values,
-    }
+    )
 
 
 async def _signed_in(request: Request) -> Operator | Response:

@@ -1,36 +1,19 @@
-"""What every management page shares: the signed-in operator allowed to write, the page
-context, refusals, and stations' field errors turned into the form's (in zh or en).
+"""What every management page shares: the signed-in operator allowed to write, refusals,
+and stations' field errors turned into the form's (in zh or en). Pages render through
+yizhan.console.templating (kind "manage" for the nav).
 Cross-site posts are refused for every form by yizhan.common.csrf (issue 9's middleware)."""
 
 from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from yizhan.common.auth import Operator
-from yizhan.console.i18n import LANGS, TEXTS, translator
+from yizhan.console.i18n import TEXTS, translator
 from yizhan.console.peers.stations import AdminReply
 from yizhan.console.session import cookie_operator, request_lang
 
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 REFUSALS = {"read_only": 403, "out_of_scope": 403, "station_not_found": 404, "unauthorized": 401}
-
-
-def context(request: Request, operator: Operator, **values: Any) -> dict[str, Any]:
-    """The values every management template uses."""
-    lang = request_lang(request)
-    return {
-        "t": translator(lang),
-        "lang": lang,
-        "other_lang": LANGS[1 - LANGS.index(lang)],
-        "operator": operator,
-        "kind": "manage",
-        "here": request.url.path,
-        **values,
-    }
 
 
 async def writer(request: Request) -> Operator | Response:

@@ -14,10 +14,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from yizhan.common.auth import Operator
 from yizhan.console.credentials import CredentialsCard
 from yizhan.console.i18n import translator
-from yizhan.console.manage_base import context, refused, templates, writer
+from yizhan.console.manage_base import refused, writer
 from yizhan.console.registry_files import XLSX_TYPE, credentials_xlsx
 from yizhan.console.session import COOKIE, request_lang
 from yizhan.console.sources import SourceDown
+from yizhan.console.templating import page_context, templates
 from yizhan.console.wiring import ConsoleDep, ConsoleDeps, DirectoryDep
 
 router = APIRouter(prefix="/console/manage", include_in_schema=False)
@@ -76,9 +77,10 @@ async def credentials_page(
     response = templates.TemplateResponse(
         request,
         "device_credentials.html",
-        context(
+        page_context(
             request,
             operator,
+            "manage",
             cards=cards,
             workbook=workbook,
             summary=summary,
@@ -114,9 +116,10 @@ async def _devices_page(
     return templates.TemplateResponse(
         request,
         "manage_devices.html",
-        context(
+        page_context(
             request,
             operator,
+            "manage",
             here=_devices_path(station_id),
             station=station,
             devices=found,

@@ -15,7 +15,7 @@ from starlette.datastructures import UploadFile
 
 from yizhan.common.auth import Operator
 from yizhan.console.i18n import translator
-from yizhan.console.manage_base import context, reason, refused, templates, writer
+from yizhan.console.manage_base import reason, refused, writer
 from yizhan.console.manage_devices import credentials_page
 from yizhan.console.registry_files import (
     XLSX_TYPE,
@@ -27,6 +27,7 @@ from yizhan.console.registry_files import (
 )
 from yizhan.console.session import COOKIE, request_lang
 from yizhan.console.sources import SourceDown
+from yizhan.console.templating import page_context, templates
 from yizhan.console.wiring import ConsoleDep, DirectoryDep
 
 router = APIRouter(prefix="/console/manage/import", include_in_schema=False)
@@ -34,17 +35,11 @@ SHEETS = ("stations", "devices")
 
 
 def _page(request: Request, operator: Operator, *, status: int = 200, **values: Any) -> Response:
-    defaults: dict[str, Any] = {
-        "errors": {},
-        "issues": [],
-        "checked": None,
-        "rows_json": "",
-        "kind": "manage_import",
-    }
+    defaults: dict[str, Any] = {"errors": {}, "issues": [], "checked": None, "rows_json": ""}
     return templates.TemplateResponse(
         request,
         "manage_import.html",
-        context(request, operator, **{**defaults, **values}),
+        page_context(request, operator, "manage_import", **{**defaults, **values}),
         status_code=status,
     )
 

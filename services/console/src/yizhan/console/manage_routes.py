@@ -11,18 +11,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from yizhan.common.auth import Operator
 from yizhan.console.i18n import translator
-from yizhan.console.manage_base import (
-    by_top_field,
-    context,
-    field_errors,
-    refused,
-    templates,
-    writer,
-)
+from yizhan.console.manage_base import by_top_field, field_errors, refused, writer
 from yizhan.console.manage_devices import credentials_page
 from yizhan.console.peers.stations import AdminReply, FieldError
 from yizhan.console.session import COOKIE, request_lang
 from yizhan.console.sources import SourceDown
+from yizhan.console.templating import page_context, templates
 from yizhan.console.wiring import ConsoleDep, DirectoryDep
 
 router = APIRouter(prefix="/console/manage", include_in_schema=False)
@@ -63,7 +57,7 @@ async def new_station(request: Request) -> Response:
     return templates.TemplateResponse(
         request,
         "manage_station.html",
-        context(request, gate, values=values, errors={}, host_types=HOST_TYPES),
+        page_context(request, gate, "manage", values=values, errors={}, host_types=HOST_TYPES),
     )
 
 
@@ -121,7 +115,7 @@ async def create_station(request: Request, directory: DirectoryDep) -> Response:
     return templates.TemplateResponse(
         request,
         "manage_station.html",
-        context(request, gate, values=values, errors=errors, host_types=HOST_TYPES),
+        page_context(request, gate, "manage", values=values, errors=errors, host_types=HOST_TYPES),
         status_code=status,
     )
 
@@ -141,9 +135,10 @@ async def _device_form(
     return templates.TemplateResponse(
         request,
         "manage_device.html",
-        context(
+        page_context(
             request,
             operator,
+            "manage",
             station=station,
             values=values,
             errors=errors,

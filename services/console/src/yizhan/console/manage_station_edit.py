@@ -14,10 +14,11 @@ from starlette.datastructures import FormData
 from yizhan.common.auth import Operator
 from yizhan.common.hours_text import WEEKDAYS, HoursTextError, format_ranges, parse_ranges
 from yizhan.console.i18n import translator
-from yizhan.console.manage_base import context, reason, refused, templates, writer
+from yizhan.console.manage_base import reason, refused, writer
 from yizhan.console.manage_routes import HOST_TYPES
 from yizhan.console.session import COOKIE, request_lang
 from yizhan.console.sources import SourceDown
+from yizhan.console.templating import page_context, templates
 from yizhan.console.wiring import DirectoryDep
 
 router = APIRouter(prefix="/console/manage", include_in_schema=False)
@@ -173,9 +174,10 @@ def _page(
     return templates.TemplateResponse(
         request,
         "manage_station_edit.html",
-        context(
+        page_context(
             request,
             operator,
+            "manage",
             station_id=station_id,
             values=values,
             exception_rows=rows,

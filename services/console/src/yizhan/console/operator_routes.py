@@ -6,40 +6,30 @@ Cross-site posts are refused by yizhan.common.csrf, as for every console form.""
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from yizhan.common.auth import ROLES, Operator
 from yizhan.common.clients import client_address
-from yizhan.console.i18n import LANGS, translator
+from yizhan.console.i18n import translator
 from yizhan.console.peers.operators import AdminReply, OperatorAccounts
 from yizhan.console.session import COOKIE, cookie_operator, request_lang, set_session_cookie
+from yizhan.console.templating import page_context, templates
 from yizhan.console.wiring import ConsoleDep
 
 router = APIRouter(prefix="/console", include_in_schema=False)
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 # Refusals stations may answer with, as the page's status.
 _REFUSALS = {"unauthorized": 401, "admin_only": 403, "operator_not_found": 404}
 # Stations' problem codes that are one field's error.
 _FIELD_CODES = {"operator_exists": ("username", 409), "last_admin": ("role", 409)}
 
 
-def _context(request: Request, operator: Operator, **values: Any) -> dict[str, Any]:
-    lang = request_lang(request)
-    return {
-        "t": translator(lang),
-        "lang": lang,
-        "other_lang": LANGS[1 - LANGS.index(lang)],
-        "operator": operator,
-        "kind": values.pop("kind", "operators"),
-        "here": request.url.path,
-        "roles": ROLES,
-        **values,
-    }
+def _context(
+    request: Request, operator: Operator, kind: str = "operators", **values: Any
+) -> dict[str, Any]:
+    return page_context(request, operator, kind, roles=ROLES, **values)
 
 
 def _districts(text: str) -> list[str]:

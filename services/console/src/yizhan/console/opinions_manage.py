@@ -14,14 +14,14 @@ from yizhan.console.bookings_pages import (
     allowed_station,
     ask,
     field_errors,
-    page_context,
-    templates,
+    station_context,
 )
 from yizhan.console.i18n import translator
 from yizhan.console.peers.bookings import BookingsAdmin
 from yizhan.console.peers.stations import Station
 from yizhan.console.session import COOKIE, request_lang
 from yizhan.console.sources import SourceDown
+from yizhan.console.templating import templates
 from yizhan.console.wiring import BookingsAdminDep, DirectoryDep
 
 router = APIRouter(prefix="/console/manage/stations/{station_id}", include_in_schema=False)
@@ -71,7 +71,7 @@ async def _opinions_page(
         values[form] = form_values
         errors[form] = form_errors
     topics = {s["id"]: s["topic"] for s in sessions}
-    context = page_context(
+    context = station_context(
         request,
         operator,
         station,

@@ -4,30 +4,24 @@ and the same report as XLSX at /console/reports/report.xlsx, for a district of t
 them; last month when none is given)."""
 
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from yizhan.common.auth import Operator
-from yizhan.common.html import install_filters
 from yizhan.console.formatting import local_time
-from yizhan.console.i18n import LANGS, Lang, translator
+from yizhan.console.i18n import Lang, translator
 from yizhan.console.period import PERIODS, Period, PeriodError, parse_period
 from yizhan.console.report import Report, build_report
 from yizhan.console.scope import OutOfScope, resolve_scope
 from yizhan.console.session import cookie_operator, request_lang
-from yizhan.console.tables import plain
+from yizhan.console.templating import page_context, templates
 from yizhan.console.wiring import ConsoleDep, ConsoleDeps
 from yizhan.console.xlsx import workbook_bytes
 
 router = APIRouter(prefix="/console/reports", include_in_schema=False)
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-templates.env.filters["cell"] = plain
-install_filters(templates.env)
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DEFAULT_PERIOD = "last_month"
 
@@ -128,22 +122,20 @@ async def report_page(request: Request, console: ConsoleDep) -> Response:
         return HTMLResponse(t("no_stations"), status_code=404)
     scope = await resolve_scope(console.directory, operator, None)
     params = report_query(report)
-    context: dict[str, Any] = {
-        "t": t,
-        "lang": lang,
-        "other_lang": LANGS[1 - LANGS.index(lang)],
-        "operator": operator,
-        "kind": "reports",
-        "report": report,
-        "districts": scope.districts,
-        "periods": PERIODS,
-        "error": error,
-        "here": request.url.path + "?" + urlencode(params),
-        "query_string": "",
-        "xlsx_url": "/console/reports/report.xlsx?" + urlencode({**params, "lang": lang}),
-        "local_time": lambda moment: local_time(moment, report.period.tz),
-        "open_problems": ("open_alarms", "open_opinions"),
-    }
+    context = page_context(
+        request,
+        operator,
+        "reports",
+        report=report,
+        districts=scope.districts,
+        periods=PERIODS,
+        error=error,
+        here=request.url.path + "?" + urlencode(params),
+        query_string="",
+        xlsx_url="/console/reports/report.xlsx?" + urlencode({**params, "lang": lang}),
+        local_time=lambda moment: local_time(moment, report.period.tz),
+        open_problems=("open_alarms", "open_opinions"),
+    )
     return templates.TemplateResponse(request, "report.html", context)
 
 

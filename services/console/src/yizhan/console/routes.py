@@ -10,16 +10,14 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from yizhan.common.auth import Operator
 from yizhan.common.clients import client_address
-from yizhan.common.html import install_filters
 from yizhan.console import assets
 from yizhan.console.alarm_messages import AlarmId
 from yizhan.console.exports import export_table, query_from
 from yizhan.console.formatting import local_time, opening_hours_text
-from yizhan.console.i18n import LANG_COOKIE, LANGS, translator, value_label
+from yizhan.console.i18n import LANG_COOKIE, translator
 from yizhan.console.pages import Page, PageKind, PageQuery, build_page
 from yizhan.console.period import BUCKETS, PERIODS, PeriodError
 from yizhan.console.scope import OutOfScope, resolve_scope
@@ -32,15 +30,11 @@ from yizhan.console.session import (
     set_session_cookie,
 )
 from yizhan.console.sources import SourceDown
-from yizhan.console.tables import plain
+from yizhan.console.templating import page_context, templates
 from yizhan.console.wiring import ConsoleDep, DirectoryDep
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/console", include_in_schema=False)
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
-templates.env.globals["asset"] = assets.asset_url
-templates.env.filters["cell"] = plain
-install_filters(templates.env)
 LANG_COOKIE_DAYS = 365
 
 
@@ -57,36 +51,32 @@ def _page_context(
     params = view.period.query()
     if page.scope is not None and page.scope.district:
         params["district"] = page.scope.district
-    here = request.url.path + ("?" + urlencode(params))
     export_base = {
         "overview": "/console/export/overview",
         "alarms": "/console/export/alarms",
         "station": f"/console/export/stations/{page.station.id if page.station else ''}",
     }[kind]
     tz = view.period.tz
-    return {
-        "t": t,
-        "lang": lang,
-        "other_lang": LANGS[1 - LANGS.index(lang)],
-        "operator": operator,
-        "kind": kind,
-        "page": page,
-        "view": view,
-        "scope": page.scope,
-        "station": page.station,
-        "periods": PERIODS,
-        "buckets": BUCKETS,
-        "params": params,
-        "query_string": urlencode(params),
-        "here": here,
-        "error": error,
-        "export": lambda table: f"{export_base}/{table}.csv?{urlencode({**params, 'lang': lang})}",
-        "local_time": lambda moment: local_time(moment, tz),
+    return page_context(
+        request,
+        operator,
+        kind,
+        page=page,
+        view=view,
+        scope=page.scope,
+        station=page.station,
+        periods=PERIODS,
+        buckets=BUCKETS,
+        params=params,
+        query_string=urlencode(params),
+        here=request.url.path + "?" + urlencode(params),
+        error=error,
+        export=lambda table: f"{export_base}/{table}.csv?{urlencode({**params, 'lang': lang})}",
+        local_time=lambda moment: local_time(moment, tz),
         # The chart library's content-named URL, or "" when it is not installed.
-        "echarts": _echarts_url(request.app.state.console.settings.assets_dir),
-        "label": lambda kind, raw: value_label(t, kind, raw),
-        "week_hours": lambda hours_json: opening_hours_text(json.loads(hours_json), lang, t),
-    }
+        echarts=_echarts_url(request.app.state.console.settings.assets_dir),
+        week_hours=lambda hours_json: opening_hours_text(json.loads(hours_json), lang, t),
+    )
 
 
 def _echarts_url(assets_dir: Path) -> str:
@@ -95,12 +85,15 @@ def _echarts_url(assets_dir: Path) -> str:
     return assets.asset_url(assets.ECHARTS_NAME, assets_dir)
 
 
+def _login_context(request: Request, username: str, error: str | None) -> dict[str, Any]:
+    # Nobody is signed in yet; the language switch leads on to the overview (then here).
+    return page_context(request, None, "login", here="/console/", username=username, error=error)
+
+
 @router.get("/login", response_class=HTMLResponse)
 async def login_form(request: Request) -> Response:
     """The login page."""
-    t = translator(request_lang(request))
-    context = {"error": None, "username": "", "t": t, "lang": request_lang(request)}
-    return templates.TemplateResponse(request, "login.html", context)
+    return templates.TemplateResponse(request, "login.html", _login_context(request, "", None))
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -117,14 +110,14 @@ async def login(
         verdict = await directory.login(username, password, client_address(request))
     except SourceDown:
         log.warning("console login: stations unavailable", extra={"username": username})
-        context = {"error": t("stations_unavailable"), "username": username, "t": t, "lang": lang}
+        context = _login_context(request, username, t("stations_unavailable"))
         return templates.TemplateResponse(request, "login.html", context, status_code=503)
     if verdict.verdict != verdict.OK:
         if verdict.verdict == verdict.TOO_MANY_ATTEMPTS:
             error, status = t("too_many_attempts", seconds=verdict.retry_after_seconds), 429
         else:
             error, status = t("wrong_password"), 401
-        context = {"error": error, "username": username, "t": t, "lang": lang}
+        context = _login_context(request, username, error)
         return templates.TemplateResponse(request, "login.html", context, status_code=status)
     response = RedirectResponse("/console/", status_code=303)
     set_session_cookie(response, verdict.token, verdict.expires_in_seconds)
