@@ -11,6 +11,9 @@ from zoneinfo import ZoneInfo
 
 import grpc
 from fastapi import FastAPI
+from psycopg import AsyncConnection
+from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from yizhan.api.bookings.v1 import bookings_pb2_grpc
@@ -45,6 +48,7 @@ from yizhan.bookings.otp import HASH_CONTEXT, OtpPolicy, OtpService
 from yizhan.bookings.outbox import Outbox
 from yizhan.bookings.peers.stations import StationsClient, stations_unavailable
 from yizhan.bookings.peers.telemetry import TelemetryClient
+from yizhan.bookings.plain_sql import booking_pool
 from yizhan.bookings.public_stations import StationFinder
 from yizhan.bookings.quotas import BookingLimits
 from yizhan.bookings.rpc.booking_admin import BookingAdminServicer
@@ -58,7 +62,7 @@ from yizhan.bookings.web import routes as web_routes
 from yizhan.common import rpc
 from yizhan.common.account_versions import CachedAccountVersions, stations_account_fetch
 from yizhan.common.auth import AccountVersions
-from yizhan.common.db import create_engine, database_ping, session_factory
+from yizhan.common.db import create_engine, database_ping, libpq_dsn, session_factory
 from yizhan.common.http import create_http_app
 from yizhan.common.ratelimit import LocalRateLimiter, RateLimiter, Rule
 from yizhan.common.runtime import Component, background_task, serve_until_stopped
@@ -79,6 +83,7 @@ def utc_now() -> datetime:
 def build_deps(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
+    pool: AsyncConnectionPool[AsyncConnection[TupleRow]],
     stations: StationsClient,
     sender: SmsSender,
     clock: Callable[[], datetime] = utc_now,
@@ -115,6 +120,7 @@ def build_deps(
     )
     bookings = BookingService(
         sessions=sessions,
+        pool=pool,
         availability=availability,
         otp=otp,
         outbox=outbox,
@@ -232,6 +238,8 @@ async def serve_process(
     twice), so that a booking's SMS leaves at once whichever process took it."""
     engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     sessions = session_factory(engine)
+    pool = booking_pool(libpq_dsn(settings.database_url), settings.database_pool_size)
+    await pool.open()
     token = settings.common.service_token.get_secret_value()
     stations_channel = rpc.aio_channel(
         settings.common.stations_grpc, token, settings.common.grpc_tls()
@@ -240,7 +248,7 @@ async def serve_process(
         stations_pb2_grpc.StationDirectoryStub(stations_channel),
         cache_seconds=settings.stations_cache_seconds,
     )
-    deps = build_deps(settings, sessions, stations, build_sender(settings))
+    deps = build_deps(settings, sessions, pool, stations, build_sender(settings))
     accounts = CachedAccountVersions(
         stations_account_fetch(
             stations_pb2_grpc.StationDirectoryStub(stations_channel),
@@ -337,4 +345,5 @@ async def serve_process(
     finally:
         await stations_channel.close()
         await telemetry_channel.close()
+        await pool.close()
         await engine.dispose()

@@ -7,7 +7,9 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg import sql
+from psycopg import AsyncConnection, sql
+from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -46,7 +48,7 @@ from yizhan.bookings.models import (
 from yizhan.bookings.notices import Notices
 from yizhan.bookings.otp import OtpService
 from yizhan.bookings.outbox import Outbox
-from yizhan.bookings.plain_sql import fetch_one
+from yizhan.bookings.plain_sql import Db, fetch_one
 from yizhan.bookings.quotas import BookingLimits
 
 log = logging.getLogger(__name__)
@@ -126,6 +128,7 @@ class BookingService:
         self,
         *,
         sessions: async_sessionmaker[AsyncSession],
+        pool: AsyncConnectionPool[AsyncConnection[TupleRow]],
         availability: Availability,
         otp: OtpService,
         outbox: Outbox,
@@ -135,6 +138,8 @@ class BookingService:
         limits: BookingLimits,
     ) -> None:
         self._sessions = sessions
+        # The booking path's own connections (plain_sql.py): no ORM session around them.
+        self._pool = pool
         self._availability = availability
         self._otp = otp
         self._outbox = outbox
@@ -162,7 +167,8 @@ class BookingService:
         point: LivestreamPoint | None = None
         forum: ForumSession | None = None
         with booking_phase("precheck"):
-            async with self._sessions.begin() as session:
+            # The pool's block commits at its end (a wrong guess stays counted).
+            async with self._pool.connection() as session:
                 stored = await idempotency.find(session, idempotency_key)
                 if stored is None:
                     refusal = await self._otp.judge_in(session, booker.phone, booker.otp)
@@ -221,21 +227,45 @@ class BookingService:
         starts_at: datetime,
     ) -> Booking:
         """The booking's transaction, in locking.py's order; plain statements, one round trip
-        each, so that the locks are held for as little time as possible."""
+        each, so that the locks are held for as little time as possible. A slot's runs on a
+        pooled connection; a seat's on a session (the seat is counted with the ORM)."""
+        if isinstance(choice, LivestreamChoice):
+            assert point is not None
+            async with self._pool.connection() as db:
+                return await self._book_in(
+                    db, choice, point, booker, idempotency_key, digest, now, starts_at
+                )
         async with self._sessions.begin() as session:
-            if not await idempotency.claim(session, idempotency_key, digest, now):
-                raise _KeyTaken
-            await lock_phone(session, booker.phone)
-            await self._otp.consume(session, booker.phone, booker.otp, now)
-            await quotas.check(session, self._limits, booker.phone, starts_at, now)
-            if isinstance(choice, LivestreamChoice):
-                assert point is not None
-                booking = await self._take_slot(session, point, choice, booker, now)
-            else:
-                booking = await self._take_seat(session, choice, booker, now)
-            await idempotency.attach(session, idempotency_key, booking.id)
-            if booking.status == CONFIRMED:
-                await self._notices.confirmed(session, booking, now)
+            return await self._book_in(
+                session, choice, point, booker, idempotency_key, digest, now, starts_at
+            )
+
+    async def _book_in(
+        self,
+        session: Db,
+        choice: Choice,
+        point: LivestreamPoint | None,
+        booker: Booker,
+        idempotency_key: str,
+        digest: str,
+        now: datetime,
+        starts_at: datetime,
+    ) -> Booking:
+        """The statements of `_book`, in the transaction of `session`."""
+        if not await idempotency.claim(session, idempotency_key, digest, now):
+            raise _KeyTaken
+        await lock_phone(session, booker.phone)
+        await self._otp.consume(session, booker.phone, booker.otp, now)
+        await quotas.check(session, self._limits, booker.phone, starts_at, now)
+        if isinstance(choice, LivestreamChoice):
+            assert point is not None
+            booking = await self._take_slot(session, point, choice, booker, now)
+        else:
+            assert isinstance(session, AsyncSession)
+            booking = await self._take_seat(session, choice, booker, now)
+        await idempotency.attach(session, idempotency_key, booking.id)
+        if booking.status == CONFIRMED:
+            await self._notices.confirmed(session, booking, now)
         return booking
 
     async def _replay(self, key: str, digest: str, booker: Booker) -> NewBooking | None:
@@ -264,7 +294,7 @@ class BookingService:
 
     async def _take_slot(
         self,
-        session: AsyncSession,
+        session: Db,
         point: LivestreamPoint,
         choice: LivestreamChoice,
         booker: Booker,

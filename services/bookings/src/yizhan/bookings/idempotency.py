@@ -8,9 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from yizhan.bookings.plain_sql import fetch_one
+from yizhan.bookings.plain_sql import Db, fetch_one
 
 MAX_KEY_LENGTH = 200
 
@@ -30,7 +28,7 @@ class StoredKey:
     booking_id: int | None
 
 
-async def find(session: AsyncSession, key: str) -> StoredKey | None:
+async def find(session: Db, key: str) -> StoredKey | None:
     """The stored key, if a booking was already made with it."""
     row = await fetch_one(
         session, "SELECT fingerprint, booking_id FROM idempotency_keys WHERE key = %s", key
@@ -38,7 +36,7 @@ async def find(session: AsyncSession, key: str) -> StoredKey | None:
     return None if row is None else StoredKey(key, row[0], row[1])
 
 
-async def claim(session: AsyncSession, key: str, digest: str, now: datetime) -> bool:
+async def claim(session: Db, key: str, digest: str, now: datetime) -> bool:
     """Insert the key in the current transaction; False when another request already has it
     (this waits for that request's transaction to end)."""
     row = await fetch_one(
@@ -52,7 +50,7 @@ async def claim(session: AsyncSession, key: str, digest: str, now: datetime) -> 
     return row is not None
 
 
-async def attach(session: AsyncSession, key: str, booking_id: int) -> None:
+async def attach(session: Db, key: str, booking_id: int) -> None:
     """Record which booking the key made."""
     await fetch_one(
         session, "UPDATE idempotency_keys SET booking_id = %s WHERE key = %s", booking_id, key

@@ -53,14 +53,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yizhan.bookings.models import Booking, ForumSession
-from yizhan.bookings.plain_sql import fetch_one
+from yizhan.bookings.plain_sql import Db, fetch_one
 
 # SQLSTATEs PostgreSQL raises when a constraint refuses a row.
 EXCLUSION_VIOLATION = "23P01"
 UNIQUE_VIOLATION = "23505"
 
 
-async def lock_phone(session: AsyncSession, phone: str) -> None:
+async def lock_phone(session: Db, phone: str) -> None:
     """Serialize this transaction with every other one working for the same phone."""
     await fetch_one(
         session,

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from yizhan.bookings import texts
 from yizhan.bookings.models import Booking
 from yizhan.bookings.outbox import enqueue, enqueue_now
+from yizhan.bookings.plain_sql import Db
 
 
 def when(start: datetime, end: datetime, tz: ZoneInfo) -> str:
@@ -37,7 +38,7 @@ class Notices:
             return
         enqueue(session, booking.phone, self._text(booking, key, **fields), key, now)
 
-    async def confirmed(self, session: AsyncSession, booking: Booking, now: datetime) -> None:
+    async def confirmed(self, session: Db, booking: Booking, now: datetime) -> None:
         """A booking confirmed at once: its code and the link to view or cancel it (written
         at once, in the booking's transaction)."""
         if booking.phone is None:  # erased: nobody left to tell

@@ -20,7 +20,7 @@ from yizhan.bookings.locking import lock_phone
 from yizhan.bookings.metrics import OTP_REFUSED, OTP_SENT, SMS_FAILURES
 from yizhan.bookings.models import DevOtpCode, OtpCode
 from yizhan.bookings.phones import mask_phone
-from yizhan.bookings.plain_sql import fetch_all, fetch_one
+from yizhan.bookings.plain_sql import Db, fetch_all, fetch_one
 from yizhan.bookings.sms import SmsError, SmsSender
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ class OtpService:
             raise refusal
 
     async def judge_in(
-        self, session: AsyncSession, phone: str, code: str, *, any_recent: bool = False
+        self, session: Db, phone: str, code: str, *, any_recent: bool = False
     ) -> InvalidInput | None:
         """`judge` inside the caller's transaction, which must commit whatever the verdict (a
         wrong guess is counted in it); the refusal to raise after that commit, None when the
@@ -177,7 +177,7 @@ class OtpService:
         OTP_REFUSED.labels("wrong").inc()
         return InvalidInput("otp_wrong", field="otp")
 
-    async def consume(self, session: AsyncSession, phone: str, code: str, now: datetime) -> None:
+    async def consume(self, session: Db, phone: str, code: str, now: datetime) -> None:
         """Use up the phone's latest code inside the caller's transaction, which must hold the
         phone lock (locking.py rule 3). The code was judged just before (`judge`); this only
         makes sure it is still the latest, unused one (a newer code or a concurrent booking

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from yizhan.bookings.metrics import SMS_FAILURES, SMS_NOTIFICATIONS
 from yizhan.bookings.models import SmsOutbox
 from yizhan.bookings.phones import mask_phone
-from yizhan.bookings.plain_sql import fetch_one
+from yizhan.bookings.plain_sql import Db, fetch_one
 from yizhan.bookings.sms import SmsError, SmsSender
 from yizhan.common.backoff import backoff_delay
 
@@ -54,9 +54,7 @@ def enqueue(session: AsyncSession, phone: str, text: str, purpose: str, now: dat
     session.add(SmsOutbox(**_row(phone, text, purpose, now)))
 
 
-async def enqueue_now(
-    session: AsyncSession, phone: str, text: str, purpose: str, now: datetime
-) -> None:
+async def enqueue_now(session: Db, phone: str, text: str, purpose: str, now: datetime) -> None:
     """`enqueue` as one INSERT sent at once: for the booking path, whose transaction is made
     of plain statements and has no ORM flush to ride on."""
     row = _row(phone, text, purpose, now)

@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from yizhan.bookings import repository
 from yizhan.bookings.errors import RateLimited
 from yizhan.bookings.metrics import QUOTA_REFUSALS
+from yizhan.bookings.plain_sql import Db
 from yizhan.bookings.slots import Interval
 
 
@@ -35,7 +34,7 @@ def week_of(moment: datetime, tz: ZoneInfo) -> Interval:
 
 
 async def check(
-    session: AsyncSession, limits: BookingLimits, phone: str, start: datetime, now: datetime
+    session: Db, limits: BookingLimits, phone: str, start: datetime, now: datetime
 ) -> None:
     """RateLimited unless `phone` may book something that starts at `start`."""
     no_shows, made, held = await repository.phone_counts(

@@ -21,7 +21,7 @@ from yizhan.bookings.models import (
     LivestreamPoint,
     Opinion,
 )
-from yizhan.bookings.plain_sql import fetch_one
+from yizhan.bookings.plain_sql import Db, fetch_one
 from yizhan.bookings.slots import Interval
 
 M = TypeVar("M", bound=Any)
@@ -34,7 +34,7 @@ async def get_point(session: AsyncSession, point_id: int) -> LivestreamPoint | N
     return await session.get(LivestreamPoint, point_id)
 
 
-async def detached(session: AsyncSession, model: type[M], row_id: int) -> M | None:
+async def detached(session: Db, model: type[M], row_id: int) -> M | None:
     """A row by id as a plain object outside the session (read-only use), read with plain SQL
     (plain_sql.py): what a booking needs of its point or session, at a fraction of the ORM's
     cost."""
@@ -179,7 +179,7 @@ async def get_booking(session: AsyncSession, booking_id: int) -> Booking | None:
 
 
 async def phone_counts(
-    session: AsyncSession, phone: str, *, no_shows_since: datetime, week: Interval, now: datetime
+    session: Db, phone: str, *, no_shows_since: datetime, week: Interval, now: datetime
 ) -> tuple[int, int, int]:
     """A phone's no-shows of bookings that started after `no_shows_since`, its bookings (any
     status but cancelled) that start within `week`, and its bookings still held (confirmed
