@@ -111,6 +111,11 @@ class PostgresCluster:
             settings += [
                 "shared_preload_libraries = 'timescaledb'",
                 "timescaledb.telemetry_level = off",
+                # TimescaleDB runs a job scheduler per database that has the extension, and a
+                # test session makes dozens: with PostgreSQL's default 8 worker processes the
+                # later databases' refresh policies would never run.
+                "max_worker_processes = 96",
+                "timescaledb.max_background_workers = 80",
             ]
         with (self.data_dir / "postgresql.conf").open("a") as conf:
             conf.write("\n# yizhan dev stack\n" + "\n".join(settings) + "\n")

@@ -62,11 +62,7 @@ class Refresher:
         horizon = datetime.now(UTC) - REAL_TIME_SPAN
         if oldest >= horizon:
             return
-        with self._lock:
-            lo, hi = oldest, min(newest, horizon)
-            if self._pending is not None:
-                lo, hi = min(lo, self._pending[0]), max(hi, self._pending[1])
-            self._pending = (lo, hi)
+        self._keep((oldest, min(newest, horizon)))
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
@@ -96,6 +92,15 @@ class Refresher:
                     conn.execute(_REFRESH, (view, lo, hi))
         except psycopg.Error as exc:
             metrics.WRITE_FAILURES.labels("refresh").inc()
-            log.warning(
-                "late usage refresh failed; the policy catches up", extra={"error": str(exc)}
-            )
+            # Kept for the next round rather than left to the policy (a minute later): a
+            # refresh fails while the policy refreshes an overlapping window (TimescaleDB
+            # 2.21+ refuses overlapping refreshes) or while the database is out of reach.
+            self._keep(pending)
+            log.warning("late usage refresh failed; retried", extra={"error": str(exc)})
+
+    def _keep(self, usage_range: tuple[datetime, datetime]) -> None:
+        with self._lock:
+            lo, hi = usage_range
+            if self._pending is not None:
+                lo, hi = min(lo, self._pending[0]), max(hi, self._pending[1])
+            self._pending = (lo, hi)
