@@ -19,7 +19,7 @@ from yizhan.console.bookings_pages import (
     field_errors,
     instant,
     local_minute,
-    refusal,
+    one_item,
     station_context,
     whole_numbers,
 )
@@ -133,13 +133,9 @@ async def edit_point(
     gate = await allowed_station(request, directory, station_id)
     if isinstance(gate, Response):
         return gate
-    try:
-        points = await admin.items("ListLivestreamPoints", request.cookies[COOKIE], station_id)
-    except SourceDown:
-        return HTMLResponse(translator(request_lang(request))("bookings_down"), status_code=503)
-    point = next((p for p in points if p["id"] == point_id), None)
-    if point is None:
-        return refusal(request, 404)
+    point = await one_item(request, admin, "ListLivestreamPoints", station_id, point_id)
+    if isinstance(point, Response):
+        return point
     values = {name: str(point[name]) for name in POINT_FIELDS}
     return _point_form(request, *gate, point, values, {})
 
@@ -253,13 +249,9 @@ async def edit_session(
     gate = await allowed_station(request, directory, station_id)
     if isinstance(gate, Response):
         return gate
-    try:
-        sessions = await admin.items("ListForumSessions", request.cookies[COOKIE], station_id)
-    except SourceDown:
-        return HTMLResponse(translator(request_lang(request))("bookings_down"), status_code=503)
-    found = next((s for s in sessions if s["id"] == session_id), None)
-    if found is None:
-        return refusal(request, 404)
+    found = await one_item(request, admin, "ListForumSessions", station_id, session_id)
+    if isinstance(found, Response):
+        return found
     tz = ZoneInfo(gate[1].timezone or "Asia/Shanghai")
     values = {name: str(found[name]) for name in ("topic", "kind", "host", "seats")}
     values["start"] = local_minute(found["start"], tz, "T")

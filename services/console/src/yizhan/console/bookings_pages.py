@@ -114,6 +114,19 @@ async def ask(
     return reply
 
 
+async def one_item(
+    request: Request, admin: BookingsAdmin, action: Action, station_id: str, item_id: int
+) -> dict[str, Any] | Response:
+    """The station's item of that id from a listing (a point, a session); 404 when there is
+    none, 503 when bookings does not answer."""
+    try:
+        items = await admin.items(action, request.cookies[COOKIE], station_id)
+    except SourceDown:
+        return HTMLResponse(translator(request_lang(request))("bookings_down"), status_code=503)
+    found = next((item for item in items if item["id"] == item_id), None)
+    return refusal(request, 404) if found is None else found
+
+
 def whole_numbers(
     values: dict[str, str], names: frozenset[str], t: Any
 ) -> tuple[dict[str, Any], dict[str, str]]:
