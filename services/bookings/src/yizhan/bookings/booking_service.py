@@ -18,7 +18,7 @@ from yizhan.bookings import idempotency, quotas, repository, seats
 from yizhan.bookings.audit import Stamp, booking_snapshot, record
 from yizhan.bookings.availability import Availability
 from yizhan.bookings.codes import manage_token, new_booking_code, normalize_code, token_matches
-from yizhan.bookings.errors import Conflict, InvalidInput, NotFound
+from yizhan.bookings.errors import Busy, Conflict, InvalidInput, NotFound
 from yizhan.bookings.idempotency import StoredKey
 from yizhan.bookings.locking import (
     lock_booking,
@@ -28,6 +28,7 @@ from yizhan.bookings.locking import (
 )
 from yizhan.bookings.metrics import (
     BOOKING_CONFLICTS,
+    BOOKING_DEADLOCKS,
     BOOKING_REPLAYS,
     BOOKINGS_CANCELLED,
     BOOKINGS_CREATED,
@@ -55,6 +56,8 @@ log = logging.getLogger(__name__)
 
 # A fresh code is drawn when one is already used; with 32^8 codes a second try is already rare.
 CODE_ATTEMPTS = 5
+# Tries of a slot's transaction that PostgreSQL rolled back to break a deadlock (see _book).
+DEADLOCK_ATTEMPTS = 4
 # Every column of a booking, as the plain INSERT returns them.
 _BOOKING_FIELDS = tuple(column.key for column in Booking.__table__.columns)
 _INSERT_SLOT = sql.SQL(
@@ -231,10 +234,19 @@ class BookingService:
         pooled connection; a seat's on a session (the seat is counted with the ORM)."""
         if isinstance(choice, LivestreamChoice):
             assert point is not None
-            async with self._pool.connection() as db:
-                return await self._book_in(
-                    db, choice, point, booker, idempotency_key, digest, now, starts_at
-                )
+            for _ in range(DEADLOCK_ATTEMPTS):
+                try:
+                    async with self._pool.connection() as db:
+                        return await self._book_in(
+                            db, choice, point, booker, idempotency_key, digest, now, starts_at
+                        )
+                except psycopg.errors.DeadlockDetected:
+                    # Rule 1 of locking.py: PostgreSQL checks an exclusion constraint after
+                    # adding the row's index entry, so two overlapping inserts can each wait
+                    # for the other; it rolls one back, which tries again and then meets the
+                    # other's committed row (409) or finds the slot free.
+                    BOOKING_DEADLOCKS.inc()
+            raise Busy("database_busy")
         async with self._sessions.begin() as session:
             return await self._book_in(
                 session, choice, point, booker, idempotency_key, digest, now, starts_at

@@ -48,3 +48,9 @@ class PeerUnavailable(BookingError):
     """A service we depend on (stations, the SMS gateway) did not answer (503)."""
 
     status = 503
+
+
+class Busy(BookingError):
+    """The database could not finish the request now; trying again shortly helps (503)."""
+
+    status = 503

@@ -12,6 +12,10 @@ BOOKING_CONFLICTS = Counter(
     "Booking attempts refused because the slot was taken or the phone already booked",
     ["kind", "reason"],
 )
+BOOKING_DEADLOCKS = Counter(
+    "yz_booking_deadlocks_total",
+    "Slot transactions PostgreSQL rolled back to break a deadlock between overlapping inserts",
+)
 BOOKING_REPLAYS = Counter(
     "yz_booking_idempotent_replays_total", "Retries answered with the booking already made"
 )

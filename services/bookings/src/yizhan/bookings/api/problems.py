@@ -4,7 +4,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from yizhan.bookings import texts
-from yizhan.bookings.errors import BookingError, InvalidInput, RateLimited
+from yizhan.bookings.errors import BookingError, Busy, InvalidInput, RateLimited
 from yizhan.common.http import problem, title_of
 
 
@@ -23,4 +23,6 @@ async def booking_error_handler(request: Request, exc: Exception) -> Response:
     response = problem(exc.status, title_of(exc.status), detail, code=exc.key, **extra)
     if isinstance(exc, RateLimited) and exc.retry_after:
         response.headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, Busy):
+        response.headers["Retry-After"] = "1"
     return response
