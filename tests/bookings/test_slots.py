@@ -5,7 +5,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from yizhan.bookings.quotas import week_of
 from yizhan.bookings.slots import (
     Interval,
     local_day,
@@ -133,12 +132,3 @@ def test_a_booking_spans_consecutive_steps_up_to_the_maximum() -> None:
     assert span_error(grid, Interval(local(8), local(8, 45)), 2) == "slot_not_on_grid"
     assert span_error(grid, Interval(local(8, 10), local(8, 40)), 2) == "slot_not_on_grid"
     assert span_error(grid, Interval(local(8), local(8)), 2) == "slot_not_on_grid"
-
-
-def test_weeks_run_monday_to_monday_in_the_local_zone() -> None:
-    # Sunday 23:30 in Shanghai is still that week, although it is Sunday 15:30 UTC.
-    sunday_night = local(23, 30, day=date(2026, 11, 29))
-    week = week_of(sunday_night, SHANGHAI)
-    assert week.start == local(0, day=date(2026, 11, 23))
-    assert week.end == local(0, day=date(2026, 11, 30))
-    assert week_of(local(0, day=date(2026, 11, 30)), SHANGHAI).start == week.end

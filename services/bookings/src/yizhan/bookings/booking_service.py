@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.dialects.postgresql import insert
@@ -18,7 +18,7 @@ from yizhan.bookings import idempotency, quotas, repository, seats
 from yizhan.bookings.audit import Stamp, booking_snapshot, record
 from yizhan.bookings.availability import Availability
 from yizhan.bookings.codes import manage_token, new_booking_code, normalize_code, token_matches
-from yizhan.bookings.errors import Busy, Conflict, InvalidInput, NotFound
+from yizhan.bookings.errors import BookingError, Busy, Conflict, InvalidInput, NotFound
 from yizhan.bookings.idempotency import StoredKey
 from yizhan.bookings.locking import (
     lock_booking,
@@ -47,10 +47,10 @@ from yizhan.bookings.models import (
     LivestreamPoint,
 )
 from yizhan.bookings.notices import Notices
-from yizhan.bookings.otp import OtpService
-from yizhan.bookings.outbox import Outbox
-from yizhan.bookings.plain_sql import Db, fetch_one
-from yizhan.bookings.quotas import BookingLimits
+from yizhan.bookings.otp import OtpService, otp_refusal
+from yizhan.bookings.outbox import Outbox, clipped
+from yizhan.bookings.plain_sql import fetch_one
+from yizhan.bookings.quotas import BookingLimits, quota_refusal
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +58,23 @@ log = logging.getLogger(__name__)
 CODE_ATTEMPTS = 5
 # Tries of a slot's transaction that PostgreSQL rolled back to break a deadlock (see _book).
 DEADLOCK_ATTEMPTS = 4
-# Every column of a booking, as the plain INSERT returns them.
-_BOOKING_FIELDS = tuple(column.key for column in Booking.__table__.columns)
-_INSERT_SLOT = sql.SQL(
-    "INSERT INTO bookings (code, phone, name, created_at, kind, station_id,"
-    " livestream_point_id, starts_at, ends_at, status)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-    " ON CONFLICT (code) DO NOTHING RETURNING {}"
-).format(sql.SQL(", ").join(map(sql.Identifier, _BOOKING_FIELDS)))
+# One slot's booking (migration 0008).
+_BOOK_SLOT = (
+    "SELECT outcome, booking_id, station_id, stored_fingerprint, stored_booking_id"
+    " FROM yz_book_slot(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+
+
+def _slot_refusal(key: str) -> BookingError:
+    """The error for a refusal of yz_book_slot, counted like the same refusal elsewhere."""
+    if key == "slot_taken":
+        return Conflict(key)
+    if key == "station_closed":
+        return InvalidInput(key, field="livestream_point_id")
+    otp = otp_refusal(key) if key.startswith("otp_") else None
+    refusal = otp or quota_refusal(key)
+    assert refusal is not None
+    return refusal
 
 
 @dataclass(frozen=True)
@@ -103,10 +112,6 @@ class NewBooking:
     booking: Booking
     manage_token: str
     replayed: bool
-
-
-class _KeyTaken(Exception):
-    """Another request committed a booking under the same Idempotency-Key meanwhile."""
 
 
 def _request_fields(choice: Choice, booker: Booker) -> dict[str, object]:
@@ -158,135 +163,136 @@ class BookingService:
     async def create(self, choice: Choice, booker: Booker, idempotency_key: str) -> NewBooking:
         """Book a slot or a seat, or replay the booking an earlier request with the same
         Idempotency-Key made."""
-        return await self._create(choice, booker, idempotency_key)
-
-    async def _create(self, choice: Choice, booker: Booker, idempotency_key: str) -> NewBooking:
         digest = idempotency.fingerprint(_request_fields(choice, booker))
-        # One short transaction: a booking already made under this key (a retry), else the
-        # code judged under its row lock (a wrong guess counted: committed whatever the
-        # verdict), then what is booked.
-        stored: StoredKey | None = None
-        refusal: InvalidInput | None = None
-        point: LivestreamPoint | None = None
-        forum: ForumSession | None = None
-        with booking_phase("precheck"):
-            # The pool's block commits at its end (a wrong guess stays counted).
-            async with self._pool.connection() as session:
-                stored = await idempotency.find(session, idempotency_key)
-                if stored is None:
-                    refusal = await self._otp.judge_in(session, booker.phone, booker.otp)
-                if stored is None and refusal is None:
-                    if isinstance(choice, LivestreamChoice):
-                        point = await repository.detached(session, LivestreamPoint, choice.point_id)
-                    else:
-                        forum = await repository.detached(session, ForumSession, choice.session_id)
-        if stored is not None:
-            return await self._replay_stored(stored, digest, booker)
-        if refusal is not None:
-            raise refusal
-        # What needs other services is checked first, while no lock is held.
-        if isinstance(choice, LivestreamChoice):
-            if point is None:
-                raise InvalidInput("point_unknown", field="livestream_point_id")
-            with booking_phase("opening_hours"):
-                await self._availability.check_bookable(point, choice.start, choice.end)
-            starts_at = choice.start
-        else:
-            if forum is None:
-                raise InvalidInput("session_unknown", field="forum_session_id")
-            # Read without the lock, for the weekly quota; the seat is taken under the lock.
-            starts_at = forum.starts_at
-        kind = LIVESTREAM if point is not None else FORUM
-        now = self._clock()
+        kind = LIVESTREAM if isinstance(choice, LivestreamChoice) else FORUM
         try:
-            with booking_phase("transaction"):
-                booking = await self._book(
-                    choice, point, booker, idempotency_key, digest, now, starts_at
-                )
-        except _KeyTaken:
-            replay = await self._replay(idempotency_key, digest, booker)
-            if replay is None:
-                raise RuntimeError("idempotency key claimed but not stored") from None
-            return replay
+            if isinstance(choice, LivestreamChoice):
+                made = await self._create_slot(choice, booker, idempotency_key, digest)
+            else:
+                made = await self._create_seat(choice, booker, idempotency_key, digest)
         except Conflict as exc:
             BOOKING_CONFLICTS.labels(kind, exc.key).inc()
             raise
-        BOOKINGS_CREATED.labels(kind, booking.status).inc()
+        if isinstance(made, StoredKey):
+            return await self._replay_stored(made, digest, booker)
+        BOOKINGS_CREATED.labels(kind, made.status).inc()
         self._outbox.wake()
-        log.info(
-            "booking made",
-            extra={"code": booking.code, "kind": kind, "status": booking.status},
+        log.info("booking made", extra={"code": made.code, "kind": kind, "status": made.status})
+        return NewBooking(made, self.manage_token(made), replayed=False)
+
+    async def _create_slot(
+        self, choice: LivestreamChoice, booker: Booker, key: str, digest: str
+    ) -> Booking | StoredKey:
+        """A slot: the point read (and a stored key looked up), the opening hours checked
+        while no lock is held, then one call of yz_book_slot (migration 0008) does the rest
+        in locking.py's order. On the pool's connections in autocommit: one statement each."""
+        with booking_phase("precheck"):
+            async with self._pool.connection() as db:
+                stored = await idempotency.find(db, key)
+                if stored is not None:
+                    return stored
+                point = await repository.detached(db, LivestreamPoint, choice.point_id)
+        if point is None:
+            raise InvalidInput("point_unknown", field="livestream_point_id")
+        with booking_phase("opening_hours"):
+            await self._availability.check_bookable(point, choice.start, choice.end)
+        with booking_phase("transaction"):
+            for _ in range(CODE_ATTEMPTS):
+                booking = Booking(
+                    code=new_booking_code(),
+                    phone=booker.phone,
+                    name=booker.name,
+                    created_at=self._clock(),
+                    kind=LIVESTREAM,
+                    station_id=point.station_id,
+                    livestream_point_id=point.id,
+                    starts_at=choice.start,
+                    ends_at=choice.end,
+                    status=CONFIRMED,
+                )
+                outcome, booking_id, station_id, fingerprint, stored_id = await self._book_slot(
+                    booking, key, digest, booker.otp
+                )
+                if outcome == "booked":
+                    booking.id, booking.station_id = booking_id, station_id
+                    return booking
+                if outcome == "replay":
+                    return StoredKey(key, fingerprint, stored_id)
+                if outcome != "code_taken":  # else a code already used: draw another
+                    raise _slot_refusal(outcome)
+        raise RuntimeError("could not draw an unused booking code")
+
+    async def _book_slot(
+        self, booking: Booking, key: str, digest: str, otp: str
+    ) -> tuple[Any, ...]:
+        """One call of yz_book_slot: (outcome, booking id, station id, stored fingerprint,
+        stored booking id)."""
+        assert booking.phone is not None
+        arguments = (
+            key,
+            digest,
+            booking.created_at,
+            booking.phone,
+            booking.name,
+            self._otp.code_hash(booking.phone, otp),
+            self._otp.max_attempts,
+            booking.livestream_point_id,
+            booking.starts_at,
+            booking.ends_at,
+            booking.code,
+            clipped(self._notices.confirmed_text(booking)),
+            *quotas.sql_arguments(self._limits),
         )
-        return NewBooking(booking, self.manage_token(booking), replayed=False)
+        for _ in range(DEADLOCK_ATTEMPTS):
+            try:
+                async with self._pool.connection() as db:
+                    row = await fetch_one(db, _BOOK_SLOT, *arguments)
+            except psycopg.errors.DeadlockDetected:
+                # Rule 1 of locking.py: slot inserts of a point take turns, but another
+                # writer of the point's bookings may still meet one in a deadlock, which
+                # PostgreSQL breaks by rolling one back: that one is tried again.
+                BOOKING_DEADLOCKS.inc()
+                continue
+            assert row is not None  # a function's call has its one row
+            return row
+        raise Busy("database_busy")
 
-    async def _book(
-        self,
-        choice: Choice,
-        point: LivestreamPoint | None,
-        booker: Booker,
-        idempotency_key: str,
-        digest: str,
-        now: datetime,
-        starts_at: datetime,
-    ) -> Booking:
-        """The booking's transaction, in locking.py's order; plain statements, one round trip
-        each, so that the locks are held for as little time as possible. A slot's runs on a
-        pooled connection; a seat's on a session (the seat is counted with the ORM)."""
-        if isinstance(choice, LivestreamChoice):
-            assert point is not None
-            for _ in range(DEADLOCK_ATTEMPTS):
-                try:
-                    async with self._pool.connection() as db:
-                        return await self._book_in(
-                            db, choice, point, booker, idempotency_key, digest, now, starts_at
-                        )
-                except psycopg.errors.DeadlockDetected:
-                    # Rule 1 of locking.py: PostgreSQL checks an exclusion constraint after
-                    # adding the row's index entry, so two overlapping inserts can each wait
-                    # for the other; it rolls one back, which tries again and then meets the
-                    # other's committed row (409) or finds the slot free.
-                    BOOKING_DEADLOCKS.inc()
-            raise Busy("database_busy")
-        async with self._sessions.begin() as session:
-            return await self._book_in(
-                session, choice, point, booker, idempotency_key, digest, now, starts_at
-            )
-
-    async def _book_in(
-        self,
-        session: Db,
-        choice: Choice,
-        point: LivestreamPoint | None,
-        booker: Booker,
-        idempotency_key: str,
-        digest: str,
-        now: datetime,
-        starts_at: datetime,
-    ) -> Booking:
-        """The statements of `_book`, in the transaction of `session`."""
-        if not await idempotency.claim(session, idempotency_key, digest, now):
-            raise _KeyTaken
-        await lock_phone(session, booker.phone)
-        await self._otp.consume(session, booker.phone, booker.otp, now)
-        await quotas.check(session, self._limits, booker.phone, starts_at, now)
-        if isinstance(choice, LivestreamChoice):
-            assert point is not None
-            booking = await self._take_slot(session, point, choice, booker, now)
-        else:
-            assert isinstance(session, AsyncSession)
-            booking = await self._take_seat(session, choice, booker, now)
-        await idempotency.attach(session, idempotency_key, booking.id)
-        if booking.status == CONFIRMED:
-            await self._notices.confirmed(session, booking, now)
+    async def _create_seat(
+        self, choice: ForumChoice, booker: Booker, key: str, digest: str
+    ) -> Booking | StoredKey:
+        """A seat: a stored key looked up, the code judged (a wrong guess counted and
+        committed whatever the verdict) and the session read, then the seat taken in one
+        transaction in locking.py's order (the seat is counted with the ORM)."""
+        with booking_phase("precheck"):
+            async with self._pool.connection() as db:
+                stored = await idempotency.find(db, key)
+                if stored is not None:
+                    return stored
+                refusal = await self._otp.judge_in(db, booker.phone, booker.otp)
+                if refusal is not None:
+                    raise refusal
+                forum = await repository.detached(db, ForumSession, choice.session_id)
+        if forum is None:
+            raise InvalidInput("session_unknown", field="forum_session_id")
+        now = self._clock()
+        with booking_phase("transaction"):
+            async with self._sessions.begin() as session:
+                if not await idempotency.claim(session, key, digest, now):
+                    # Another request committed a booking under the key meanwhile.
+                    stored = await idempotency.find(session, key)
+                    if stored is None:
+                        raise RuntimeError("idempotency key claimed but not stored")
+                    return stored
+                await lock_phone(session, booker.phone)
+                await self._otp.consume(session, booker.phone, booker.otp, now)
+                # The session's start read without the lock decides the week: it is the
+                # seat that is taken under the lock.
+                await quotas.check(session, self._limits, booker.phone, forum.starts_at, now)
+                booking = await self._take_seat(session, choice, booker, now)
+                await idempotency.attach(session, key, booking.id)
+                if booking.status == CONFIRMED:
+                    await self._notices.confirmed(session, booking, now)
         return booking
-
-    async def _replay(self, key: str, digest: str, booker: Booker) -> NewBooking | None:
-        """The booking made earlier with `key`, None when there is none."""
-        async with self._sessions() as session:
-            stored = await idempotency.find(session, key)
-        if stored is None:
-            return None
-        return await self._replay_stored(stored, digest, booker)
 
     async def _replay_stored(self, stored: StoredKey, digest: str, booker: Booker) -> NewBooking:
         """The booking an earlier request made under a stored key. The retry must come
@@ -303,40 +309,6 @@ class BookingService:
         await self._otp.judge(booker.phone, booker.otp, any_recent=True)
         BOOKING_REPLAYS.inc()
         return NewBooking(booking, self.manage_token(booking), replayed=True)
-
-    async def _take_slot(
-        self,
-        session: Db,
-        point: LivestreamPoint,
-        choice: LivestreamChoice,
-        booker: Booker,
-        now: datetime,
-    ) -> Booking:
-        # Rule 1 of locking.py: the EXCLUDE constraint decides whether the slot is free.
-        # Plain SQL (plain_sql.py): the one insert every booking of a rush makes.
-        for _ in range(CODE_ATTEMPTS):
-            try:
-                row = await fetch_one(
-                    session,
-                    _INSERT_SLOT,
-                    new_booking_code(),
-                    booker.phone,
-                    booker.name,
-                    now,
-                    LIVESTREAM,
-                    point.station_id,
-                    point.id,
-                    choice.start,
-                    choice.end,
-                    CONFIRMED,
-                )
-            except psycopg.errors.IntegrityError as exc:
-                if exc.diag.constraint_name == NO_OVERLAP_CONSTRAINT:
-                    raise Conflict("slot_taken") from exc
-                raise
-            if row is not None:
-                return Booking(**dict(zip(_BOOKING_FIELDS, row, strict=True)))
-        raise RuntimeError("could not draw an unused booking code")
 
     async def _take_seat(
         self, session: AsyncSession, choice: ForumChoice, booker: Booker, now: datetime

@@ -43,8 +43,12 @@ class Notices:
         at once, in the booking's transaction)."""
         if booking.phone is None:  # erased: nobody left to tell
             return
-        text = self._text(booking, "confirmed", when=self._when(booking))
-        await enqueue_now(session, booking.phone, text, "confirmed", now)
+        await enqueue_now(session, booking.phone, self.confirmed_text(booking), "confirmed", now)
+
+    def confirmed_text(self, booking: Booking) -> str:
+        """The text of `confirmed`: for a slot's booking, whose SMS the database queues
+        (migration 0008's yz_book_slot)."""
+        return self._text(booking, "confirmed", when=self._when(booking))
 
     def reminder(self, session: AsyncSession, booking: Booking, now: datetime) -> None:
         """The booking starts soon: when, its code and the link (to cancel if plans changed)."""

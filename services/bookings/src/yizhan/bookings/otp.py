@@ -20,7 +20,7 @@ from yizhan.bookings.locking import lock_phone
 from yizhan.bookings.metrics import OTP_REFUSED, OTP_SENT, SMS_FAILURES
 from yizhan.bookings.models import DevOtpCode, OtpCode
 from yizhan.bookings.phones import mask_phone
-from yizhan.bookings.plain_sql import Db, fetch_all, fetch_one
+from yizhan.bookings.plain_sql import Db, fetch_one
 from yizhan.bookings.sms import SmsError, SmsSender
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,18 @@ class OtpPolicy:
     sends_per_hour: int
 
 
+# How a refusal of yz_judge_otp is counted (OTP_REFUSED's label).
+_REFUSAL_LABELS = {"otp_expired": "expired", "otp_exhausted": "exhausted", "otp_wrong": "wrong"}
+
+
+def otp_refusal(key: str | None) -> InvalidInput | None:
+    """The error for a refusal key of yz_judge_otp (None: the code is right), counted."""
+    if key is None:
+        return None
+    OTP_REFUSED.labels(_REFUSAL_LABELS[key]).inc()
+    return InvalidInput(key, field="otp")
+
+
 class OtpService:
     """Issues codes and checks them at booking time."""
 
@@ -67,8 +79,14 @@ class OtpService:
         # Development only: keep the last code sent to each phone, for GET /api/v1/dev/otp.
         self.keeps_dev_copy = keep_dev_copy
 
-    def _hash(self, phone: str, code: str) -> str:
+    def code_hash(self, phone: str, code: str) -> str:
+        """What is stored of `code` sent to `phone`, and compared with it."""
         return code_hash(self._key, phone, code)
+
+    @property
+    def max_attempts(self) -> int:
+        """Guesses a code allows."""
+        return self._policy.max_attempts
 
     async def issue(self, phone: str) -> None:
         """Send a new code to `phone`; RateLimited when it asked too often."""
@@ -79,7 +97,7 @@ class OtpService:
             await self._check_rate(session, phone, now)
             row = OtpCode(
                 phone=phone,
-                code_hash=self._hash(phone, code),
+                code_hash=self.code_hash(phone, code),
                 created_at=now,
                 expires_at=now + self._policy.ttl,
                 attempts=0,
@@ -148,52 +166,27 @@ class OtpService:
     ) -> InvalidInput | None:
         """`judge` inside the caller's transaction, which must commit whatever the verdict (a
         wrong guess is counted in it); the refusal to raise after that commit, None when the
-        code is right. Plain SQL (plain_sql.py): this runs once per booking."""
-        # A concurrent guess waits on the row lock, then reads the count this one left.
-        rows = await fetch_all(
+        code is right. The rule is SQL (migration 0008), shared with the booking of a slot."""
+        row = await fetch_one(
             session,
-            # LIMIT NULL: no limit.
-            "SELECT id, code_hash, consumed_at, expires_at, attempts FROM otp_codes"
-            " WHERE phone = %s ORDER BY created_at DESC, id DESC LIMIT %s FOR UPDATE",
+            "SELECT yz_judge_otp(%s, %s, %s, %s, %s)",
             phone,
-            None if any_recent else 1,
+            self.code_hash(phone, code),
+            any_recent,
+            self._policy.max_attempts,
+            self._clock(),
         )
-        now = self._clock()
-        latest = rows[0] if rows else None
-        usable = latest is not None and (any_recent or (latest[2] is None and latest[3] > now))
-        if latest is None or not usable:
-            OTP_REFUSED.labels("expired").inc()
-            return InvalidInput("otp_expired", field="otp")
-        if latest[4] >= self._policy.max_attempts:
-            OTP_REFUSED.labels("exhausted").inc()
-            return InvalidInput("otp_exhausted", field="otp")
-        digest = self._hash(phone, code)
-        if any(hmac.compare_digest(row[1], digest) for row in rows):
-            return None
-        await fetch_one(
-            session, "UPDATE otp_codes SET attempts = attempts + 1 WHERE id = %s", latest[0]
-        )
-        # Counted in the caller's transaction, with the lock held until it commits.
-        OTP_REFUSED.labels("wrong").inc()
-        return InvalidInput("otp_wrong", field="otp")
+        return otp_refusal(row[0] if row else None)
 
     async def consume(self, session: Db, phone: str, code: str, now: datetime) -> None:
         """Use up the phone's latest code inside the caller's transaction, which must hold the
         phone lock (locking.py rule 3). The code was judged just before (`judge`); this only
         makes sure it is still the latest, unused one (a newer code or a concurrent booking
-        may have come in between): InvalidInput otherwise. One statement: the latest code is
-        locked, checked and marked used by the same UPDATE."""
-        used = await fetch_one(
-            session,
-            "UPDATE otp_codes SET consumed_at = %s WHERE id = ("
-            " SELECT id FROM otp_codes WHERE phone = %s"
-            " ORDER BY created_at DESC, id DESC LIMIT 1 FOR UPDATE)"
-            " AND consumed_at IS NULL AND expires_at > %s AND code_hash = %s RETURNING id",
-            now,
-            phone,
-            now,
-            self._hash(phone, code),
+        may have come in between): InvalidInput otherwise. The rule is SQL (migration 0008),
+        shared with the booking of a slot."""
+        row = await fetch_one(
+            session, "SELECT yz_use_otp(%s, %s, %s)", phone, self.code_hash(phone, code), now
         )
-        if used is None:
+        if row is None or not row[0]:
             OTP_REFUSED.labels("expired").inc()
             raise InvalidInput("otp_expired", field="otp")

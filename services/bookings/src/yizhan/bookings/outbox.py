@@ -37,11 +37,16 @@ SMS_MAX_LENGTH = 500
 _COLUMNS = ("phone", "text", "purpose", "created_at", "next_attempt_at", "attempts")
 
 
+def clipped(text: str) -> str:
+    """A message's text as the outbox stores it (at most SMS_MAX_LENGTH characters)."""
+    return text[:SMS_MAX_LENGTH]
+
+
 def _row(phone: str, text: str, purpose: str, now: datetime) -> dict[str, object]:
     """The columns of a freshly queued message."""
     return {
         "phone": phone,
-        "text": text[:SMS_MAX_LENGTH],
+        "text": clipped(text),
         "purpose": purpose,
         "created_at": now,
         "next_attempt_at": now,

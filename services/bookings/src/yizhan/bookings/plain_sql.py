@@ -21,8 +21,12 @@ Db: TypeAlias = AsyncSession | AsyncConnection[TupleRow]
 def booking_pool(dsn: str, size: int) -> AsyncConnectionPool[AsyncConnection[TupleRow]]:
     """The pool of the booking path's connections, opened by the caller (`await pool.open()`).
     No check on checkout: a connection found broken is dropped when given back, and the pool
-    replaces it (the request that met it fails, as it would with a ping racing the break)."""
-    return AsyncConnectionPool(dsn, min_size=min(2, size), max_size=size, open=False)
+    replaces it (the request that met it fails, as it would with a ping racing the break).
+    In autocommit: each statement is its own transaction (no BEGIN and COMMIT round trips);
+    what must be one transaction is one statement (a function of migration 0008)."""
+    return AsyncConnectionPool(
+        dsn, min_size=min(2, size), max_size=size, open=False, kwargs={"autocommit": True}
+    )
 
 
 async def driver(session: Db) -> AsyncConnection[TupleRow]:

@@ -3,14 +3,12 @@ no-shows pause a phone, a weekly quota shares the slots and seats out, and a cap
 bookings stops one phone holding many at once."""
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from yizhan.bookings import repository
 from yizhan.bookings.errors import RateLimited
 from yizhan.bookings.metrics import QUOTA_REFUSALS
-from yizhan.bookings.plain_sql import Db
-from yizhan.bookings.slots import Interval
+from yizhan.bookings.plain_sql import Db, fetch_one
 
 
 @dataclass(frozen=True)
@@ -24,32 +22,42 @@ class BookingLimits:
     no_show_window: timedelta
 
 
-def week_of(moment: datetime, tz: ZoneInfo) -> Interval:
-    """The calendar week (Monday 00:00 to Monday 00:00, local) that contains `moment`."""
-    local = moment.astimezone(tz).date()
-    monday = local - timedelta(days=local.weekday())
-    start = datetime.combine(monday, time(0), tz)
-    end = datetime.combine(monday + timedelta(days=7), time(0), tz)
-    return Interval(start, end)
+# How a refusal of yz_quota_refusal is counted (QUOTA_REFUSALS' label).
+_REFUSAL_LABELS = {"no_show_blocked": "no_show", "weekly_quota": "weekly", "quota": "active"}
+
+
+def quota_refusal(key: str | None) -> RateLimited | None:
+    """The error for a refusal key of yz_quota_refusal (None: within the limits), counted."""
+    if key is None:
+        return None
+    QUOTA_REFUSALS.labels(_REFUSAL_LABELS[key]).inc()
+    return RateLimited(key)
+
+
+def sql_arguments(limits: BookingLimits) -> tuple[str, timedelta, int, int, int]:
+    """The limits as yz_quota_refusal takes them, after phone, start and now."""
+    return (
+        limits.tz.key,
+        limits.no_show_window,
+        limits.no_show_limit,
+        limits.weekly,
+        limits.max_active,
+    )
 
 
 async def check(
     session: Db, limits: BookingLimits, phone: str, start: datetime, now: datetime
 ) -> None:
-    """RateLimited unless `phone` may book something that starts at `start`."""
-    no_shows, made, held = await repository.phone_counts(
+    """RateLimited unless `phone` may book something that starts at `start` (the rule is SQL,
+    migration 0008: the calendar week in the limits' zone, no-shows, bookings held)."""
+    row = await fetch_one(
         session,
+        "SELECT yz_quota_refusal(%s, %s, %s, %s, %s, %s, %s, %s)",
         phone,
-        no_shows_since=now - limits.no_show_window,
-        week=week_of(start, limits.tz),
-        now=now,
+        start,
+        now,
+        *sql_arguments(limits),
     )
-    if no_shows >= limits.no_show_limit:
-        QUOTA_REFUSALS.labels("no_show").inc()
-        raise RateLimited("no_show_blocked")
-    if made >= limits.weekly:
-        QUOTA_REFUSALS.labels("weekly").inc()
-        raise RateLimited("weekly_quota")
-    if held >= limits.max_active:
-        QUOTA_REFUSALS.labels("active").inc()
-        raise RateLimited("quota")
+    refusal = quota_refusal(row[0] if row else None)
+    if refusal is not None:
+        raise refusal

@@ -10,10 +10,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yizhan.bookings.models import (
-    ACTIVE_STATUSES,
-    CANCELLED,
     CONFIRMED,
-    NO_SHOW,
     SESSION_SCHEDULED,
     WAITLISTED,
     Booking,
@@ -176,31 +173,6 @@ async def get_booking_by_code(session: AsyncSession, code: str) -> Booking | Non
 async def get_booking(session: AsyncSession, booking_id: int) -> Booking | None:
     """One booking by id."""
     return await session.get(Booking, booking_id)
-
-
-async def phone_counts(
-    session: Db, phone: str, *, no_shows_since: datetime, week: Interval, now: datetime
-) -> tuple[int, int, int]:
-    """A phone's no-shows of bookings that started after `no_shows_since`, its bookings (any
-    status but cancelled) that start within `week`, and its bookings still held (confirmed
-    or waitlisted, not over, not checked in): one statement, one pass over its bookings."""
-    row = await fetch_one(
-        session,
-        "SELECT count(*) FILTER (WHERE status = %s AND starts_at >= %s),"
-        " count(*) FILTER (WHERE status <> %s AND starts_at >= %s AND starts_at < %s),"
-        " count(*) FILTER (WHERE status = ANY(%s) AND ends_at > %s AND checked_in_at IS NULL)"
-        " FROM bookings WHERE phone = %s",
-        NO_SHOW,
-        no_shows_since,
-        CANCELLED,
-        week.start,
-        week.end,
-        list(ACTIVE_STATUSES),
-        now,
-        phone,
-    )
-    assert row is not None  # an aggregate always has its one row
-    return int(row[0]), int(row[1]), int(row[2])
 
 
 async def list_station_bookings(
