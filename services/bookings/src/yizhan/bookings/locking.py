@@ -11,6 +11,13 @@ The rules
    `exclusion_violation` (SQLSTATE 23P01), which becomes 409 `slot_taken`. Cancelling sets the
    status to `cancelled`, which takes the row out of the constraint and frees the slot.
    The "available" flag of the slot listing is advice for the form, never the check.
+   PostgreSQL checks the constraint after adding the new row's index entry, so two
+   overlapping inserts running at once wait for each other, often both ways: a deadlock,
+   found only after `deadlock_timeout` (1 s) and ended by rolling one back. So the inserts of
+   one point take turns under a transaction-scoped advisory lock on the point, taken just
+   before the insert: in a rush the losers meet the winner's committed row at once. A slot's
+   whole booking is one call of the SQL function `yz_book_slot` (migration 0008), in the order
+   below; a deadlock with some other writer is still tried again (booking_service.py).
 
 2. **Forum seats: counted and taken under the session's row lock.** A seat booking locks its
    forum session row (`SELECT ... FOR UPDATE`) and inserts the new booking with a status the
@@ -42,10 +49,10 @@ The rules
    out of rule 1's constraint, freeing the rest of it.
 
 Lock order (always this order, so that transactions cannot deadlock):
-idempotency key -> phone advisory lock -> one-time code row -> forum session row -> booking rows
--> opinion rows. Check-in locks only the booking row; an opinion is added under its booking's
-row lock (opinions.py). Calls to other services (stations, SMS) happen outside these
-transactions, so no lock is held while waiting on the network.
+idempotency key -> phone advisory lock -> one-time code row -> point advisory lock or forum
+session row -> booking rows -> opinion rows. Check-in locks only the booking row; an opinion
+is added under its booking's row lock (opinions.py). Calls to other services (stations, SMS)
+happen outside these transactions, so no lock is held while waiting on the network.
 """
 
 from sqlalchemy import select
@@ -62,11 +69,7 @@ UNIQUE_VIOLATION = "23505"
 
 async def lock_phone(session: Db, phone: str) -> None:
     """Serialize this transaction with every other one working for the same phone."""
-    await fetch_one(
-        session,
-        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-        f"yizhan-bookings/phone/{phone}",
-    )
+    await fetch_one(session, "SELECT yz_lock_phone(%s)", phone)
 
 
 async def lock_forum_session(session: AsyncSession, session_id: int) -> ForumSession | None:

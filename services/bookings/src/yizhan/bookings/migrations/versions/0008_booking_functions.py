@@ -4,6 +4,7 @@ statements, COMMIT), which is where most of a booking's CPU went in the service.
 applies are functions of their own, which the other paths call too (a forum seat's booking,
 "my bookings" and a retry's proof), so that each rule is written once:
 
+- `yz_lock_phone`: the phone's transaction-scoped advisory lock;
 - `yz_judge_otp`: a one-time code judged under the latest code's row lock, a wrong guess
   counted (the caller commits it whatever happens next);
 - `yz_use_otp`: the latest code used up, if it is still the latest, unused and unexpired;
@@ -22,6 +23,13 @@ revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None
+
+LOCK_PHONE = """
+CREATE FUNCTION yz_lock_phone(p_phone text) RETURNS void LANGUAGE sql AS $$
+    -- Rule 3 of locking.py: every transaction working for one phone, one at a time.
+    SELECT pg_advisory_xact_lock(hashtextextended('yizhan-bookings/phone/' || p_phone, 0))
+$$
+"""
 
 JUDGE_OTP = """
 CREATE FUNCTION yz_judge_otp(
@@ -132,7 +140,7 @@ BEGIN
         RETURN;
     END IF;
     -- Rule 3: one phone at a time.
-    PERFORM pg_advisory_xact_lock(hashtextextended('yizhan-bookings/phone/' || p_phone, 0));
+    PERFORM yz_lock_phone(p_phone);
     outcome := yz_judge_otp(p_phone, p_code_hash, false, p_max_attempts, p_now);
     IF outcome IS NULL THEN
         outcome := yz_quota_refusal(p_phone, p_start, p_now, p_tz, p_no_show_window,
@@ -183,6 +191,7 @@ END $$
 """
 
 FUNCTIONS = {
+    "yz_lock_phone(text)": LOCK_PHONE,
     "yz_judge_otp(text, text, boolean, integer, timestamptz)": JUDGE_OTP,
     "yz_use_otp(text, text, timestamptz)": USE_OTP,
     "yz_quota_refusal(text, timestamptz, timestamptz, text, interval, integer, integer,"
