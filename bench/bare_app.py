@@ -1,13 +1,20 @@
-"""The baseline of the HTTP benchmarks: the bare framework (FastAPI on uvicorn, as the
-services run it, with as many worker processes) answering a static JSON, so that a
-benchmark shows how far a service is from what this machine and its load generator can do.
+"""The baseline of the HTTP benchmarks: the bare framework (FastAPI on uvicorn, served as the
+bookings service serves: worker processes sharing one listening socket made by
+yizhan.common.workers) answering a static JSON, so that a benchmark shows how far a service
+is from what this machine and its load generator can do.
 
-    python -m uvicorn bench.bare_app:app --workers 2 --port 8999
+    python -m bench.bare_app --workers 2 --port 8999
 """
 
+import argparse
+import multiprocessing
+import socket
 from typing import Any
 
+import uvicorn
 from fastapi import FastAPI, Response, status
+
+from yizhan.common.workers import listening_socket
 
 app = FastAPI()
 
@@ -48,3 +55,27 @@ async def book(response: Response) -> dict[str, str]:
 async def stations() -> dict[str, Any]:
     """A fixed station list."""
     return STATIONS
+
+
+def _serve(sock: socket.socket) -> None:
+    config = uvicorn.Config(app, log_level="warning", access_log=False, http="httptools")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def main() -> None:
+    """Serve `app` from `--workers` processes on one socket until stopped."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    sock = listening_socket("127.0.0.1", args.port)
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_serve, args=(sock,)) for _ in range(args.workers)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+
+if __name__ == "__main__":
+    main()

@@ -19,6 +19,7 @@ import json
 import os
 import re
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -300,19 +301,16 @@ def bare_framework(workers: int, logs: Path) -> Iterator[Service]:
             [
                 sys.executable,
                 "-m",
-                "uvicorn",
-                "bench.bare_app:app",
+                "bench.bare_app",
                 "--port",
                 str(port),
                 "--workers",
                 str(workers),
-                "--log-level",
-                "warning",
-                "--no-access-log",
             ],
             cwd=root,
             stdout=log,
             stderr=log,
+            start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -327,7 +325,8 @@ def bare_framework(workers: int, logs: Path) -> Iterator[Service]:
                 time.sleep(0.1)
         yield Service(url, "", process.pid)
     finally:
-        process.terminate()
+        # The server and the workers it forked: one process group of their own.
+        os.killpg(process.pid, signal.SIGTERM)
         process.wait(20)
 
 

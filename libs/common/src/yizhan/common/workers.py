@@ -64,7 +64,11 @@ def worker_count(configured: int, cpu_max: Path = CGROUP_CPU_MAX) -> int:
 def listening_socket(host: str, port: int) -> socket.socket:
     """A bound, listening TCP socket the workers share."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not the default 0: asyncio turns Nagle's algorithm off (TCP_NODELAY) only
+    # on connections whose socket says TCP, and accepted connections inherit the listening
+    # socket's. With Nagle on, an answer written in two pieces (headers, then body) waited
+    # for the client's delayed ACK: 40 ms on every request (bench/bookings.py).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(LISTEN_BACKLOG)
