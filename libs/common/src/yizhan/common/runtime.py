@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Generator
 from typing import Any
 
 import uvicorn
+import uvloop
 from fastapi import FastAPI
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,14 @@ class _Server(uvicorn.Server):
 
 
 Component = Callable[[], contextlib.AbstractAsyncContextManager[None]]
+
+
+def run_server(main: Coroutine[Any, Any, None]) -> None:
+    """Run a server process's main coroutine to its end on uvloop (libuv's event loop, which
+    uvicorn, psycopg and grpc.aio all run on): every request crosses the event loop several
+    times, and libuv's costs less CPU per crossing than asyncio's own (bench/bookings.py,
+    docs/performance.md)."""
+    uvloop.run(main)
 
 
 async def serve_until_stopped(

@@ -1,7 +1,6 @@
 """What every service's command line shares: `serve` and `migrate`, settings built once."""
 
 import argparse
-import asyncio
 import contextlib
 import logging
 import socket
@@ -18,7 +17,7 @@ from pydantic_settings import BaseSettings
 from yizhan.common import rpc
 from yizhan.common.db import ensure_database, run_migrations
 from yizhan.common.logs import configure_logging
-from yizhan.common.runtime import Component, serve_until_stopped
+from yizhan.common.runtime import Component, run_server, serve_until_stopped
 from yizhan.common.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -94,7 +93,7 @@ class ServiceCli:
         settings = self.load_settings()
         configure_logging(self.name, settings.common.log_level)
         if args.command == "serve":
-            asyncio.run(self.serve(settings))
+            run_server(self.serve(settings))
         elif args.command == "migrate":
             ensure_database(settings.database_url)
             run_migrations(settings.database_url, self.migrations_dir)

@@ -183,19 +183,25 @@ class BookingService:
     async def _create_slot(
         self, choice: LivestreamChoice, booker: Booker, key: str, digest: str
     ) -> Booking | StoredKey:
-        """A slot: the point read (and a stored key looked up), the opening hours checked
-        while no lock is held, then one call of yz_book_slot (migration 0008) does the rest
-        in locking.py's order. On the pool's connections in autocommit: one statement each."""
+        """A slot: the point read, the opening hours checked while no lock is held, then one
+        call of yz_book_slot (migration 0008) does the rest in locking.py's order, a retry's
+        stored key included. On the pool's connections in autocommit: one statement each."""
         with booking_phase("precheck"):
             async with self._pool.connection() as db:
-                stored = await idempotency.find(db, key)
-                if stored is not None:
-                    return stored
                 point = await repository.detached(db, LivestreamPoint, choice.point_id)
-        if point is None:
-            raise InvalidInput("point_unknown", field="livestream_point_id")
-        with booking_phase("opening_hours"):
-            await self._availability.check_bookable(point, choice.start, choice.end)
+        try:
+            if point is None:
+                raise InvalidInput("point_unknown", field="livestream_point_id")
+            with booking_phase("opening_hours"):
+                await self._availability.check_bookable(point, choice.start, choice.end)
+        except InvalidInput:
+            # A retry of a booking already made gets that booking, whatever the slot is now
+            # (started, or no longer on the grid).
+            async with self._pool.connection() as db:
+                stored = await idempotency.find(db, key)
+            if stored is not None:
+                return stored
+            raise
         with booking_phase("transaction"):
             for _ in range(CODE_ATTEMPTS):
                 booking = Booking(

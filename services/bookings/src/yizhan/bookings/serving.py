@@ -3,12 +3,12 @@
 metrics folder must be set before the service's modules import prometheus_client, so the
 service itself (app.py) is imported only once that is done."""
 
-import asyncio
 import contextlib
 import socket
 
 from yizhan.bookings.settings import Settings
 from yizhan.common.logs import configure_logging
+from yizhan.common.runtime import run_server
 from yizhan.common.workers import (
     die_with_parent,
     listening_socket,
@@ -47,4 +47,4 @@ def run_worker_process(index: int, sock: socket.socket, primary: int) -> None:
     from yizhan.bookings.app import serve_process
 
     count = worker_count(settings.http_workers)
-    asyncio.run(serve_process(settings, primary=False, sock=sock, workers=count))
+    run_server(serve_process(settings, primary=False, sock=sock, workers=count))

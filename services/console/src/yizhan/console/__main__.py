@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from yizhan.api.telemetry.v1 import insights_pb2_grpc
 from yizhan.common import rpc
 from yizhan.common.logs import configure_logging
+from yizhan.common.runtime import run_server
 from yizhan.console.app import serve
 from yizhan.console.report_schedule import Outcome, run_schedule
 from yizhan.console.settings import ConsoleSettings
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
                 )
             )
         sys.exit(1 if any(o.result == "failed" for o in outcomes) else 0)
-    asyncio.run(serve(settings))
+    run_server(serve(settings))
 
 
 if __name__ == "__main__":

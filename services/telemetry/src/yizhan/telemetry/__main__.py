@@ -1,9 +1,9 @@
 """Command line: `yz-telemetry serve | ingest | migrate`."""
 
 import argparse
-import asyncio
 from pathlib import Path
 
+from yizhan.common.runtime import run_server
 from yizhan.common.service import ServiceCli
 from yizhan.telemetry.app import serve
 from yizhan.telemetry.ingest_app import serve_ingest
@@ -15,7 +15,7 @@ def _no_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _ingest(args: argparse.Namespace, settings: Settings) -> None:
-    asyncio.run(serve_ingest(settings))
+    run_server(serve_ingest(settings))
 
 
 CLI = ServiceCli(
