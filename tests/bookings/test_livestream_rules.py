@@ -68,6 +68,22 @@ def test_operators_change_and_retire_a_point(network: Network) -> None:
     assert httpx.get(f"{url}/slots", params={"date": tomorrow().isoformat()}).status_code == 404
 
 
+def test_bookings_follow_a_point_changed_a_moment_ago(network: Network) -> None:
+    # Each worker process keeps the points it read for the stations cache's seconds; a
+    # change must count for the next booking anyway, in both directions.
+    point = network.point(network.station(), max_steps=1)
+    steps = [s for s in network.slots(point, tomorrow()) if s["available"]]
+    for step in steps[:4]:  # read, and kept, by whichever worker answers
+        assert network.book(_target(point, step["start"], step["end"])).status_code == 201
+    url = f"{network.bookings.base_url}/api/v1/livestream-points/{point}"
+    assert httpx.patch(url, json={"max_steps": 2}, headers=network.auth).is_success
+    longer = network.book(_target(point, steps[4]["start"], steps[5]["end"]))
+    assert longer.status_code == 201, longer.text
+    assert httpx.patch(url, json={"max_steps": 1}, headers=network.auth).is_success
+    too_long = network.book(_target(point, steps[6]["start"], steps[7]["end"]))
+    assert too_long.json()["code"] == "slot_too_long", too_long.text
+
+
 def test_a_no_show_frees_the_rest_of_the_slot(network: Network) -> None:
     station = network.station()
     point = network.point(station, max_steps=3)

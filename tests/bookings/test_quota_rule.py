@@ -37,7 +37,8 @@ def refusal(db: psycopg.Connection, start: datetime, now: datetime) -> str | Non
         (PHONE, start, now, "Asia/Shanghai", timedelta(days=30), 3, WEEKLY, 10),
     ).fetchone()
     assert row is not None
-    return row[0]
+    found: str | None = row[0]
+    return found
 
 
 def book(db: psycopg.Connection, start: datetime) -> None:

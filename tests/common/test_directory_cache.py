@@ -6,14 +6,14 @@ import asyncio
 
 import pytest
 
-from yizhan.common.stations_directory import _TtlCache
+from yizhan.common.ttl_cache import TtlCache
 
 pytestmark = pytest.mark.unit
 
 
 def test_concurrent_misses_load_once_and_errors_reach_every_waiter() -> None:
     async def scenario() -> None:
-        cache = _TtlCache(30)
+        cache = TtlCache(30)
         calls = 0
 
         async def load() -> str:

@@ -2,18 +2,17 @@
 one error (StationsUnavailable for anything but NOT_FOUND), one optional TTL cache, one
 metric. Each service maps the messages to what it needs (its own small dataclasses)."""
 
-import asyncio
 import logging
-import time
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar
 
 import grpc
 from prometheus_client import Counter
 
 from yizhan.api.stations.v1 import stations_pb2
 from yizhan.common.pbtime import from_pb, to_pb
+from yizhan.common.ttl_cache import TtlCache
 
 if TYPE_CHECKING:
     from yizhan.api.stations.v1.stations_pb2_grpc import StationDirectoryAsyncStub
@@ -22,8 +21,6 @@ log = logging.getLogger(__name__)
 
 # A page or an API answer waits on these calls; past this, tell the caller to retry.
 DEADLINE_SECONDS = 3.0
-# Bounds the cache's memory; past this many entries it starts afresh.
-CACHE_MAX_ENTRIES = 20_000
 
 STATIONS_ERRORS = Counter(
     "yz_stations_directory_errors_total", "Calls to stations that failed", ["method"]
@@ -42,46 +39,6 @@ class StationsUnavailable(Exception):
         self.method = method
 
 
-class _TtlCache:
-    """Answers kept for a few seconds: a page and the request that follows it ask the same
-    questions, and under a rush hundreds of requests ask them at once. The rule that keeps it
-    honest: an answer is at most `ttl_seconds` old (a changed station or opening hours reach
-    the caller that much later), and one question in flight is asked once however many
-    requests wait on it (no stampede on stations when an entry expires under a rush)."""
-
-    def __init__(self, ttl_seconds: float) -> None:
-        self._ttl = ttl_seconds
-        self._entries: dict[Hashable, tuple[float, Any]] = {}
-        self._loading: dict[Hashable, asyncio.Future[Any]] = {}
-
-    async def get(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
-        if self._ttl <= 0:
-            return await load()
-        now = time.monotonic()
-        hit = self._entries.get(key)
-        if hit is not None and now - hit[0] < self._ttl:
-            return cast(T, hit[1])
-        pending = self._loading.get(key)
-        if pending is not None:
-            return cast(T, await asyncio.shield(pending))
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._loading[key] = future
-        try:
-            value = await load()
-        except BaseException as exc:
-            future.set_exception(exc)
-            # Nobody else may be waiting: do not let the loop report it as never retrieved.
-            future.exception()
-            raise
-        finally:
-            del self._loading[key]
-        future.set_result(value)
-        if len(self._entries) >= CACHE_MAX_ENTRIES:
-            self._entries.clear()
-        self._entries[key] = (now, value)
-        return value
-
-
 class StationsDirectory:
     """Typed, cached calls to StationDirectory."""
 
@@ -93,7 +50,7 @@ class StationsDirectory:
         deadline_seconds: float = DEADLINE_SECONDS,
     ) -> None:
         self._stub = stub
-        self._cache = _TtlCache(cache_seconds)
+        self._cache = TtlCache(cache_seconds)
         self._deadline = deadline_seconds
 
     async def _call(self, method: str, call: Awaitable[T]) -> T:

@@ -127,6 +127,7 @@ def build_deps(
         notices=notices,
         token_key=manage_token_key(secret),
         clock=clock,
+        points_cache_seconds=settings.stations_cache_seconds,
         limits=BookingLimits(
             max_active=settings.max_active_bookings_per_phone,
             weekly=settings.weekly_quota,

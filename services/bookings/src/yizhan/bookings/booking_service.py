@@ -51,6 +51,7 @@ from yizhan.bookings.otp import OtpService, otp_refusal
 from yizhan.bookings.outbox import Outbox, clipped
 from yizhan.bookings.plain_sql import fetch_one
 from yizhan.bookings.quotas import BookingLimits, quota_refusal
+from yizhan.common.ttl_cache import TtlCache
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ DEADLOCK_ATTEMPTS = 4
 # One slot's booking (migration 0008).
 _BOOK_SLOT = (
     "SELECT outcome, booking_id, station_id, stored_fingerprint, stored_booking_id"
-    " FROM yz_book_slot(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " FROM yz_book_slot(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
 
 
@@ -144,8 +145,11 @@ class BookingService:
         token_key: bytes,
         clock: Callable[[], datetime],
         limits: BookingLimits,
+        points_cache_seconds: float = 0,
     ) -> None:
         self._sessions = sessions
+        # Livestream points as a booking reads them before its checks (_point).
+        self._points = TtlCache(points_cache_seconds)
         # The booking path's own connections (plain_sql.py): no ORM session around them.
         self._pool = pool
         self._availability = availability
@@ -183,53 +187,97 @@ class BookingService:
     async def _create_slot(
         self, choice: LivestreamChoice, booker: Booker, key: str, digest: str
     ) -> Booking | StoredKey:
-        """A slot: the point read, the opening hours checked while no lock is held, then one
-        call of yz_book_slot (migration 0008) does the rest in locking.py's order, a retry's
-        stored key included. On the pool's connections in autocommit: one statement each."""
-        with booking_phase("precheck"):
-            async with self._pool.connection() as db:
-                point = await repository.detached(db, LivestreamPoint, choice.point_id)
+        """A slot: the point (kept a few seconds per process) and the opening hours checked
+        while no lock is held, then one call of yz_book_slot (migration 0008) does the rest in
+        locking.py's order, a retry's stored key included, and confirms that the point is
+        still what was checked (else it is read again and checked again)."""
+        for fresh in (False, True):
+            point = await self._checked_point(choice, key, fresh=fresh)
+            if isinstance(point, StoredKey):
+                return point
+            with booking_phase("transaction"):
+                made = await self._book_checked_slot(point, choice, booker, key, digest)
+            if made is not None:
+                return made
+        raise RuntimeError(f"livestream point {choice.point_id} keeps changing")
+
+    async def _checked_point(
+        self, choice: LivestreamChoice, key: str, *, fresh: bool
+    ) -> LivestreamPoint | StoredKey:
+        """The point, once the slot was found bookable by its rules and the station's
+        hours; a retry of a booking already made gets that booking's key instead, whatever
+        the slot is now (started, or no longer on the grid). A slot refused by a kept point's
+        rules is checked again against the point read now."""
         try:
+            with booking_phase("precheck"):
+                point = await self._point(choice.point_id, fresh=fresh)
             if point is None:
                 raise InvalidInput("point_unknown", field="livestream_point_id")
             with booking_phase("opening_hours"):
                 await self._availability.check_bookable(point, choice.start, choice.end)
         except InvalidInput:
-            # A retry of a booking already made gets that booking, whatever the slot is now
-            # (started, or no longer on the grid).
+            if not fresh:
+                return await self._checked_point(choice, key, fresh=True)
             async with self._pool.connection() as db:
                 stored = await idempotency.find(db, key)
             if stored is not None:
                 return stored
             raise
-        with booking_phase("transaction"):
-            for _ in range(CODE_ATTEMPTS):
-                booking = Booking(
-                    code=new_booking_code(),
-                    phone=booker.phone,
-                    name=booker.name,
-                    created_at=self._clock(),
-                    kind=LIVESTREAM,
-                    station_id=point.station_id,
-                    livestream_point_id=point.id,
-                    starts_at=choice.start,
-                    ends_at=choice.end,
-                    status=CONFIRMED,
-                )
-                outcome, booking_id, station_id, fingerprint, stored_id = await self._book_slot(
-                    booking, key, digest, booker.otp
-                )
-                if outcome == "booked":
-                    booking.id, booking.station_id = booking_id, station_id
-                    return booking
-                if outcome == "replay":
-                    return StoredKey(key, fingerprint, stored_id)
-                if outcome != "code_taken":  # else a code already used: draw another
-                    raise _slot_refusal(outcome)
+        return point
+
+    async def _point(self, point_id: int, *, fresh: bool) -> LivestreamPoint | None:
+        """A livestream point as read at most `points_cache_seconds` ago (`fresh`: now). The
+        booking itself confirms the facts its checks used (yz_book_slot's point_changed)."""
+
+        async def read() -> LivestreamPoint | None:
+            async with self._pool.connection() as db:
+                return await repository.detached(db, LivestreamPoint, point_id)
+
+        if fresh:
+            self._points.forget(point_id)
+        point = await self._points.get(point_id, read)
+        if point is None:  # not kept: it may be created in a moment
+            self._points.forget(point_id)
+        return point
+
+    async def _book_checked_slot(
+        self,
+        point: LivestreamPoint,
+        choice: LivestreamChoice,
+        booker: Booker,
+        key: str,
+        digest: str,
+    ) -> Booking | StoredKey | None:
+        """The booking of a checked slot; None when the point changed since it was read."""
+        for _ in range(CODE_ATTEMPTS):
+            booking = Booking(
+                code=new_booking_code(),
+                phone=booker.phone,
+                name=booker.name,
+                created_at=self._clock(),
+                kind=LIVESTREAM,
+                station_id=point.station_id,
+                livestream_point_id=point.id,
+                starts_at=choice.start,
+                ends_at=choice.end,
+                status=CONFIRMED,
+            )
+            outcome, booking_id, station_id, fingerprint, stored_id = await self._book_slot(
+                booking, point, key, digest, booker.otp
+            )
+            if outcome == "booked":
+                booking.id, booking.station_id = booking_id, station_id
+                return booking
+            if outcome == "replay":
+                return StoredKey(key, fingerprint, stored_id)
+            if outcome == "point_changed":
+                return None
+            if outcome != "code_taken":  # else a code already used: draw another
+                raise _slot_refusal(outcome)
         raise RuntimeError("could not draw an unused booking code")
 
     async def _book_slot(
-        self, booking: Booking, key: str, digest: str, otp: str
+        self, booking: Booking, point: LivestreamPoint, key: str, digest: str, otp: str
     ) -> tuple[Any, ...]:
         """One call of yz_book_slot: (outcome, booking id, station id, stored fingerprint,
         stored booking id)."""
@@ -243,6 +291,7 @@ class BookingService:
             self._otp.code_hash(booking.phone, otp),
             self._otp.max_attempts,
             booking.livestream_point_id,
+            [point.slot_minutes, point.max_steps, point.min_notice_minutes, point.max_days_ahead],
             booking.starts_at,
             booking.ends_at,
             booking.code,

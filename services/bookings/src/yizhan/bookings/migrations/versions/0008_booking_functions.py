@@ -118,7 +118,7 @@ BOOK_SLOT = """
 CREATE FUNCTION yz_book_slot(
     p_key text, p_fingerprint text, p_now timestamptz,
     p_phone text, p_name text, p_code_hash text, p_max_attempts integer,
-    p_point_id bigint, p_start timestamptz, p_end timestamptz,
+    p_point_id bigint, p_point_facts integer[], p_start timestamptz, p_end timestamptz,
     p_booking_code text, p_sms_text text,
     p_tz text, p_no_show_window interval, p_no_show_limit integer, p_weekly integer,
     p_max_active integer,
@@ -127,8 +127,12 @@ CREATE FUNCTION yz_book_slot(
 ) LANGUAGE plpgsql AS $$
 -- A livestream slot booked in one call, in locking.py's order. `outcome` is `booked` (with
 -- booking_id and station_id), `replay` (the key was used: stored_*), `code_taken` (draw
--- another booking code and call again), or a refusal key of texts.py (otp_*, quotas,
+-- another booking code and call again), `point_changed` (the caller checked the slot
+-- against other point facts than p_point_facts: slot minutes, max steps, notice minutes,
+-- days ahead; read the point again), or a refusal key of texts.py (otp_*, quotas,
 -- station_closed, slot_taken). A refusal leaves nothing behind but a wrong guess's count.
+DECLARE
+    facts integer[];
 BEGIN
     -- Rule 4: the key first; a concurrent request with it waits here for that one's end.
     INSERT INTO idempotency_keys (key, fingerprint, created_at)
@@ -147,10 +151,14 @@ BEGIN
                                     p_no_show_limit, p_weekly, p_max_active);
     END IF;
     IF outcome IS NULL THEN
-        SELECT p.station_id INTO station_id FROM livestream_points p
+        SELECT p.station_id, ARRAY[p.slot_minutes, p.max_steps, p.min_notice_minutes,
+                                   p.max_days_ahead]
+            INTO station_id, facts FROM livestream_points p
             WHERE p.id = p_point_id AND p.active;
         IF NOT FOUND THEN
             outcome := 'station_closed';
+        ELSIF facts IS DISTINCT FROM p_point_facts THEN
+            outcome := 'point_changed';
         END IF;
     END IF;
     IF outcome IS NULL THEN
@@ -196,8 +204,8 @@ FUNCTIONS = {
     "yz_use_otp(text, text, timestamptz)": USE_OTP,
     "yz_quota_refusal(text, timestamptz, timestamptz, text, interval, integer, integer,"
     " integer)": QUOTA_REFUSAL,
-    "yz_book_slot(text, text, timestamptz, text, text, text, integer, bigint, timestamptz,"
-    " timestamptz, text, text, text, interval, integer, integer, integer)": BOOK_SLOT,
+    "yz_book_slot(text, text, timestamptz, text, text, text, integer, bigint, integer[],"
+    " timestamptz, timestamptz, text, text, text, interval, integer, integer, integer)": BOOK_SLOT,
 }
 
 
