@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 # Rows leased per round: one statement claims them, one records them as sent.
 BATCH_SIZE = 50
+# Pause after a round before the next one (see run_forever): an SMS waits at most this much
+# longer; a rush of bookings costs the drain a round per batch instead of per booking.
+GATHER_SECONDS = 0.05
 # Waits between attempts grow from this, doubling, up to the cap.
 FIRST_RETRY = timedelta(seconds=30)
 MAX_RETRY = timedelta(hours=1)
@@ -180,5 +183,9 @@ class Outbox:
                 await self.drain_once()
             except Exception:  # the next round retries; the service goes on meanwhile
                 log.exception("SMS outbox round failed")
+            # A rush wakes the drain after every booking: gather what comes meanwhile, so
+            # that its messages are leased and recorded in batches (two transactions a round)
+            # rather than one by one.
+            await asyncio.sleep(GATHER_SECONDS)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
