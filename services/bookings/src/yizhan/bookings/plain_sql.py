@@ -23,9 +23,13 @@ def booking_pool(dsn: str, size: int) -> AsyncConnectionPool[AsyncConnection[Tup
     No check on checkout: a connection found broken is dropped when given back, and the pool
     replaces it (the request that met it fails, as it would with a ping racing the break).
     In autocommit: each statement is its own transaction (no BEGIN and COMMIT round trips);
-    what must be one transaction is one statement (a function of migration 0008)."""
+    what must be one transaction is one statement (a function of migration 0008).
+    Every connection is kept open (no growing and shrinking): a rush comes after a quiet
+    time, and a connection opened in it costs PostgreSQL a new backend process, which also
+    compiles the booking function on its first call, while the rush waits
+    (bench/bookings.py: p99 of the first seconds)."""
     return AsyncConnectionPool(
-        dsn, min_size=min(2, size), max_size=size, open=False, kwargs={"autocommit": True}
+        dsn, min_size=size, max_size=size, open=False, kwargs={"autocommit": True}
     )
 
 
