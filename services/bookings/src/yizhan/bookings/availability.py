@@ -15,9 +15,9 @@ from yizhan.bookings.peers.stations import StationInfo, StationsClient
 from yizhan.bookings.slots import (
     Interval,
     Slot,
+    day_grid,
     local_day,
     mark_availability,
-    slot_grid,
     span_error,
 )
 
@@ -59,8 +59,9 @@ class Availability:
         step = timedelta(minutes=point.slot_minutes)
         grid: list[Interval] = []
         day = first
+        open_hours = tuple(hours)
         while day <= last:
-            grid += slot_grid(hours, local_day(day, tz), step)
+            grid += day_grid(open_hours, local_day(day, tz), step)
             day += timedelta(days=1)
         return grid
 

@@ -7,6 +7,7 @@ A day is cut into steps of `slot_minutes` counted from the station's local midni
 point has 10:00, 10:30, ...). A step is a slot when the station is open for all of it.
 """
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -104,3 +105,12 @@ def span_error(grid: Sequence[Interval], span: Interval, max_steps: int) -> str 
     if count > max_steps:
         return "slot_too_long"
     return None
+
+
+@functools.lru_cache(maxsize=4096)
+def day_grid(
+    open_intervals: tuple[Interval, ...], day: Interval, step: timedelta
+) -> tuple[Interval, ...]:
+    """`slot_grid`, remembered: every booking of a rush checks its slot against the same
+    station's same day."""
+    return tuple(slot_grid(open_intervals, day, step))

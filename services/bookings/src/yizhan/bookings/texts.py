@@ -78,5 +78,12 @@ def sms(key: str, **fields: object) -> str:
 
 def day_label(day: date, lang: Lang, today: date | None = None) -> str:
     """11月23日周一 / Mon 23 Nov, marked as today when it is."""
-    label = format_skeleton("MMMEd", day, locale=Locale.parse(BABEL_LOCALE[lang]))
+    label = _skeleton_label(day, lang)
     return text("form.today", lang, label=label) if day == today else label
+
+
+@functools.lru_cache(maxsize=1024)
+def _skeleton_label(day: date, lang: Lang) -> str:
+    # Remembered: Babel matches the skeleton to a pattern on every call, and every booking's
+    # SMS and every slot page names a day.
+    return format_skeleton("MMMEd", day, locale=Locale.parse(BABEL_LOCALE[lang]))

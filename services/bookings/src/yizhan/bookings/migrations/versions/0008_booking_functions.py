@@ -134,6 +134,22 @@ CREATE FUNCTION yz_book_slot(
 DECLARE
     facts integer[];
 BEGIN
+    -- A retry of a booking already made gets it (rule 4), and a slot already taken is refused
+    -- at once, before anything is locked or written: in a rush that is every request after
+    -- the first commit. Both read committed rows only; the steps below decide the rest.
+    SELECT k.fingerprint, k.booking_id INTO stored_fingerprint, stored_booking_id
+        FROM idempotency_keys k WHERE k.key = p_key;
+    IF FOUND THEN
+        outcome := 'replay';
+        RETURN;
+    END IF;
+    IF EXISTS (SELECT 1 FROM bookings b
+               WHERE b.livestream_point_id = p_point_id AND b.status = 'confirmed'
+               AND tstzrange(b.starts_at, b.ends_at, '[)') && tstzrange(p_start, p_end, '[)'))
+    THEN
+        outcome := 'slot_taken';
+        RETURN;
+    END IF;
     -- Rule 4: the key first; a concurrent request with it waits here for that one's end.
     INSERT INTO idempotency_keys (key, fingerprint, created_at)
         VALUES (p_key, p_fingerprint, p_now) ON CONFLICT (key) DO NOTHING;
