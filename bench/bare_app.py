@@ -1,20 +1,19 @@
 """The baseline of the HTTP benchmarks: the bare framework (FastAPI on uvicorn, served as the
-bookings service serves: worker processes sharing one listening socket made by
-yizhan.common.workers) answering a static JSON, so that a benchmark shows how far a service
-is from what this machine and its load generator can do.
+bookings service serves: worker processes, each with a listening socket of its own on the
+port, made by yizhan.common.workers) answering a static JSON, so that a benchmark shows how
+far a service is from what this machine and its load generator can do.
 
     python -m bench.bare_app --workers 2 --port 8999
 """
 
 import argparse
 import multiprocessing
-import socket
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Response, status
 
-from yizhan.common.workers import listening_socket
+from yizhan.common.workers import claim_port, listening_socket
 
 app = FastAPI()
 
@@ -57,9 +56,9 @@ async def stations() -> dict[str, Any]:
     return STATIONS
 
 
-def _serve(sock: socket.socket) -> None:
+def _serve(port: int) -> None:
     config = uvicorn.Config(app, log_level="warning", access_log=False, http="httptools")
-    uvicorn.Server(config).run(sockets=[sock])
+    uvicorn.Server(config).run(sockets=[listening_socket("127.0.0.1", port)])
 
 
 def main() -> None:
@@ -68,9 +67,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
-    sock = listening_socket("127.0.0.1", args.port)
+    claim_port("127.0.0.1", args.port)
     context = multiprocessing.get_context("fork")
-    workers = [context.Process(target=_serve, args=(sock,)) for _ in range(args.workers)]
+    workers = [context.Process(target=_serve, args=(args.port,)) for _ in range(args.workers)]
     for worker in workers:
         worker.start()
     for worker in workers:

@@ -1,6 +1,7 @@
-"""The bookings service on several worker processes (issue 16): they share one port, answer
-the same whichever of them a connection reaches (one-time codes of the development endpoint,
-metrics), a worker that dies is started again, and none outlives the primary."""
+"""The bookings service on several worker processes (issue 16): they share one port (and no
+second service can take it), answer the same whichever of them a connection reaches (one-time
+codes of the development endpoint, metrics), a worker that dies is started again, and none
+outlives the primary."""
 
 import contextlib
 from collections.abc import Callable
@@ -8,10 +9,12 @@ from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 
 from tests.bookings.conftest import BOOKINGS_TEST_ENV, new_phone
 from tests.support.services import RunningService, run_service
 from tests.support.waiting import wait_until
+from yizhan.common.workers import claim_port
 
 
 def _workers(primary: psutil.Process) -> list[psutil.Process]:
@@ -51,6 +54,9 @@ def test_workers_share_the_port_restart_and_die_with_the_primary(
         metrics = httpx.get(f"{service.base_url}/metrics").text
         assert "yz_http_workers 2.0" in metrics
         assert "yz_bookings_otp_sent_total 1.0" in metrics
+        # Each worker listens with SO_REUSEPORT; a second service on the port still fails.
+        with pytest.raises(OSError, match="in use"):
+            claim_port("127.0.0.1", service.http_port)
 
         victim = _workers(primary)[0]
         victim.kill()

@@ -1,8 +1,9 @@
 """Serving HTTP from several worker processes: one Python process uses one core, so a service
-that must answer a rush (bookings, issue 16) runs one process per core, all accepting on the
-same listening socket (the kernel hands each connection to whichever process takes it first).
+that must answer a rush (bookings, issue 16) runs one process per core, each accepting on a
+listening socket of its own on the same port (SO_REUSEPORT: the kernel spreads connections
+among them).
 
-The process started by `serve` binds the socket and is worker 0, the primary: it alone runs
+The process started by `serve` binds the port first and is worker 0, the primary: it alone runs
 what must run once per service (the gRPC server, sweeps), serves HTTP like the others, and
 keeps the other workers going (fresh interpreters, `spawn`; one that dies is started again;
 all stop with it, even when it is killed). Metrics are shared through prometheus_client's
@@ -38,8 +39,10 @@ RESTART_DELAY_SECONDS = 1.0
 STOP_GRACE_SECONDS = 15.0
 _PR_SET_PDEATHSIG = 1
 
-# What a worker runs: its index (1, 2, ...), the shared listening socket and the primary's pid.
-WorkerMain = Callable[[int, socket.socket, int], None]
+# What a worker runs: its index (1, 2, ...), the address to listen on (host, port) and the
+# primary's pid.
+Address = tuple[str, int]
+WorkerMain = Callable[[int, Address, int], None]
 
 
 def worker_count(configured: int, cpu_max: Path = CGROUP_CPU_MAX) -> int:
@@ -61,8 +64,23 @@ def worker_count(configured: int, cpu_max: Path = CGROUP_CPU_MAX) -> int:
     return cores
 
 
+def claim_port(host: str, port: int) -> None:
+    """OSError (address in use) when something already listens on host:port. Sockets with
+    SO_REUSEPORT would share the port with another process of the same user (a second copy
+    of the service, another test session) instead of failing; the primary asks this first."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP) as probe:
+        # SO_REUSEADDR: connections of a previous run in TIME_WAIT do not count, a listener
+        # does.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+
+
 def listening_socket(host: str, port: int) -> socket.socket:
-    """A bound, listening TCP socket the workers share."""
+    """A bound, listening TCP socket of one worker process. Each worker listens on a socket
+    of its own on the same port (SO_REUSEPORT), and Linux spreads new connections evenly
+    among them: with one shared socket, whichever process woke first took a whole burst of
+    connections (asyncio accepts up to the backlog at one wake-up) while the other idled."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP, not the default 0: asyncio turns Nagle's algorithm off (TCP_NODELAY) only
     # on connections whose socket says TCP, and accepted connections inherit the listening
@@ -70,9 +88,9 @@ def listening_socket(host: str, port: int) -> socket.socket:
     # for the client's delayed ACK: 40 ms on every request (bench/bookings.py).
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.listen(LISTEN_BACKLOG)
-    sock.set_inheritable(True)
     return sock
 
 
@@ -103,16 +121,16 @@ def die_with_parent(parent: int) -> None:
 
 @contextlib.asynccontextmanager
 async def other_workers(
-    name: str, count: int, sock: socket.socket, main: WorkerMain
+    name: str, count: int, address: Address, main: WorkerMain
 ) -> AsyncIterator[None]:
-    """Workers 1 to count-1 of `main` on `sock` for the life of the block (a component of
+    """Workers 1 to count-1 of `main` on `address` for the life of the block (a component of
     the primary): each one that dies is started again; all are stopped at the end."""
     context = multiprocessing.get_context("spawn")
 
     def start(index: int) -> BaseProcess:
         process = context.Process(
             target=main,
-            args=(index, sock, os.getpid()),
+            args=(index, address, os.getpid()),
             name=f"yz-{name}-worker-{index}",
             daemon=False,
         )
