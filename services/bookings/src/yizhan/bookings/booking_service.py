@@ -1,5 +1,6 @@
 """Taking, reading and cancelling bookings: the transactions that locking.py describes."""
 
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ from yizhan.bookings.otp import OtpService, otp_refusal
 from yizhan.bookings.outbox import Outbox, clipped
 from yizhan.bookings.plain_sql import fetch_one
 from yizhan.bookings.quotas import BookingLimits, quota_refusal
+from yizhan.bookings.slot_flights import Held, SlotFlights
 from yizhan.common.ttl_cache import TtlCache
 
 log = logging.getLogger(__name__)
@@ -61,9 +63,21 @@ CODE_ATTEMPTS = 5
 DEADLOCK_ATTEMPTS = 4
 # One slot's booking (migration 0008).
 _BOOK_SLOT = (
-    "SELECT outcome, booking_id, station_id, stored_fingerprint, stored_booking_id"
+    "SELECT outcome, booking_id, station_id, stored_fingerprint, stored_booking_id,"
+    " taken_start, taken_end, taken_phone"
     " FROM yz_book_slot(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
+
+
+def _held(answer: tuple[Any, ...], asked: Held) -> Held | None:
+    """The confirmed booking a yz_book_slot answer names (slot_flights.py): the one `asked`
+    for, made, or the one found holding the slot."""
+    outcome, _, _, _, _, taken_start, taken_end, taken_phone = answer
+    if outcome == "booked":
+        return asked
+    if outcome == "slot_taken" and taken_start is not None:
+        return Held(taken_start, taken_end, taken_phone)
+    return None
 
 
 def _slot_refusal(key: str) -> BookingError:
@@ -150,6 +164,8 @@ class BookingService:
         self._sessions = sessions
         # Livestream points as a booking reads them before its checks (_point).
         self._points = TtlCache(points_cache_seconds)
+        # Slot bookings on their way to the database (slot_flights.py).
+        self._flights = SlotFlights()
         # The booking path's own connections (plain_sql.py): no ORM session around them.
         self._pool = pool
         self._availability = availability
@@ -190,11 +206,18 @@ class BookingService:
         """A slot: the point (kept a few seconds per process) and the opening hours checked
         while no lock is held, then one call of yz_book_slot (migration 0008) does the rest in
         locking.py's order, a retry's stored key included, and confirms that the point is
-        still what was checked (else it is read again and checked again)."""
+        still what was checked (else it is read again and checked again). A request that
+        meets another for the same slot in flight waits for that one's answer first
+        (slot_flights.py)."""
         for fresh in (False, True):
             point = await self._checked_point(choice, key, fresh=fresh)
             if isinstance(point, StoredKey):
                 return point
+            # In a rush, the answer of a request for the slot already on its way may do.
+            if await self._flights.held_by_another(
+                point.id, choice.start, choice.end, booker.phone
+            ):
+                raise Conflict("slot_taken")
             with booking_phase("transaction"):
                 made = await self._book_checked_slot(point, choice, booker, key, digest)
             if made is not None:
@@ -262,9 +285,14 @@ class BookingService:
                 ends_at=choice.end,
                 status=CONFIRMED,
             )
-            outcome, booking_id, station_id, fingerprint, stored_id = await self._book_slot(
-                booking, point, key, digest, booker.otp
+            answer = await self._flights.fly(
+                point.id,
+                choice.start,
+                choice.end,
+                functools.partial(self._book_slot, booking, point, key, digest, booker.otp),
+                lambda answer: _held(answer, Held(choice.start, choice.end, booker.phone)),
             )
+            outcome, booking_id, station_id, fingerprint, stored_id = answer[:5]
             if outcome == "booked":
                 booking.id, booking.station_id = booking_id, station_id
                 return booking

@@ -123,7 +123,8 @@ CREATE FUNCTION yz_book_slot(
     p_tz text, p_no_show_window interval, p_no_show_limit integer, p_weekly integer,
     p_max_active integer,
     OUT outcome text, OUT booking_id bigint, OUT station_id text,
-    OUT stored_fingerprint text, OUT stored_booking_id bigint
+    OUT stored_fingerprint text, OUT stored_booking_id bigint,
+    OUT taken_start timestamptz, OUT taken_end timestamptz, OUT taken_phone text
 ) LANGUAGE plpgsql AS $$
 -- A livestream slot booked in one call, in locking.py's order. `outcome` is `booked` (with
 -- booking_id and station_id), `replay` (the key was used: stored_*), `code_taken` (draw
@@ -131,6 +132,7 @@ CREATE FUNCTION yz_book_slot(
 -- against other point facts than p_point_facts: slot minutes, max steps, notice minutes,
 -- days ahead; read the point again), or a refusal key of texts.py (otp_*, quotas,
 -- station_closed, slot_taken). A refusal leaves nothing behind but a wrong guess's count.
+-- A slot found taken before any lock names the booking that holds it (taken_*).
 DECLARE
     facts integer[];
 BEGIN
@@ -143,10 +145,12 @@ BEGIN
         outcome := 'replay';
         RETURN;
     END IF;
-    IF EXISTS (SELECT 1 FROM bookings b
-               WHERE b.livestream_point_id = p_point_id AND b.status = 'confirmed'
-               AND tstzrange(b.starts_at, b.ends_at, '[)') && tstzrange(p_start, p_end, '[)'))
-    THEN
+    SELECT b.starts_at, b.ends_at, b.phone INTO taken_start, taken_end, taken_phone
+        FROM bookings b
+        WHERE b.livestream_point_id = p_point_id AND b.status = 'confirmed'
+        AND tstzrange(b.starts_at, b.ends_at, '[)') && tstzrange(p_start, p_end, '[)')
+        LIMIT 1;
+    IF FOUND THEN
         outcome := 'slot_taken';
         RETURN;
     END IF;

@@ -1,0 +1,113 @@
+"""Requests for one slot in flight together (slot_flights.py): a request that meets another
+one of an overlapping range on its way to the database takes that one's answer when it names
+a booking of another phone, and asks the database itself otherwise."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from yizhan.bookings.slot_flights import Held, SlotFlights
+
+pytestmark = pytest.mark.unit
+
+NINE = datetime(2026, 12, 2, 1, 0, tzinfo=UTC)
+HALF_HOUR = timedelta(minutes=30)
+POINT = 7
+
+
+async def _race(landing: Held | None, start: datetime, phone: str) -> tuple[bool, str]:
+    """A leader for [NINE, NINE + 1 h) that lands on `landing`; a second request for
+    [start, start + 30 min) by `phone` that comes while the leader is in flight."""
+    flights = SlotFlights()
+    released = asyncio.Event()
+
+    async def ask() -> str:
+        await released.wait()
+        return "answer"
+
+    leader = asyncio.create_task(
+        flights.fly(POINT, NINE, NINE + 2 * HALF_HOUR, ask, lambda _: landing)
+    )
+    await asyncio.sleep(0)  # the leader is in flight
+    follower = asyncio.create_task(flights.held_by_another(POINT, start, start + HALF_HOUR, phone))
+    await asyncio.sleep(0)
+    assert not follower.done(), "the follower must wait for the leader's answer"
+    released.set()
+    return await follower, await leader
+
+
+def test_a_follower_takes_the_leaders_booking_of_another_phone() -> None:
+    made = Held(NINE, NINE + 2 * HALF_HOUR, "13900000001")
+    refused, answer = asyncio.run(_race(made, NINE + HALF_HOUR, "13900000002"))
+    assert refused
+    assert answer == "answer"
+
+
+def test_a_follower_of_the_same_phone_asks_the_database() -> None:
+    # It may be a retry of that very booking, which gets the booking back.
+    made = Held(NINE, NINE + 2 * HALF_HOUR, "13900000001")
+    refused, _ = asyncio.run(_race(made, NINE, "13900000001"))
+    assert not refused
+
+
+def test_a_leader_refused_for_its_own_reasons_decides_nothing() -> None:
+    # A wrong code, a quota: the follower asks the database itself.
+    refused, _ = asyncio.run(_race(None, NINE, "13900000002"))
+    assert not refused
+
+
+def test_only_the_booking_named_counts_not_the_leaders_range() -> None:
+    # The database found 09:00-09:30 held: a follower for 09:30-10:00 is not refused, though
+    # the leader had asked for 09:00-10:00.
+    held = Held(NINE, NINE + HALF_HOUR, "13900000001")
+    refused, _ = asyncio.run(_race(held, NINE + HALF_HOUR, "13900000002"))
+    assert not refused
+
+
+def test_other_points_and_ranges_and_landed_flights_do_not_wait() -> None:
+    async def scenario() -> list[bool]:
+        flights = SlotFlights()
+        never = asyncio.Event()
+
+        async def ask() -> str:
+            await never.wait()
+            return "answer"
+
+        held = Held(NINE, NINE + HALF_HOUR, "13900000001")
+        leader = asyncio.create_task(
+            flights.fly(POINT, NINE, NINE + HALF_HOUR, ask, lambda _: held)
+        )
+        await asyncio.sleep(0)
+        answers = [
+            await flights.held_by_another(POINT + 1, NINE, NINE + HALF_HOUR, "13900000002"),
+            await flights.held_by_another(POINT, NINE + HALF_HOUR, NINE + 2 * HALF_HOUR, "1"),
+        ]
+        leader.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await leader
+        # Landed (here: cancelled): nothing is remembered.
+        answers.append(await flights.held_by_another(POINT, NINE, NINE + HALF_HOUR, "2"))
+        return answers
+
+    assert asyncio.run(scenario()) == [False, False, False]
+
+
+def test_a_leader_that_fails_releases_its_followers() -> None:
+    async def scenario() -> bool:
+        flights = SlotFlights()
+
+        async def ask() -> str:
+            await asyncio.sleep(0.01)
+            raise RuntimeError("database gone")
+
+        leader = asyncio.create_task(
+            flights.fly(POINT, NINE, NINE + HALF_HOUR, ask, lambda _: None)
+        )
+        await asyncio.sleep(0)
+        refused = await flights.held_by_another(POINT, NINE, NINE + HALF_HOUR, "13900000002")
+        with pytest.raises(RuntimeError):
+            await leader
+        return refused
+
+    assert asyncio.run(scenario()) is False
