@@ -17,7 +17,11 @@ The rules
    one point take turns under a transaction-scoped advisory lock on the point, taken just
    before the insert: in a rush the losers meet the winner's committed row at once. A slot's
    whole booking is one call of the SQL function `yz_book_slot` (migration 0008), in the order
-   below; a deadlock with some other writer is still tried again (booking_service.py).
+   below; a deadlock with some other writer is still tried again (booking_service.py). Before
+   anything is locked or written, the function reads whether a confirmed booking already
+   overlaps the slot and refuses it then (committed rows only: what it does not see, the
+   constraint still decides), and requests of one worker for one slot that are in flight
+   together take the answer of the first (slot_flights.py).
 
 2. **Forum seats: counted and taken under the session's row lock.** A seat booking locks its
    forum session row (`SELECT ... FOR UPDATE`) and inserts the new booking with a status the
