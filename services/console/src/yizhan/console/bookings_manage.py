@@ -21,6 +21,7 @@ from yizhan.console.bookings_pages import (
     local_minute,
     one_item,
     station_context,
+    submit,
     whole_numbers,
 )
 from yizhan.console.i18n import translator
@@ -112,11 +113,12 @@ async def create_point(
     values = {name: str(form.get(name, "")).strip() for name in POINT_FIELDS}
     body, errors = _point_body(values, t)
     if not errors:
-        reply = await ask(request, admin, "CreateLivestreamPoint", station_id=station_id, body=body)
+        done = f"{_base(station_id)}?done=point_created"
+        reply = await submit(
+            request, admin, "CreateLivestreamPoint", done, station_id=station_id, body=body
+        )
         if isinstance(reply, Response):
             return reply
-        if not reply.code:
-            return RedirectResponse(f"{_base(station_id)}?done=point_created", status_code=303)
         errors = field_errors(reply, t)
     return await _bookings_page(request, *gate, admin, 422, point=(values, errors))
 
@@ -175,18 +177,17 @@ async def update_point(
         values = {name: str(form.get(name, "")).strip() for name in POINT_FIELDS}
         body, errors = _point_body(values, t)
     if not errors:
-        reply = await ask(
+        reply = await submit(
             request,
             admin,
             "UpdateLivestreamPoint",
+            f"{_base(station_id)}?done=point_saved",
             station_id=station_id,
             target=str(point_id),
             body=body,
         )
         if isinstance(reply, Response):
             return reply
-        if not reply.code:
-            return RedirectResponse(f"{_base(station_id)}?done=point_saved", status_code=303)
         errors = field_errors(reply, t)
     point = {"id": point_id, "active": True}
     return _point_form(request, *gate, point, values, errors, 422)
@@ -227,11 +228,12 @@ async def create_session(
     tz = ZoneInfo(gate[1].timezone or "Asia/Shanghai")
     body, errors = _session_body(values, tz, t, partial=False)
     if not errors:
-        reply = await ask(request, admin, "CreateForumSession", station_id=station_id, body=body)
+        done = f"{_base(station_id)}?done=session_created"
+        reply = await submit(
+            request, admin, "CreateForumSession", done, station_id=station_id, body=body
+        )
         if isinstance(reply, Response):
             return reply
-        if not reply.code:
-            return RedirectResponse(f"{_base(station_id)}?done=session_created", status_code=303)
         # The times' own check names no field: it is the end that is wrong.
         errors = field_errors(reply, t, {"": "end"} if reply.code == "invalid" else None)
     return await _bookings_page(request, *gate, admin, 422, session=(values, errors))
@@ -298,18 +300,17 @@ async def update_session(
     tz = ZoneInfo(gate[1].timezone or "Asia/Shanghai")
     body, errors = _session_body(values, tz, t, partial=True)
     if not errors:
-        reply = await ask(
+        reply = await submit(
             request,
             admin,
             "UpdateForumSession",
+            f"{_base(station_id)}?done=session_saved",
             station_id=station_id,
             target=str(session_id),
             body=body,
         )
         if isinstance(reply, Response):
             return reply
-        if not reply.code:
-            return RedirectResponse(f"{_base(station_id)}?done=session_saved", status_code=303)
         aliases = {"": "end", "seats_below_confirmed": "seats"}
         errors = field_errors(reply, t, aliases)
         if reply.code == "seats_below_confirmed":
@@ -384,13 +385,12 @@ async def cancel_booking(
     values = {"code": str(form.get("code", "")).strip()}
     errors: dict[str, str] = {} if values["code"] else {"code": t("required")}
     if not errors:
-        reply = await ask(
-            request, admin, "CancelBooking", station_id=station_id, target=values["code"]
+        done = f"{_base(station_id)}?done=booking_cancelled"
+        reply = await submit(
+            request, admin, "CancelBooking", done, station_id=station_id, target=values["code"]
         )
         if isinstance(reply, Response):
             return reply
-        if not reply.code:
-            return RedirectResponse(f"{_base(station_id)}?done=booking_cancelled", 303)
         errors = {"code": t(f"bk_code_{reply.code}")}
     return await _bookings_page(request, *gate, admin, 422, cancel=(values, errors))
 

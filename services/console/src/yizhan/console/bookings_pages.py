@@ -114,6 +114,27 @@ async def ask(
     return reply
 
 
+async def submit(
+    request: Request,
+    admin: BookingsAdmin,
+    action: Action,
+    done: str,
+    *,
+    station_id: str,
+    target: str = "",
+    body: dict[str, Any] | None = None,
+) -> Reply | Response:
+    """Ask bookings for a change from a form: the redirect to `done` when it was made, the
+    page's answer when bookings is away or refuses the operator (`ask`), else bookings'
+    refusal, for the form to show."""
+    reply = await ask(request, admin, action, station_id=station_id, target=target, body=body)
+    if isinstance(reply, Response):
+        return reply
+    if not reply.code:
+        return RedirectResponse(done, status_code=303)
+    return reply
+
+
 async def one_item(
     request: Request, admin: BookingsAdmin, action: Action, station_id: str, item_id: int
 ) -> dict[str, Any] | Response:

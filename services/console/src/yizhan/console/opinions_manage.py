@@ -7,14 +7,14 @@ are allowed, and audits each); the console renders forms and field errors
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from yizhan.common.auth import Operator
 from yizhan.console.bookings_pages import (
     allowed_station,
-    ask,
     field_errors,
     station_context,
+    submit,
 )
 from yizhan.console.i18n import translator
 from yizhan.console.peers.bookings import BookingsAdmin
@@ -128,11 +128,12 @@ async def record_opinion(
             "category": values["category"],
             "text": values["text"],
         }
-        reply = await ask(request, admin, "RecordOpinion", station_id=station_id, body=body)
+        done = f"{_opinions(station_id)}?done=opinion_recorded"
+        reply = await submit(
+            request, admin, "RecordOpinion", done, station_id=station_id, body=body
+        )
         if isinstance(reply, Response):
             return reply
-        if not reply.code:
-            return RedirectResponse(f"{_opinions(station_id)}?done=opinion_recorded", 303)
         errors = field_errors(reply, t, {"session_unknown": "forum_session_id"})
     return await _opinions_page(request, *gate, admin, 422, record=(values, errors))
 
@@ -164,11 +165,12 @@ async def group_opinions(
     else:
         errors["text"] = t("measure_or_existing")
     if not errors:
-        reply = await ask(request, admin, "GroupOpinions", station_id=station_id, body=body)
+        done = f"{_opinions(station_id)}?done=opinions_grouped"
+        reply = await submit(
+            request, admin, "GroupOpinions", done, station_id=station_id, body=body
+        )
         if isinstance(reply, Response):
             return reply
-        if not reply.code:
-            return RedirectResponse(f"{_opinions(station_id)}?done=opinions_grouped", 303)
         errors = field_errors(reply, t)
     return await _opinions_page(request, *gate, admin, 422, group=(values, errors))
 
@@ -194,13 +196,17 @@ async def move_opinion(
         body["measure"] = note
     if note and status == "declined":
         body["reason"] = note
-    reply = await ask(
-        request, admin, "MoveOpinion", station_id=station_id, target=str(opinion_id), body=body
+    reply = await submit(
+        request,
+        admin,
+        "MoveOpinion",
+        f"{_opinions(station_id)}?done=opinion_moved",
+        station_id=station_id,
+        target=str(opinion_id),
+        body=body,
     )
     if isinstance(reply, Response):
         return reply
-    if not reply.code:
-        return RedirectResponse(f"{_opinions(station_id)}?done=opinion_moved", 303)
     errors = {str(opinion_id): t(f"bk_code_{reply.code}")}
     values = {str(opinion_id): note}
     return await _opinions_page(request, *gate, admin, 422, move=(values, errors))
