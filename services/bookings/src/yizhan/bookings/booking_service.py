@@ -40,7 +40,6 @@ from yizhan.bookings.models import (
     CONFIRMED,
     FORUM,
     LIVESTREAM,
-    NO_OVERLAP_CONSTRAINT,
     ONE_SEAT_PER_PHONE_INDEX,
     SESSION_CANCELLED,
     Booking,
@@ -503,8 +502,9 @@ async def _title(session: AsyncSession, booking: Booking, forum: ForumSession | 
 async def _insert(
     session: AsyncSession, values: dict[str, Any], booker: Booker, now: datetime
 ) -> Booking:
-    """Insert a booking under a fresh code, in one statement (no savepoint: a refusal by a
-    constraint ends the transaction anyway); a code already used is drawn again."""
+    """Insert a seat's booking under a fresh code, in one statement (no savepoint: a refusal
+    by a constraint ends the transaction anyway); a code already used is drawn again. (A
+    slot's is inserted by yz_book_slot.)"""
     for _ in range(CODE_ATTEMPTS):
         statement = (
             insert(Booking)
@@ -522,8 +522,6 @@ async def _insert(
             booking = await session.scalar(statement, execution_options={"populate_existing": True})
         except IntegrityError as exc:
             _, constraint = violated_constraint(exc)
-            if constraint == NO_OVERLAP_CONSTRAINT:
-                raise Conflict("slot_taken") from exc
             if constraint == ONE_SEAT_PER_PHONE_INDEX:
                 raise Conflict("already_booked") from exc
             raise
