@@ -1,8 +1,10 @@
 """Requests for one slot in flight together (slot_flights.py): a request that meets another
 one of an overlapping range on its way to the database takes that one's answer when it names
-a booking of another phone, and asks the database itself otherwise."""
+a booking of another phone, and asks the database itself otherwise; and only an answer the
+database gave after the request arrived."""
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -29,8 +31,10 @@ async def _race(landing: Held | None, start: datetime, phone: str) -> tuple[bool
     leader = asyncio.create_task(
         flights.fly(POINT, NINE, NINE + 2 * HALF_HOUR, ask, lambda _: landing)
     )
-    await asyncio.sleep(0)  # the leader is in flight
-    follower = asyncio.create_task(flights.held_by_another(POINT, start, start + HALF_HOUR, phone))
+    await asyncio.sleep(0)  # the leader is boarding
+    follower = asyncio.create_task(
+        flights.held_by_another(POINT, start, start + HALF_HOUR, phone, arrived=time.monotonic())
+    )
     await asyncio.sleep(0)
     assert not follower.done(), "the follower must wait for the leader's answer"
     released.set()
@@ -80,14 +84,20 @@ def test_other_points_and_ranges_and_landed_flights_do_not_wait() -> None:
         )
         await asyncio.sleep(0)
         answers = [
-            await flights.held_by_another(POINT + 1, NINE, NINE + HALF_HOUR, "13900000002"),
-            await flights.held_by_another(POINT, NINE + HALF_HOUR, NINE + 2 * HALF_HOUR, "1"),
+            await flights.held_by_another(
+                POINT + 1, NINE, NINE + HALF_HOUR, "13900000002", arrived=time.monotonic()
+            ),
+            await flights.held_by_another(
+                POINT, NINE + HALF_HOUR, NINE + 2 * HALF_HOUR, "1", arrived=time.monotonic()
+            ),
         ]
         leader.cancel()
         with pytest.raises(asyncio.CancelledError):
             await leader
         # Landed (here: cancelled): nothing is remembered.
-        answers.append(await flights.held_by_another(POINT, NINE, NINE + HALF_HOUR, "2"))
+        answers.append(
+            await flights.held_by_another(POINT, NINE, NINE + HALF_HOUR, "2", arrived=0.0)
+        )
         return answers
 
     assert asyncio.run(scenario()) == [False, False, False]
@@ -105,9 +115,63 @@ def test_a_leader_that_fails_releases_its_followers() -> None:
             flights.fly(POINT, NINE, NINE + HALF_HOUR, ask, lambda _: None)
         )
         await asyncio.sleep(0)
-        refused = await flights.held_by_another(POINT, NINE, NINE + HALF_HOUR, "13900000002")
+        refused = await flights.held_by_another(
+            POINT, NINE, NINE + HALF_HOUR, "13900000002", arrived=time.monotonic()
+        )
         with pytest.raises(RuntimeError):
             await leader
         return refused
 
     assert asyncio.run(scenario()) is False
+
+
+async def _asked_then(arrived_before_asking: bool, *, exact: bool, start: datetime) -> bool:
+    """A leader for [NINE, NINE + 30 min) in flight (it has asked) that lands on a booking of
+    another phone; whether a request for [start, start + 30 min) that arrived before or after
+    the leader asked waits for it (True) or goes on at once (False)."""
+    flights = SlotFlights()
+    released = asyncio.Event()
+    held = Held(NINE, NINE + HALF_HOUR, "13900000001")
+
+    async def ask() -> str:
+        await released.wait()
+        return "answer"
+
+    before = time.monotonic()
+    leader = asyncio.create_task(flights.fly(POINT, NINE, NINE + HALF_HOUR, ask, lambda _: held))
+    for _ in range(3):  # boarded, then asked
+        await asyncio.sleep(0)
+    after = time.monotonic()
+    follower = asyncio.create_task(
+        flights.held_by_another(
+            POINT,
+            start,
+            start + HALF_HOUR,
+            "13900000002",
+            arrived=before if arrived_before_asking else after + 1,
+            exact=exact,
+        )
+    )
+    await asyncio.sleep(0)
+    waited = not follower.done()
+    released.set()
+    await leader
+    refused = await follower
+    assert refused == waited, "a request that waited takes the answer; one that did not, asks"
+    return waited
+
+
+def test_a_request_takes_only_an_answer_asked_for_after_it_arrived() -> None:
+    # The database looked after the request came: a true answer for it. Before: a cancel
+    # committed in between would be missed, so it asks the database itself.
+    assert asyncio.run(_asked_then(True, exact=False, start=NINE)) is True
+    assert asyncio.run(_asked_then(False, exact=False, start=NINE)) is False
+
+
+def test_exact_waits_only_for_the_very_same_range() -> None:
+    # Before its own checks a request follows only a request for the same slot, whose checks
+    # were its own; an overlapping range is checked first (its end may be off the grid).
+    assert asyncio.run(_asked_then(True, exact=True, start=NINE)) is True
+    later = NINE + timedelta(minutes=15)
+    assert asyncio.run(_asked_then(True, exact=True, start=later)) is False
+    assert asyncio.run(_asked_then(True, exact=False, start=later)) is True

@@ -204,7 +204,14 @@ def create_http_app(
     """A FastAPI app with /healthz, /readyz (running `readiness`; `peers`, name -> gRPC
     address, reached with `peer_tls` when set, reported as degraded when down), /metrics and
     problem JSON."""
-    app = FastAPI(title=title, description=description, version="1")
+    # FastAPI's OpenTelemetry bridge off: requests are traced and counted by our own
+    # middlewares below, and its check for a configured provider cost every request time.
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1",
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(StorableTextMiddleware)
     app.add_middleware(CrossSiteRequestMiddleware)

@@ -193,6 +193,7 @@ def build_http_app(
     app.state.accounts = accounts
     app.state.templates = web_routes.build_templates()
     app.add_exception_handler(BookingError, booking_error_handler)
+    app.include_router(booking_routes.request_router)  # first: see there
     app.include_router(otp_routes.router)
     if deps.settings.exposes_dev_tools:
         app.include_router(otp_routes.dev_router)

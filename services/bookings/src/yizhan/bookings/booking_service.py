@@ -2,6 +2,7 @@
 
 import functools
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -182,11 +183,19 @@ class BookingService:
     async def create(self, choice: Choice, booker: Booker, idempotency_key: str) -> NewBooking:
         """Book a slot or a seat, or replay the booking an earlier request with the same
         Idempotency-Key made."""
-        digest = idempotency.fingerprint(_request_fields(choice, booker))
+        arrived = time.monotonic()
         kind = LIVESTREAM if isinstance(choice, LivestreamChoice) else FORUM
         try:
+            if isinstance(choice, LivestreamChoice) and await self._flights.held_by_another(
+                choice.point_id, choice.start, choice.end, booker.phone, arrived=arrived, exact=True
+            ):
+                # A rush on one slot: a request for this very slot, boarding as this one came,
+                # was refused or made the booking that refuses this one; its checks were this
+                # one's, so they are not done again (slot_flights.py).
+                raise Conflict("slot_taken")
+            digest = idempotency.fingerprint(_request_fields(choice, booker))
             if isinstance(choice, LivestreamChoice):
-                made = await self._create_slot(choice, booker, idempotency_key, digest)
+                made = await self._create_slot(choice, booker, idempotency_key, digest, arrived)
             else:
                 made = await self._create_seat(choice, booker, idempotency_key, digest)
         except Conflict as exc:
@@ -200,21 +209,21 @@ class BookingService:
         return NewBooking(made, self.manage_token(made), replayed=False)
 
     async def _create_slot(
-        self, choice: LivestreamChoice, booker: Booker, key: str, digest: str
+        self, choice: LivestreamChoice, booker: Booker, key: str, digest: str, arrived: float
     ) -> Booking | StoredKey:
         """A slot: the point (kept a few seconds per process) and the opening hours checked
         while no lock is held, then one call of yz_book_slot (migration 0008) does the rest in
         locking.py's order, a retry's stored key included, and confirms that the point is
         still what was checked (else it is read again and checked again). A request that
-        meets another for the same slot in flight waits for that one's answer first
-        (slot_flights.py)."""
+        meets another for an overlapping range in flight since it `arrived` waits for that
+        one's answer first (slot_flights.py)."""
         for fresh in (False, True):
             point = await self._checked_point(choice, key, fresh=fresh)
             if isinstance(point, StoredKey):
                 return point
             # In a rush, the answer of a request for the slot already on its way may do.
             if await self._flights.held_by_another(
-                point.id, choice.start, choice.end, booker.phone
+                point.id, choice.start, choice.end, booker.phone, arrived=arrived
             ):
                 raise Conflict("slot_taken")
             with booking_phase("transaction"):
