@@ -21,7 +21,8 @@ The rules
    anything is locked or written, the function reads whether a confirmed booking already
    overlaps the slot and refuses it then (committed rows only: what it does not see, the
    constraint still decides), and requests of one worker for one slot that are in flight
-   together take the answer of the first (slot_flights.py).
+   together take the answer of the first, when the database gave it after they arrived
+   (slot_flights.py).
 
 2. **Forum seats: counted and taken under the session's row lock.** A seat booking locks its
    forum session row (`SELECT ... FOR UPDATE`) and inserts the new booking with a status the

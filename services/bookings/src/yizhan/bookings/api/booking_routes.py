@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+import json
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -103,13 +104,11 @@ _CREATE_OPENAPI = {
 )
 async def create_booking(request: Request) -> Response:
     """Book a livestream slot or a forum seat with a one-time code; a retry with the same
-    Idempotency-Key gets the same booking.
-
-    The route of a rush: it reads its body with pydantic and its header itself (FastAPI's
-    pattern for a body it is not given to parse), which costs a request about a quarter of
-    what the typed parameters cost in FastAPI's dependency solving (docs/performance.md).
-    The answers are the same: a 422 names the same fields (`body.phone`,
-    `header.Idempotency-Key`)."""
+    Idempotency-Key gets the same booking."""
+    # The route of a rush reads its body (pydantic) and its header itself, FastAPI's pattern
+    # for a body it is not given to parse: typed parameters cost each request about a quarter
+    # of its CPU in FastAPI's dependency solving (docs/performance.md). The answers are the
+    # same: a 422 names the same fields (`body.phone`, `header.Idempotency-Key`).
     body, key = await _booking_request(request)
     deps = await get_deps(request)
     made = await deps.bookings.create(body.choice(), Booker(body.phone, body.name, body.otp), key)
@@ -122,26 +121,50 @@ async def create_booking(request: Request) -> Response:
 
 async def _booking_request(request: Request) -> tuple[BookingIn, str]:
     """The request's body and Idempotency-Key, or RequestValidationError naming every field
-    at fault, as FastAPI would."""
-    errors: list[Any] = []
+    at fault, as FastAPI would (the header's first)."""
     key = request.headers.get(IDEMPOTENCY_HEADER)
+    body, body_errors = _read_body(await request.body(), request.headers.get("content-type"))
+    errors = _key_errors(key) + body_errors
+    if errors or body is None or key is None:
+        raise RequestValidationError(errors)
+    return body, key
+
+
+def _key_errors(key: str | None) -> list[dict[str, Any]]:
+    """What is wrong with an Idempotency-Key, in FastAPI's words."""
     where = ("header", IDEMPOTENCY_HEADER)
     if key is None:
-        errors.append({"type": "missing", "loc": where, "msg": "Field required", "input": None})
-    elif not key:
+        return [{"type": "missing", "loc": where, "msg": "Field required", "input": None}]
+    if not key:
         message = "String should have at least 1 character"
-        errors.append({"type": "string_too_short", "loc": where, "msg": message, "input": key})
-    elif len(key) > MAX_KEY_LENGTH:
+        return [{"type": "string_too_short", "loc": where, "msg": message, "input": key}]
+    if len(key) > MAX_KEY_LENGTH:
         message = f"String should have at most {MAX_KEY_LENGTH} characters"
-        errors.append({"type": "string_too_long", "loc": where, "msg": message, "input": key})
+        return [{"type": "string_too_long", "loc": where, "msg": message, "input": key}]
+    return []
+
+
+def _read_body(content: bytes, content_type: str | None) -> tuple[BookingIn | None, list[Any]]:
+    """The booking a body asks for, or what is wrong with it, in FastAPI's words."""
+    if not content:
+        return None, [{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}]
     try:
-        body = BookingIn.model_validate_json(await request.body())
+        # Not read as JSON unless it says JSON: refused then, as FastAPI refuses it.
+        document = json.loads(content) if _json_media(content_type) else content
+        return BookingIn.model_validate(document, from_attributes=True), []  # as FastAPI
+    except json.JSONDecodeError as exc:
+        return None, [
+            {"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error"}
+        ]
     except ValidationError as exc:
-        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()] + errors
-    if errors:
-        raise RequestValidationError(errors)
-    assert key is not None
-    return body, key
+        return None, [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+
+
+def _json_media(content_type: str | None) -> bool:
+    """Whether FastAPI reads a body of this type as JSON: application/json or */*+json."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    main, _, sub = media.partition("/")
+    return main == "application" and (sub == "json" or sub.endswith("+json"))
 
 
 @router.get("/{code}", response_model=BookingOut)
