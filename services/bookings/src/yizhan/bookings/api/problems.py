@@ -14,8 +14,13 @@ def field_path(field: str) -> str:
 
 
 async def booking_error_handler(request: Request, exc: Exception) -> Response:
-    """Render a BookingError; its `code` is the message key, stable for clients."""
+    """Render a BookingError raised by a route."""
     assert isinstance(exc, BookingError)
+    return booking_problem(exc)
+
+
+def booking_problem(exc: BookingError) -> Response:
+    """The answer to a BookingError; its `code` is the message key, stable for clients."""
     detail = texts.message(exc.key, "en")
     extra: dict[str, object] = {}
     if isinstance(exc, InvalidInput) and exc.field:
