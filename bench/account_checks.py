@@ -23,10 +23,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bookings import ADMIN_PASSWORD, say, service
+from bench.bookings import ADMIN_PASSWORD, postgres, say, service
 from bench.loadgen import percentiles
-from yizhan.devstack.postgres import PostgresCluster
-from yizhan.devstack.processes import free_port
 
 WARM_UP = 50
 PATH = "/api/v1/dead-letters?limit=1"
@@ -39,12 +37,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="yz-bench-") as folder, ExitStack() as stack:
         work = Path(folder)
-        cluster = PostgresCluster(work / "postgres", free_port())
-        say("starting PostgreSQL")
-        cluster.start()
-        stack.callback(cluster.stop)
-        for name in ("ac_stations", "ac_telemetry"):
-            cluster.create_database(name)
+        cluster = postgres(stack, work, ("ac_stations", "ac_telemetry"))
         stations = stack.enter_context(service("stations", cluster.url("ac_stations"), {}, work))
         telemetry = {}
         for label, seconds in (("every_request", "0"), ("cached_5s", "5")):

@@ -76,6 +76,17 @@ class Service:
     pid: int
 
 
+def postgres(stack: ExitStack, work: Path, databases: tuple[str, ...]) -> PostgresCluster:
+    """A PostgreSQL cluster in `work` with these databases, stopped when `stack` closes."""
+    cluster = PostgresCluster(work / "postgres", free_port())
+    say("starting PostgreSQL")
+    cluster.start()
+    stack.callback(cluster.stop)
+    for name in databases:
+        cluster.create_database(name)
+    return cluster
+
+
 @contextmanager
 def service(name: str, database_url: str, env: dict[str, str], logs: Path) -> Iterator[Service]:
     """Migrate and serve `yz-<name>` on free ports until the block ends."""
@@ -464,12 +475,7 @@ def main() -> None:
     load_before = load_average()
     with tempfile.TemporaryDirectory(prefix="yz-bench-") as folder, ExitStack() as stack:
         work = Path(folder)
-        cluster = PostgresCluster(work / "postgres", free_port())
-        say("starting PostgreSQL")
-        cluster.start()
-        stack.callback(cluster.stop)
-        for name in ("bench_stations", "bench_bookings"):
-            cluster.create_database(name)
+        cluster = postgres(stack, work, ("bench_stations", "bench_bookings"))
         stations = stack.enter_context(service("stations", cluster.url("bench_stations"), {}, work))
         bookings_env = {
             "YZ_STATIONS_GRPC": stations.grpc,

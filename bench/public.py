@@ -28,11 +28,9 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bookings import bare_framework, http_workers, metered, say, service
+from bench.bookings import bare_framework, http_workers, metered, postgres, say, service
 from bench.loadgen import Call, LoadGenerator, load_average
 from yizhan.common.db import libpq_dsn
-from yizhan.devstack.postgres import PostgresCluster
-from yizhan.devstack.processes import free_port
 
 # Chongqing's main urban area: stations and workers are spread over it.
 LAT, LNG, SPREAD = 29.56, 106.55, 0.35
@@ -73,12 +71,7 @@ def main() -> None:
     rng = random.Random(15)
     with tempfile.TemporaryDirectory(prefix="yz-bench-") as folder, ExitStack() as stack:
         work = Path(folder)
-        cluster = PostgresCluster(work / "postgres", free_port())
-        say("starting PostgreSQL")
-        cluster.start()
-        stack.callback(cluster.stop)
-        for name in ("pb_stations", "pb_telemetry", "pb_bookings"):
-            cluster.create_database(name)
+        cluster = postgres(stack, work, ("pb_stations", "pb_telemetry", "pb_bookings"))
         stations = stack.enter_context(service("stations", cluster.url("pb_stations"), {}, work))
         with psycopg.connect(libpq_dsn(cluster.url("pb_stations")), autocommit=True) as db:
             db.execute(LOAD_STATIONS, (LAT, SPREAD, LNG, SPREAD, args.stations))

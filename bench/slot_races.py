@@ -34,6 +34,7 @@ from bench.bookings import (
     bare_framework,
     http_workers,
     metered,
+    postgres,
     postmaster_pid,
     prepared,
     say,
@@ -42,8 +43,6 @@ from bench.bookings import (
 )
 from bench.loadgen import LoadGenerator, load_average
 from yizhan.common.db import libpq_dsn
-from yizhan.devstack.postgres import PostgresCluster
-from yizhan.devstack.processes import free_port
 
 RATE = 550.0
 DISTINCT_SECONDS = 5.0
@@ -73,12 +72,7 @@ def main() -> None:
     load_before = load_average()
     with tempfile.TemporaryDirectory(prefix="yz-bench-") as folder, ExitStack() as stack:
         work = Path(folder)
-        cluster = PostgresCluster(work / "postgres", free_port())
-        say("starting PostgreSQL")
-        cluster.start()
-        stack.callback(cluster.stop)
-        for name in ("bench_stations", "bench_bookings"):
-            cluster.create_database(name)
+        cluster = postgres(stack, work, ("bench_stations", "bench_bookings"))
         database_url = cluster.url("bench_bookings")
         with psycopg.connect(libpq_dsn(database_url), autocommit=True) as db:
             # Counts calls of the booking function (for `database_calls_per_race`).
