@@ -38,7 +38,14 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.loadgen import Call, LoadGenerator, Round, cpu_seconds, load_average
+from bench.loadgen import (
+    Call,
+    LoadGenerator,
+    Round,
+    add_generator_arguments,
+    cpu_seconds,
+    load_average,
+)
 from yizhan.bookings.codes import derive_key
 from yizhan.bookings.otp import HASH_CONTEXT, OTP_DIGITS, code_hash
 from yizhan.common.db import libpq_dsn
@@ -468,9 +475,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=550.0, help="bookings offered a second")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of the distinct round")
-    parser.add_argument(
-        "--generators", type=int, default=os.cpu_count() or 1, help="load generator processes"
-    )
+    add_generator_arguments(parser)
     args = parser.parse_args()
     load_before = load_average()
     with tempfile.TemporaryDirectory(prefix="yz-bench-") as folder, ExitStack() as stack:
@@ -487,7 +492,7 @@ def main() -> None:
         )
         workers = http_workers(bookings.http)
         bare = stack.enter_context(bare_framework(workers, work))
-        generator = LoadGenerator(args.generators)
+        generator = LoadGenerator(args.generators, args.client)
         stack.callback(generator.close)
         say(f"services up ({workers} HTTP worker processes); {args.generators} generators")
         figures = run_rounds(
@@ -507,6 +512,7 @@ def main() -> None:
         "load_average_after": load_average(),
         "http_workers": workers,
         "generators": args.generators,
+        "client": args.client,
         "warmup_seconds": WARMUP_SECONDS,
         **figures,
         "acceptance": verdict(figures, args.rate),

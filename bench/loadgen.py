@@ -3,12 +3,23 @@ latency counts from when a request was due, so a server that falls behind shows 
 instead of quietly receiving fewer requests) or all at once (a burst: many workers tapping
 "book" at the same moment), from several processes, because one Python process on a small
 machine runs out of CPU before a fast server does (the baseline round shows where that limit
-is). aiohttp, not httpx: it costs the generator several times less CPU per request.
+is).
+
+Two clients behind one interface (CLIENTS), checked against each other by
+tests/bench/test_loadgen.py:
+- "aiohttp", the library path (aiohttp, not httpx: it costs the generator several times less
+  CPU per request);
+- "lean", the default: each request encoded to its bytes before the round starts, written on a
+  plain asyncio connection and its answer parsed by httptools (the parser uvicorn uses). The
+  generator runs on the same cores as the server it measures, and aiohttp needed about 0.3 ms
+  of CPU per request there, more than the bare framework's answer itself (docs/performance.md,
+  fifth round): what a phone spends on its own request is not the server's latency.
 
 Connections are kept alive for at most KEEPALIVE_SECONDS, well under the server's keep-alive
 timeout (uvicorn: 5 s): a pooled connection is never reused just as the server closes it,
 which is what made the old benchmark die with ReadError between rounds."""
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -16,13 +27,17 @@ import multiprocessing
 import os
 import statistics
 import time
+import typing
+import urllib.parse
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import httptools
 import psutil
+import uvloop
 
 KEEPALIVE_SECONDS = 1.0
 REQUEST_TIMEOUT_SECONDS = 60.0
@@ -57,53 +72,249 @@ def _share(calls: Sequence[Call], rate: float | None, start: float, part: int, p
     return [(start + (i / rate if rate else 0.0), calls[i]) for i in range(part, len(calls), parts)]
 
 
-async def _run_share(base_url: str, share: list[tuple[float, Call]], connections: int) -> list[Any]:
+class AiohttpClient:
+    """The library path: aiohttp's pooled client session."""
+
+    def __init__(self, base_url: str, connections: int) -> None:
+        self._base_url = base_url
+        self._connections = connections
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> "AiohttpClient":
+        connector = aiohttp.TCPConnector(
+            limit=self._connections, keepalive_timeout=KEEPALIVE_SECONDS, force_close=False
+        )
+        timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
+        self._session = aiohttp.ClientSession(self._base_url, connector=connector, timeout=timeout)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    def prepare(self, call: Call) -> Call:
+        return call
+
+    async def send(self, call: Call) -> tuple[int, bytes]:
+        """The answer's status and body; ConnectionError when there is none."""
+        assert self._session is not None
+        try:
+            async with self._session.request(
+                call.method,
+                call.path,
+                json=call.body,
+                headers=call.headers,
+                params=call.params or None,
+            ) as reply:
+                return reply.status, await reply.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ConnectionError(str(exc)) from exc
+
+
+class _Connection(asyncio.Protocol):
+    """One HTTP/1.1 connection of the lean client: one request at a time, its answer parsed
+    by httptools."""
+
+    def __init__(self) -> None:
+        self.opened = time.monotonic()
+        self._parser = httptools.HttpResponseParser(self)
+        self._transport: asyncio.Transport | None = None
+        self._answer: asyncio.Future[tuple[int, bytes, bool]] | None = None
+        self._body = bytearray()
+
+    # asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.bind(transport)
+
+    def bind(self, transport: asyncio.BaseTransport) -> None:
+        """Its transport (uvloop may call connection_made only after create_connection has
+        returned it)."""
+        # uvloop's transports are not asyncio.Transport subclasses, but have its methods.
+        self._transport = typing.cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(ConnectionError(f"unreadable answer: {exc}"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail(ConnectionError("closed before the answer was complete"))
+
+    # httptools callbacks
+    def on_body(self, body: bytes) -> None:
+        self._body += body
+
+    def on_message_complete(self) -> None:
+        status = self._parser.get_status_code()
+        if self._answer is not None and not self._answer.done():
+            self._answer.set_result((status, bytes(self._body), self._parser.should_keep_alive()))
+
+    def _fail(self, exc: ConnectionError) -> None:
+        if self._answer is not None and not self._answer.done():
+            self._answer.set_exception(exc)
+
+    async def exchange(self, request: bytes) -> tuple[int, bytes, bool]:
+        """Write `request`; its answer's status, body and whether the connection may be used
+        again."""
+        assert self._transport is not None
+        if self._transport.is_closing():
+            raise ConnectionError("closed")
+        self._answer = asyncio.get_running_loop().create_future()
+        self._body = bytearray()
+        self._transport.write(request)
+        return await self._answer
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+
+class LeanClient:
+    """Requests encoded before the round, written on plain connections kept alive for
+    KEEPALIVE_SECONDS at most (as AiohttpClient's are) and read by httptools."""
+
+    def __init__(self, base_url: str, connections: int) -> None:
+        address = urllib.parse.urlsplit(base_url)
+        if address.scheme != "http" or address.hostname is None:
+            raise ValueError(f"the lean client speaks plain http only: {base_url}")
+        self._host = address.hostname
+        self._port = address.port or 80
+        self._authority = address.netloc
+        self._idle: list[_Connection] = []
+        self._open: set[_Connection] = set()
+
+    async def __aenter__(self) -> "LeanClient":
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        for connection in self._open:
+            connection.close()
+
+    def prepare(self, call: Call) -> bytes:
+        """The request's bytes (what aiohttp would send, less the headers no server reads
+        here)."""
+        target = call.path
+        if call.params:
+            target += "?" + urllib.parse.urlencode(call.params)
+        body = b"" if call.body is None else json.dumps(call.body).encode()
+        lines = [f"{call.method} {target} HTTP/1.1", f"Host: {self._authority}"]
+        if call.body is not None:
+            lines.append("Content-Type: application/json")
+        if call.body is not None or call.method in ("POST", "PUT", "PATCH"):
+            lines.append(f"Content-Length: {len(body)}")
+        lines += [f"{name}: {value}" for name, value in call.headers.items()]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+    async def send(self, request: bytes) -> tuple[int, bytes]:
+        """The answer's status and body; ConnectionError when there is none."""
+        connection = self._idle_connection() or await self._connect()
+        try:
+            status, body, reusable = await asyncio.wait_for(
+                connection.exchange(request), REQUEST_TIMEOUT_SECONDS
+            )
+        except (ConnectionError, TimeoutError) as exc:
+            self._discard(connection)
+            raise ConnectionError(str(exc)) from exc
+        if reusable:
+            self._idle.append(connection)
+        else:
+            self._discard(connection)
+        return status, body
+
+    async def _connect(self) -> _Connection:
+        try:
+            transport, connection = await asyncio.wait_for(
+                asyncio.get_running_loop().create_connection(_Connection, self._host, self._port),
+                REQUEST_TIMEOUT_SECONDS,
+            )
+        except (OSError, TimeoutError) as exc:
+            raise ConnectionError(str(exc)) from exc
+        connection.bind(transport)
+        self._open.add(connection)
+        return connection
+
+    def _idle_connection(self) -> _Connection | None:
+        """The most recently used idle connection still well within its keep-alive time."""
+        now = time.monotonic()
+        while self._idle:
+            connection = self._idle.pop()
+            if now - connection.opened < KEEPALIVE_SECONDS:
+                return connection
+            self._discard(connection)
+        return None
+
+    def _discard(self, connection: _Connection) -> None:
+        connection.close()
+        self._open.discard(connection)
+
+
+CLIENTS: dict[str, type[AiohttpClient] | type[LeanClient]] = {
+    "lean": LeanClient,
+    "aiohttp": AiohttpClient,
+}
+DEFAULT_CLIENT = "lean"
+
+
+def _body_status(status: int, raw: bytes) -> str | None:
+    """The `status` field of a JSON answer of 200/201, if any."""
+    if status in (200, 201) and raw[:1] == b"{" and b'"status"' in raw:
+        found = json.loads(raw).get("status")
+        return found if isinstance(found, str) else None
+    return None
+
+
+async def _run_share(
+    client: AiohttpClient | LeanClient, share: list[tuple[float, Call]]
+) -> list[Any]:
     outcomes: list[Any] = []
-    connector = aiohttp.TCPConnector(
-        limit=connections, keepalive_timeout=KEEPALIVE_SECONDS, force_close=False
-    )
-    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
-    async with aiohttp.ClientSession(base_url, connector=connector, timeout=timeout) as client:
+    # Encoded before the first request is due: preparing is not what a round measures.
+    prepared = [(due, client.prepare(call)) for due, call in share]
 
-        async def one(due: float, call: Call) -> None:
-            try:
-                async with client.request(
-                    call.method,
-                    call.path,
-                    json=call.body,
-                    headers=call.headers,
-                    params=call.params or None,
-                ) as reply:
-                    raw = await reply.read()
-                    status = reply.status
-            except (aiohttp.ClientError, TimeoutError):
-                outcomes.append((time.monotonic() - due, 0, None))
-                return
-            seconds = time.monotonic() - due
-            body_status = None
-            if status in (200, 201) and raw[:1] == b"{" and b'"status"' in raw:
-                found = json.loads(raw).get("status")
-                body_status = found if isinstance(found, str) else None
-            outcomes.append((seconds, status, body_status))
+    async def one(due: float, request: Any) -> None:
+        try:
+            status, raw = await client.send(request)
+        except ConnectionError:
+            outcomes.append((time.monotonic() - due, 0, None))
+            return
+        outcomes.append((time.monotonic() - due, status, _body_status(status, raw)))
 
+    async with client:
         tasks = []
-        for due, call in share:
+        for due, request in prepared:
             # One task per request, created when it is due (never thousands asleep at once).
             delay = due - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(due, call)))
+            tasks.append(asyncio.create_task(one(due, request)))
         await asyncio.gather(*tasks)
     return outcomes
 
 
 def _process_main(
-    base_url: str, calls: Sequence[Call], rate: float | None, start: float, part: int, parts: int
+    client: str,
+    base_url: str,
+    calls: Sequence[Call],
+    rate: float | None,
+    start: float,
+    part: int,
+    parts: int,
 ) -> list[Any]:
     """Entry of one generator process."""
     share = _share(calls, rate, start, part, parts)
     connections = max(1, len(share) if rate is None else 1000)
-    return asyncio.run(_run_share(base_url, share, connections))
+    # uvloop, as the services run: the generator's own event loop costs it less CPU.
+    return uvloop.run(_run_share(CLIENTS[client](base_url, connections), share))
+
+
+def add_generator_arguments(parser: argparse.ArgumentParser) -> None:
+    """--generators and --client, as every HTTP benchmark takes them."""
+    parser.add_argument(
+        "--generators", type=int, default=os.cpu_count() or 1, help="load generator processes"
+    )
+    parser.add_argument(
+        "--client", choices=sorted(CLIENTS), default=DEFAULT_CLIENT, help="the generator's client"
+    )
 
 
 def _ready() -> int:
@@ -113,8 +324,11 @@ def _ready() -> int:
 class LoadGenerator:
     """A pool of generator processes, started once and reused for every round."""
 
-    def __init__(self, processes: int) -> None:
+    def __init__(self, processes: int, client: str = DEFAULT_CLIENT) -> None:
+        if client not in CLIENTS:
+            raise ValueError(f"unknown client {client!r}: one of {sorted(CLIENTS)}")
         self.processes = processes
+        self.client = client
         context = multiprocessing.get_context("spawn")
         self._pool = ProcessPoolExecutor(processes, mp_context=context)
         # Start them now (imports included), not during the first timed round.
@@ -128,7 +342,9 @@ class LoadGenerator:
         """Make every call, `rate` a second (None: all at once); the round's outcomes."""
         start = time.monotonic() + START_DELAY_SECONDS
         futures = [
-            self._pool.submit(_process_main, base_url, calls, rate, start, part, self.processes)
+            self._pool.submit(
+                _process_main, self.client, base_url, calls, rate, start, part, self.processes
+            )
             for part in range(self.processes)
         ]
         outcomes = [Outcome(*o) for f in futures for o in f.result()]

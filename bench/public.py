@@ -29,7 +29,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bookings import bare_framework, http_workers, metered, postgres, say, service
-from bench.loadgen import Call, LoadGenerator, load_average
+from bench.loadgen import Call, LoadGenerator, add_generator_arguments, load_average
 from yizhan.common.db import libpq_dsn
 
 # Chongqing's main urban area: stations and workers are spread over it.
@@ -63,9 +63,7 @@ def main() -> None:
     parser.add_argument("--stations", type=int, default=5600)
     parser.add_argument("--rate", type=float, default=2000.0, help="requests offered a second")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each round")
-    parser.add_argument(
-        "--generators", type=int, default=os.cpu_count() or 1, help="load generator processes"
-    )
+    add_generator_arguments(parser)
     args = parser.parse_args()
     load_before = load_average()
     rng = random.Random(15)
@@ -94,7 +92,7 @@ def main() -> None:
         )
         workers = http_workers(bookings.http)
         bare = stack.enter_context(bare_framework(workers, work))
-        generator = LoadGenerator(args.generators)
+        generator = LoadGenerator(args.generators, args.client)
         stack.callback(generator.close)
         say(f"services up ({workers} HTTP workers); warming the finder")
         url = f"{bookings.http}/api/v1/public/stations"
@@ -128,6 +126,7 @@ def main() -> None:
         "load_average_after": load_average(),
         "http_workers": workers,
         "generators": args.generators,
+        "client": args.client,
         "seconds_per_round": args.seconds,
         "answer_bytes": len(sample.content),
         "baseline_bare_framework": baseline,

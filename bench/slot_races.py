@@ -41,7 +41,7 @@ from bench.bookings import (
     service,
     set_up,
 )
-from bench.loadgen import LoadGenerator, load_average
+from bench.loadgen import LoadGenerator, add_generator_arguments, load_average
 from yizhan.common.db import libpq_dsn
 
 RATE = 550.0
@@ -67,7 +67,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--races", type=int, default=12, help="races, each for its own slot")
     parser.add_argument("--racers", type=int, default=200, help="requests in each race")
-    parser.add_argument("--generators", type=int, default=os.cpu_count() or 1)
+    add_generator_arguments(parser)
     args = parser.parse_args()
     load_before = load_average()
     with tempfile.TemporaryDirectory(prefix="yz-bench-") as folder, ExitStack() as stack:
@@ -85,7 +85,7 @@ def main() -> None:
         bookings = stack.enter_context(service("bookings", database_url, bookings_env, work))
         workers = http_workers(bookings.http)
         bare = stack.enter_context(bare_framework(workers, work))
-        generator = LoadGenerator(args.generators)
+        generator = LoadGenerator(args.generators, args.client)
         stack.callback(generator.close)
         phones = Phones()
         distinct = int(RATE * DISTINCT_SECONDS)
@@ -123,6 +123,7 @@ def main() -> None:
         "http_workers": workers,
         "races": args.races,
         "racers": args.racers,
+        "client": args.client,
         "every_race_exactly_one_201": all(f["one_201"] for f in figures),
         "server_errors": sum(f["server_errors"] + f["no_answer"] for f in figures),
         "p99_ms": p99s,

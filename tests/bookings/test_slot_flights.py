@@ -175,3 +175,111 @@ def test_exact_waits_only_for_the_very_same_range() -> None:
     later = NINE + timedelta(minutes=15)
     assert asyncio.run(_asked_then(True, exact=True, start=later)) is False
     assert asyncio.run(_asked_then(True, exact=False, start=later)) is True
+
+
+class _Database:
+    """Answers a flight's `ask` once released, counting the calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.released = asyncio.Event()
+
+    async def ask(self) -> str:
+        self.calls += 1
+        await self.released.wait()
+        return "answer"
+
+
+async def _request(flights: SlotFlights, db: _Database, phone: str, landing: Held | None) -> str:
+    """A request for [NINE, NINE + 30 min) as the booking service makes it: a ride if one
+    answers it, else a flight of its own that lands on `landing`."""
+    arrived = time.monotonic()
+    if await flights.held_by_another(POINT, NINE, NINE + HALF_HOUR, phone, arrived=arrived):
+        return "refused"
+    await flights.fly(POINT, NINE, NINE + HALF_HOUR, db.ask, lambda _: landing)
+    return "asked"
+
+
+def test_a_flight_boards_while_one_over_the_range_is_in_the_air() -> None:
+    async def scenario() -> tuple[int, int, list[str]]:
+        flights, first, second = SlotFlights(), _Database(), _Database()
+        held = Held(NINE, NINE + HALF_HOUR, "13900000001")
+        leader = asyncio.create_task(_request(flights, first, "13900000001", held))
+        for _ in range(3):  # boarded, then asked
+            await asyncio.sleep(0)
+        # Came after the leader asked: they cannot take its answer, and fly one flight.
+        later = [
+            asyncio.create_task(_request(flights, second, f"1390000000{n}", held))
+            for n in (2, 3, 4)
+        ]
+        for _ in range(5):
+            await asyncio.sleep(0)
+        asked_while_in_the_air = second.calls
+        first.released.set()
+        second.released.set()
+        outcomes = [await leader, *[await task for task in later]]
+        return asked_while_in_the_air, second.calls, outcomes
+
+    asked_while_in_the_air, calls, outcomes = asyncio.run(scenario())
+    assert asked_while_in_the_air == 0, "the next flight waits for the one in the air"
+    assert calls == 1
+    assert sorted(outcomes) == ["asked", "asked", "refused", "refused"]
+
+
+def test_in_a_rush_a_flight_boards_longer() -> None:
+    async def scenario(rush_boarding: float) -> tuple[int, str]:
+        flights = SlotFlights(rush_boarding_seconds=rush_boarding)
+        db = _Database()
+        db.released.set()
+        held = Held(NINE, NINE + HALF_HOUR, "13900000001")
+        await _request(flights, db, "13900000001", held)  # the slot is taken: a rush
+        boarding = asyncio.create_task(_request(flights, db, "13900000002", held))
+        await asyncio.sleep(0.02)
+        # Came 20 ms later: rides the boarding flight if it still boards.
+        late = await _request(flights, db, "13900000003", held)
+        await boarding
+        return db.calls, late
+
+    assert asyncio.run(scenario(rush_boarding=0.2)) == (2, "refused")
+    assert asyncio.run(scenario(rush_boarding=0.0)) == (3, "asked")
+
+
+def test_no_rush_for_another_range_or_once_it_is_over() -> None:
+    async def scenario() -> list[bool]:
+        flights = SlotFlights(rush_seconds=0.05, rush_boarding_seconds=10.0)
+        db = _Database()
+        db.released.set()
+        held = Held(NINE, NINE + HALF_HOUR, "13900000001")
+        await flights.fly(POINT, NINE, NINE + HALF_HOUR, db.ask, lambda _: held)
+        rushed = [
+            flights._in_rush(POINT, NINE, NINE + HALF_HOUR),
+            flights._in_rush(POINT, NINE + HALF_HOUR, NINE + 2 * HALF_HOUR),
+            flights._in_rush(POINT + 1, NINE, NINE + HALF_HOUR),
+        ]
+        await asyncio.sleep(0.06)
+        return [*rushed, flights._in_rush(POINT, NINE, NINE + HALF_HOUR)]
+
+    assert asyncio.run(scenario()) == [True, False, False, False]
+
+
+def test_riders_of_a_leader_refused_for_its_own_reasons_ride_the_next_flight() -> None:
+    async def scenario() -> tuple[int, list[str]]:
+        flights, wrong_code, next_one = SlotFlights(), _Database(), _Database()
+        leader = asyncio.create_task(
+            flights.fly(POINT, NINE, NINE + HALF_HOUR, wrong_code.ask, lambda _: None)
+        )
+        held = Held(NINE, NINE + HALF_HOUR, "13900000002")
+        riders = [
+            asyncio.create_task(_request(flights, next_one, f"1390000000{n}", held))
+            for n in (2, 3, 4)
+        ]
+        await asyncio.sleep(0)
+        wrong_code.released.set()  # the leader lands on nothing
+        next_one.released.set()
+        await leader
+        outcomes = [await rider for rider in riders]
+        return next_one.calls, outcomes
+
+    calls, outcomes = asyncio.run(scenario())
+    assert calls == 1, "one of the riders asks; the others ride with it, not each asking"
+    assert outcomes == ["asked", "refused", "refused"]
