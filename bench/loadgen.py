@@ -116,7 +116,8 @@ class _Connection(asyncio.Protocol):
     by httptools."""
 
     def __init__(self) -> None:
-        self.opened = time.monotonic()
+        # When it last became idle (monotonic clock): the server closes it 5 s after that.
+        self.idle_since = time.monotonic()
         self._parser = httptools.HttpResponseParser(self)
         self._transport: asyncio.Transport | None = None
         self._answer: asyncio.Future[tuple[int, bytes, bool]] | None = None
@@ -171,8 +172,8 @@ class _Connection(asyncio.Protocol):
 
 
 class LeanClient:
-    """Requests encoded before the round, written on plain connections kept alive for
-    KEEPALIVE_SECONDS at most (as AiohttpClient's are) and read by httptools."""
+    """Requests encoded before the round, written on plain connections reused while idle
+    for less than KEEPALIVE_SECONDS (as AiohttpClient's are) and read by httptools."""
 
     def __init__(self, base_url: str, connections: int) -> None:
         address = urllib.parse.urlsplit(base_url)
@@ -217,6 +218,7 @@ class LeanClient:
             self._discard(connection)
             raise ConnectionError(str(exc)) from exc
         if reusable:
+            connection.idle_since = time.monotonic()
             self._idle.append(connection)
         else:
             self._discard(connection)
@@ -239,7 +241,7 @@ class LeanClient:
         now = time.monotonic()
         while self._idle:
             connection = self._idle.pop()
-            if now - connection.opened < KEEPALIVE_SECONDS:
+            if now - connection.idle_since < KEEPALIVE_SECONDS:
                 return connection
             self._discard(connection)
         return None

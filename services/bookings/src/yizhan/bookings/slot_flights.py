@@ -89,7 +89,8 @@ class SlotFlights:
         rush_boarding_seconds: float = RUSH_BOARDING_SECONDS,
     ) -> None:
         self._flights: dict[int, list[_Flight]] = {}
-        # By point: the range a flight last landed on as held, and until when it is in a rush.
+        # By point: the range a flight last landed on as held, and until when it is in a rush
+        # (one entry per point at most, dropped when found over).
         self._rushes: dict[int, tuple[Held, float]] = {}
         self._rush_seconds = rush_seconds
         self._rush_boarding_seconds = rush_boarding_seconds
