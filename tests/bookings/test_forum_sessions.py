@@ -106,3 +106,41 @@ def test_concurrent_seat_bookings_never_overfill(network: Network) -> None:
         statuses = list(pool.map(post, bodies))
     assert statuses.count("confirmed") == 4
     assert statuses.count("waitlisted") == 8
+
+
+def test_a_seat_is_not_booked_on_a_session_time_read_before_it_moved(network: Network) -> None:
+    # yz_book_seat (migration 0009) books the session as the caller read it, whose time its
+    # quota week and SMS text used: a session moved meanwhile is `session_changed` (the
+    # service reads it again), and the refusal leaves no key behind.
+    session_id = network.forum_session(network.station(), seats=2, starts_in=timedelta(days=1))
+    phone = new_phone()
+    network.otp(phone)
+    [(code_hash,)] = network.sql(
+        "SELECT code_hash FROM otp_codes WHERE phone = %s ORDER BY created_at DESC, id DESC"
+        " LIMIT 1",
+        phone,
+    )
+    [(starts_at, ends_at)] = network.sql(
+        "SELECT starts_at, ends_at FROM forum_sessions WHERE id = %s", session_id
+    )
+
+    def book(key: str, start: object, end: object) -> list[tuple[object, ...]]:
+        return network.sql(
+            "SELECT outcome, status FROM yz_book_seat(%s, 'fingerprint', now(), %s, '李师傅',"
+            " %s, 5, %s, %s, %s, %s, '短信', 'Asia/Shanghai', interval '30 days', 3, 100, 100)",
+            key,
+            phone,
+            code_hash,
+            session_id,
+            start,
+            end,
+            uuid.uuid4().hex[:8].upper(),
+        )
+
+    before = book("moved-key", starts_at - timedelta(hours=1), ends_at - timedelta(hours=1))
+    assert before == [("session_changed", None)]
+    assert network.sql("SELECT count(*) FROM idempotency_keys WHERE key = 'moved-key'") == [(0,)]
+    assert book("read-key", starts_at, ends_at) == [("booked", "confirmed")]
+    assert network.sql(
+        "SELECT count(*) FROM sms_outbox WHERE phone = %s AND purpose = 'confirmed'", phone
+    ) == [(1,)]

@@ -12,8 +12,6 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from yizhan.bookings import idempotency, quotas, repository, seats
@@ -25,8 +23,6 @@ from yizhan.bookings.idempotency import StoredKey
 from yizhan.bookings.locking import (
     lock_booking,
     lock_forum_session,
-    lock_phone,
-    violated_constraint,
 )
 from yizhan.bookings.metrics import (
     BOOKING_CONFLICTS,
@@ -41,8 +37,6 @@ from yizhan.bookings.models import (
     CONFIRMED,
     FORUM,
     LIVESTREAM,
-    ONE_SEAT_PER_PHONE_INDEX,
-    SESSION_CANCELLED,
     Booking,
     ForumSession,
     LivestreamPoint,
@@ -68,6 +62,14 @@ _BOOK_SLOT = (
     " FROM yz_book_slot(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
 
+# One forum seat's booking (migration 0009).
+_BOOK_SEAT = (
+    "SELECT outcome, booking_id, status, station_id, stored_fingerprint, stored_booking_id"
+    " FROM yz_book_seat(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+# Reads of a forum session moved while it was being booked, before giving up.
+SESSION_READS = 3
+
 
 def _held(answer: tuple[Any, ...], asked: Held) -> Held | None:
     """The confirmed booking a yz_book_slot answer names (slot_flights.py): the one `asked`
@@ -80,12 +82,15 @@ def _held(answer: tuple[Any, ...], asked: Held) -> Held | None:
     return None
 
 
-def _slot_refusal(key: str) -> BookingError:
-    """The error for a refusal of yz_book_slot, counted like the same refusal elsewhere."""
-    if key == "slot_taken":
+def _refusal(key: str) -> BookingError:
+    """The error for a refusal of yz_book_slot or yz_book_seat, counted like the same
+    refusal elsewhere."""
+    if key in ("slot_taken", "already_booked"):
         return Conflict(key)
     if key == "station_closed":
         return InvalidInput(key, field="livestream_point_id")
+    if key in ("session_unknown", "session_cancelled", "registration_closed"):
+        return InvalidInput(key, field="forum_session_id")
     otp = otp_refusal(key) if key.startswith("otp_") else None
     refusal = otp or quota_refusal(key)
     assert refusal is not None
@@ -309,7 +314,7 @@ class BookingService:
             if outcome == "point_changed":
                 return None
             if outcome != "code_taken":  # else a code already used: draw another
-                raise _slot_refusal(outcome)
+                raise _refusal(outcome)
         raise RuntimeError("could not draw an unused booking code")
 
     async def _book_slot(
@@ -334,10 +339,17 @@ class BookingService:
             clipped(self._notices.confirmed_text(booking)),
             *quotas.sql_arguments(self._limits),
         )
+        return await self._call_booking_function(_BOOK_SLOT, arguments)
+
+    async def _call_booking_function(
+        self, statement: str, arguments: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        """The one row of a booking function's call (yz_book_slot, yz_book_seat), tried
+        again when PostgreSQL broke a deadlock by rolling it back."""
         for _ in range(DEADLOCK_ATTEMPTS):
             try:
                 async with self._pool.connection() as db:
-                    row = await fetch_one(db, _BOOK_SLOT, *arguments)
+                    row = await fetch_one(db, statement, *arguments)
             except psycopg.errors.DeadlockDetected:
                 # Rule 1 of locking.py: slot inserts of a point take turns, but another
                 # writer of the point's bookings may still meet one in a deadlock, which
@@ -351,39 +363,70 @@ class BookingService:
     async def _create_seat(
         self, choice: ForumChoice, booker: Booker, key: str, digest: str
     ) -> Booking | StoredKey:
-        """A seat: a stored key looked up, the code judged (a wrong guess counted and
-        committed whatever the verdict) and the session read, then the seat taken in one
-        transaction in locking.py's order (the seat is counted with the ORM)."""
-        with booking_phase("precheck"):
-            async with self._pool.connection() as db:
-                stored = await idempotency.find(db, key)
-                if stored is not None:
-                    return stored
-                refusal = await self._otp.judge_in(db, booker.phone, booker.otp)
-                if refusal is not None:
-                    raise refusal
-                forum = await repository.detached(db, ForumSession, choice.session_id)
-        if forum is None:
-            raise InvalidInput("session_unknown", field="forum_session_id")
+        """A seat: the session read, then one call of yz_book_seat (migration 0009) does the
+        rest in locking.py's order under the session's row lock, a retry's stored key
+        included; a session moved meanwhile is read again."""
+        for _ in range(SESSION_READS):
+            with booking_phase("precheck"):
+                async with self._pool.connection() as db:
+                    forum = await repository.detached(db, ForumSession, choice.session_id)
+                    stored = None if forum is not None else await idempotency.find(db, key)
+            if stored is not None:
+                return stored
+            if forum is None:
+                raise InvalidInput("session_unknown", field="forum_session_id")
+            with booking_phase("transaction"):
+                made = await self._book_seat(forum, booker, key, digest)
+            if made is not None:
+                return made
+        raise RuntimeError(f"forum session {choice.session_id} keeps moving")
+
+    async def _book_seat(
+        self, forum: ForumSession, booker: Booker, key: str, digest: str
+    ) -> Booking | StoredKey | None:
+        """The booking of a seat of `forum` as read; None when it has moved since."""
         now = self._clock()
-        with booking_phase("transaction"):
-            async with self._sessions.begin() as session:
-                if not await idempotency.claim(session, key, digest, now):
-                    # Another request committed a booking under the key meanwhile.
-                    stored = await idempotency.find(session, key)
-                    if stored is None:
-                        raise RuntimeError("idempotency key claimed but not stored")
-                    return stored
-                await lock_phone(session, booker.phone)
-                await self._otp.consume(session, booker.phone, booker.otp, now)
-                # The session's start read without the lock decides the week: it is the
-                # seat that is taken under the lock.
-                await quotas.check(session, self._limits, booker.phone, forum.starts_at, now)
-                booking = await self._take_seat(session, choice, booker, now)
-                await idempotency.attach(session, key, booking.id)
-                if booking.status == CONFIRMED:
-                    await self._notices.confirmed(session, booking, now)
-        return booking
+        for _ in range(CODE_ATTEMPTS):
+            booking = Booking(
+                code=new_booking_code(),
+                phone=booker.phone,
+                name=booker.name,
+                created_at=now,
+                kind=FORUM,
+                station_id=forum.station_id,
+                forum_session_id=forum.id,
+                starts_at=forum.starts_at,
+                ends_at=forum.ends_at,
+                status=CONFIRMED,
+            )
+            arguments = (
+                key,
+                digest,
+                now,
+                booker.phone,
+                booker.name,
+                self._otp.code_hash(booker.phone, booker.otp),
+                self._otp.max_attempts,
+                forum.id,
+                forum.starts_at,
+                forum.ends_at,
+                booking.code,
+                # Queued by the function only if the seat is confirmed.
+                clipped(self._notices.confirmed_text(booking)),
+                *quotas.sql_arguments(self._limits),
+            )
+            answer = await self._call_booking_function(_BOOK_SEAT, arguments)
+            outcome, booking_id, status, station_id, fingerprint, stored_id = answer
+            if outcome == "booked":
+                booking.id, booking.status, booking.station_id = booking_id, status, station_id
+                return booking
+            if outcome == "replay":
+                return StoredKey(key, fingerprint, stored_id)
+            if outcome == "session_changed":
+                return None
+            if outcome != "code_taken":  # else a code already used: draw another
+                raise _refusal(outcome)
+        raise RuntimeError("could not draw an unused booking code")
 
     async def _replay_stored(self, stored: StoredKey, digest: str, booker: Booker) -> NewBooking:
         """The booking an earlier request made under a stored key. The retry must come
@@ -400,28 +443,6 @@ class BookingService:
         await self._otp.judge(booker.phone, booker.otp, any_recent=True)
         BOOKING_REPLAYS.inc()
         return NewBooking(booking, self.manage_token(booking), replayed=True)
-
-    async def _take_seat(
-        self, session: AsyncSession, choice: ForumChoice, booker: Booker, now: datetime
-    ) -> Booking:
-        # Rule 2 of locking.py: count and take seats under the session's row lock.
-        forum = await lock_forum_session(session, choice.session_id)
-        if forum is None:
-            raise InvalidInput("session_unknown", field="forum_session_id")
-        if forum.status == SESSION_CANCELLED:
-            raise InvalidInput("session_cancelled", field="forum_session_id")
-        if now >= forum.registration_closes_at:
-            raise InvalidInput("registration_closed", field="forum_session_id")
-        values = {
-            "kind": FORUM,
-            "station_id": forum.station_id,
-            "forum_session_id": forum.id,
-            "starts_at": forum.starts_at,
-            "ends_at": forum.ends_at,
-            # Counted by the INSERT itself: one round trip less while the lock is held.
-            "status": seats.status_expression(forum),
-        }
-        return await _insert(session, values, booker, now)
 
     async def get(self, code: str, token: str) -> Booking:
         """The booking a manage link points to; NotFound unless code and token match."""
@@ -506,34 +527,3 @@ async def _title(session: AsyncSession, booking: Booking, forum: ForumSession | 
         point = await repository.get_point(session, booking.livestream_point_id)
         return point.name if point is not None else ""
     return ""
-
-
-async def _insert(
-    session: AsyncSession, values: dict[str, Any], booker: Booker, now: datetime
-) -> Booking:
-    """Insert a seat's booking under a fresh code, in one statement (no savepoint: a refusal
-    by a constraint ends the transaction anyway); a code already used is drawn again. (A
-    slot's is inserted by yz_book_slot.)"""
-    for _ in range(CODE_ATTEMPTS):
-        statement = (
-            insert(Booking)
-            .values(
-                code=new_booking_code(),
-                phone=booker.phone,
-                name=booker.name,
-                created_at=now,
-                **values,
-            )
-            .on_conflict_do_nothing(index_elements=[Booking.code])
-            .returning(Booking)
-        )
-        try:
-            booking = await session.scalar(statement, execution_options={"populate_existing": True})
-        except IntegrityError as exc:
-            _, constraint = violated_constraint(exc)
-            if constraint == ONE_SEAT_PER_PHONE_INDEX:
-                raise Conflict("already_booked") from exc
-            raise
-        if booking is not None:
-            return booking
-    raise RuntimeError("could not draw an unused booking code")

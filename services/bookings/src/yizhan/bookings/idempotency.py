@@ -5,7 +5,6 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from yizhan.bookings.plain_sql import Db, fetch_one
@@ -34,24 +33,3 @@ async def find(session: Db, key: str) -> StoredKey | None:
         session, "SELECT fingerprint, booking_id FROM idempotency_keys WHERE key = %s", key
     )
     return None if row is None else StoredKey(key, row[0], row[1])
-
-
-async def claim(session: Db, key: str, digest: str, now: datetime) -> bool:
-    """Insert the key in the current transaction; False when another request already has it
-    (this waits for that request's transaction to end)."""
-    row = await fetch_one(
-        session,
-        "INSERT INTO idempotency_keys (key, fingerprint, created_at) VALUES (%s, %s, %s)"
-        " ON CONFLICT (key) DO NOTHING RETURNING key",
-        key,
-        digest,
-        now,
-    )
-    return row is not None
-
-
-async def attach(session: Db, key: str, booking_id: int) -> None:
-    """Record which booking the key made."""
-    await fetch_one(
-        session, "UPDATE idempotency_keys SET booking_id = %s WHERE key = %s", booking_id, key
-    )

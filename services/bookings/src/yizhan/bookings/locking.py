@@ -24,10 +24,11 @@ The rules
    together take the answer of the first, when the database gave it after they arrived
    (slot_flights.py).
 
-2. **Forum seats: counted and taken under the session's row lock.** A seat booking locks its
-   forum session row (`SELECT ... FOR UPDATE`) and inserts the new booking with a status the
-   INSERT itself computes (`confirmed` while a seat is left, else `waitlisted`: one statement,
-   so the lock is held for as few round trips as possible under a rush). Cancelling a seat,
+2. **Forum seats: counted and taken under the session's row lock.** A seat booking is one
+   call of the SQL function `yz_book_seat` (migration 0009): it locks the forum session row
+   (`SELECT ... FOR UPDATE`), counts the confirmed seats and inserts the new booking
+   `confirmed` while a seat is left, else `waitlisted`, all inside PostgreSQL, so that in a
+   rush the lock is held for no round trip to the service. Cancelling a seat,
    changing a session's seats or time and cancelling a session (forum_admin.py) take the same
    lock first, so counting, taking and promoting (seats.py, oldest waitlisted first) never
    interleave. Whoever is promoted or moved is told by an SMS queued in the same transaction
@@ -61,7 +62,6 @@ happen outside these transactions, so no lock is held while waiting on the netwo
 """
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yizhan.bookings.models import Booking, ForumSession
@@ -92,12 +92,3 @@ async def lock_booking(session: AsyncSession, booking_id: int) -> Booking | None
         .execution_options(populate_existing=True)
     )
     return await session.scalar(query)
-
-
-def violated_constraint(exc: IntegrityError) -> tuple[str | None, str | None]:
-    """(SQLSTATE, constraint name) of a refused row, as PostgreSQL reported them."""
-    orig = exc.orig
-    sqlstate = getattr(orig, "sqlstate", None)
-    diag = getattr(orig, "diag", None)
-    constraint = getattr(diag, "constraint_name", None) if diag is not None else None
-    return sqlstate, constraint

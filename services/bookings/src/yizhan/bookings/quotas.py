@@ -3,12 +3,11 @@ no-shows pause a phone, a weekly quota shares the slots and seats out, and a cap
 bookings stops one phone holding many at once."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from yizhan.bookings.errors import RateLimited
 from yizhan.bookings.metrics import QUOTA_REFUSALS
-from yizhan.bookings.plain_sql import Db, fetch_one
 
 
 @dataclass(frozen=True)
@@ -43,21 +42,3 @@ def sql_arguments(limits: BookingLimits) -> tuple[str, timedelta, int, int, int]
         limits.weekly,
         limits.max_active,
     )
-
-
-async def check(
-    session: Db, limits: BookingLimits, phone: str, start: datetime, now: datetime
-) -> None:
-    """RateLimited unless `phone` may book something that starts at `start` (the rule is SQL,
-    migration 0008: the calendar week in the limits' zone, no-shows, bookings held)."""
-    row = await fetch_one(
-        session,
-        "SELECT yz_quota_refusal(%s, %s, %s, %s, %s, %s, %s, %s)",
-        phone,
-        start,
-        now,
-        *sql_arguments(limits),
-    )
-    refusal = quota_refusal(row[0] if row else None)
-    if refusal is not None:
-        raise refusal

@@ -1,26 +1,15 @@
-"""Seats of a forum session: who gets one, and who gets the next one freed (locking.py rule 2:
-every function here runs with the session's row lock held by the caller)."""
+"""Seats of a forum session: who gets the next one freed (locking.py rule 2: every function
+here runs with the session's row lock held by the caller). Who gets one is decided by
+yz_book_seat (migration 0009)."""
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from yizhan.bookings import repository
 from yizhan.bookings.metrics import WAITLIST_PROMOTIONS
-from yizhan.bookings.models import CONFIRMED, WAITLISTED, Booking, ForumSession
+from yizhan.bookings.models import CONFIRMED, Booking, ForumSession
 from yizhan.bookings.notices import Notices
-
-
-def status_expression(forum: ForumSession) -> ColumnElement[str]:
-    """SQL for the status of a new booking: `confirmed` while a seat is left, else
-    `waitlisted`, counted when the row is inserted."""
-    taken = (
-        select(func.count(Booking.id))
-        .where(Booking.forum_session_id == forum.id, Booking.status == CONFIRMED)
-        .scalar_subquery()
-    )
-    return case((taken < forum.seats, literal(CONFIRMED)), else_=literal(WAITLISTED))
 
 
 async def promote_waitlisted(
