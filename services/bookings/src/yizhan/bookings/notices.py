@@ -9,8 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from yizhan.bookings import texts
 from yizhan.bookings.models import Booking
-from yizhan.bookings.outbox import enqueue, enqueue_now
-from yizhan.bookings.plain_sql import Db
+from yizhan.bookings.outbox import enqueue
 
 
 def when(start: datetime, end: datetime, tz: ZoneInfo) -> str:
@@ -38,16 +37,10 @@ class Notices:
             return
         enqueue(session, booking.phone, self._text(booking, key, **fields), key, now)
 
-    async def confirmed(self, session: Db, booking: Booking, now: datetime) -> None:
-        """A booking confirmed at once: its code and the link to view or cancel it (written
-        at once, in the booking's transaction)."""
-        if booking.phone is None:  # erased: nobody left to tell
-            return
-        await enqueue_now(session, booking.phone, self.confirmed_text(booking), "confirmed", now)
-
     def confirmed_text(self, booking: Booking) -> str:
-        """The text of `confirmed`: for a slot's booking, whose SMS the database queues
-        (migration 0008's yz_book_slot)."""
+        """The text of `confirmed`, a booking confirmed at once: its code and the link to view
+        or cancel it. The booking function queues it in the booking's transaction
+        (yz_book_slot of migration 0008, yz_book_seat of 0009)."""
         return self._text(booking, "confirmed", when=self._when(booking))
 
     def reminder(self, session: AsyncSession, booking: Booking, now: datetime) -> None:

@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from yizhan.bookings.metrics import SMS_FAILURES, SMS_NOTIFICATIONS
 from yizhan.bookings.models import SmsOutbox
 from yizhan.bookings.phones import mask_phone
-from yizhan.bookings.plain_sql import Db, fetch_one
 from yizhan.bookings.sms import SmsError, SmsSender
 from yizhan.common.backoff import backoff_delay
 
@@ -35,9 +34,6 @@ MAX_RETRY = timedelta(hours=1)
 # How long a claimed message is left to its sender before another round may send it again.
 SEND_LEASE = timedelta(minutes=2)
 SMS_MAX_LENGTH = 500
-
-
-_COLUMNS = ("phone", "text", "purpose", "created_at", "next_attempt_at", "attempts")
 
 
 def clipped(text: str) -> str:
@@ -60,18 +56,6 @@ def _row(phone: str, text: str, purpose: str, now: datetime) -> dict[str, object
 def enqueue(session: AsyncSession, phone: str, text: str, purpose: str, now: datetime) -> None:
     """Queue an SMS in the caller's transaction; it is sent only if that commits."""
     session.add(SmsOutbox(**_row(phone, text, purpose, now)))
-
-
-async def enqueue_now(session: Db, phone: str, text: str, purpose: str, now: datetime) -> None:
-    """`enqueue` as one INSERT sent at once: for the booking path, whose transaction is made
-    of plain statements and has no ORM flush to ride on."""
-    row = _row(phone, text, purpose, now)
-    await fetch_one(
-        session,
-        "INSERT INTO sms_outbox (phone, text, purpose, created_at, next_attempt_at, attempts)"
-        " VALUES (%s, %s, %s, %s, %s, %s)",
-        *(row[column] for column in _COLUMNS),
-    )
 
 
 class Outbox:
