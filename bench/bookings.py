@@ -94,6 +94,23 @@ def postgres(stack: ExitStack, work: Path, databases: tuple[str, ...]) -> Postgr
     return cluster
 
 
+def booking_services(
+    stack: ExitStack, work: Path, cluster: PostgresCluster
+) -> tuple[Service, Service]:
+    """The stations and bookings services on the cluster's bench databases, stopped when
+    `stack` closes."""
+    stations = stack.enter_context(service("stations", cluster.url("bench_stations"), {}, work))
+    bookings_env = {
+        "YZ_STATIONS_GRPC": stations.grpc,
+        # Every request of the benchmark comes from this one address.
+        "YZ_BOOKINGS_OTP_SENDS_PER_CLIENT_PER_HOUR": "1000000",
+    }
+    bookings = stack.enter_context(
+        service("bookings", cluster.url("bench_bookings"), bookings_env, work)
+    )
+    return stations, bookings
+
+
 @contextmanager
 def service(name: str, database_url: str, env: dict[str, str], logs: Path) -> Iterator[Service]:
     """Migrate and serve `yz-<name>` on free ports until the block ends."""
@@ -481,15 +498,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="yz-bench-") as folder, ExitStack() as stack:
         work = Path(folder)
         cluster = postgres(stack, work, ("bench_stations", "bench_bookings"))
-        stations = stack.enter_context(service("stations", cluster.url("bench_stations"), {}, work))
-        bookings_env = {
-            "YZ_STATIONS_GRPC": stations.grpc,
-            # Every request of the benchmark comes from this one address.
-            "YZ_BOOKINGS_OTP_SENDS_PER_CLIENT_PER_HOUR": "1000000",
-        }
-        bookings = stack.enter_context(
-            service("bookings", cluster.url("bench_bookings"), bookings_env, work)
-        )
+        stations, bookings = booking_services(stack, work, cluster)
         workers = http_workers(bookings.http)
         bare = stack.enter_context(bare_framework(workers, work))
         generator = LoadGenerator(args.generators, args.client)

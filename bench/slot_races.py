@@ -32,13 +32,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.bookings import (
     Phones,
     bare_framework,
+    booking_services,
     http_workers,
     metered,
     postgres,
     postmaster_pid,
     prepared,
     say,
-    service,
     set_up,
 )
 from bench.loadgen import LoadGenerator, add_generator_arguments, load_average
@@ -50,10 +50,16 @@ DISTINCT_SECONDS = 5.0
 # SLOTS_APART-th slot gives each race a point of its own, not yet kept by the service.
 SLOTS_APART = 30
 SETTLE_SECONDS = 0.2
+# An idle backend reports its function statistics within 10 s (PostgreSQL 15's
+# PGSTAT_IDLE_INTERVAL): read the count only after that, or calls made before the races are
+# counted in them.
+STATISTICS_SECONDS = 11.0
 
 
 def booking_calls(database_url: str) -> int:
-    """How many times yz_book_slot has run (PostgreSQL's function statistics)."""
+    """How many times yz_book_slot has run (PostgreSQL's function statistics), once every
+    backend has reported its calls."""
+    time.sleep(STATISTICS_SECONDS)
     with psycopg.connect(libpq_dsn(database_url), autocommit=True) as db:
         row = db.execute(
             "SELECT coalesce(sum(calls), 0) FROM pg_stat_user_functions"
@@ -77,12 +83,7 @@ def main() -> None:
         with psycopg.connect(libpq_dsn(database_url), autocommit=True) as db:
             # Counts calls of the booking function (for `database_calls_per_race`).
             db.execute("ALTER DATABASE bench_bookings SET track_functions = 'pl'")
-        stations = stack.enter_context(service("stations", cluster.url("bench_stations"), {}, work))
-        bookings_env = {
-            "YZ_STATIONS_GRPC": stations.grpc,
-            "YZ_BOOKINGS_OTP_SENDS_PER_CLIENT_PER_HOUR": "1000000",
-        }
-        bookings = stack.enter_context(service("bookings", database_url, bookings_env, work))
+        stations, bookings = booking_services(stack, work, cluster)
         workers = http_workers(bookings.http)
         bare = stack.enter_context(bare_framework(workers, work))
         generator = LoadGenerator(args.generators, args.client)

@@ -19,8 +19,8 @@ one database call then answers a whole batch.
 In a rush the requests do not come in batches but one after another, each on its own
 connection, for as long as the server takes to read them all: a flight that boarded for one
 turn of the event loop then carries one request, and nearly every request asks the database
-itself (issue 16's benchmark with a client that sends as phones do: 186 calls for 200
-requests). Three rules keep the calls few (42 for 200):
+itself (issue 16's benchmark with a client that sends as phones do: about 115 calls for 200
+requests). Three rules keep the calls few (about 10 for 200):
 - A flight boards for as long as a flight over an overlapping range is in the air: that one's
   answer is too old for the requests that came since, and they ride the next one together.
 - Once a flight has landed on a booking holding a range, the range is in a rush for
